@@ -1,0 +1,1 @@
+"""changeguard: change-management guardrail."""

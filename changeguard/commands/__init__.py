@@ -1,0 +1,1 @@
+"""Command implementations: typed kwargs in, exit code out."""

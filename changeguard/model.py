@@ -1,0 +1,329 @@
+"""pydantic v2 models of `.changeguard.yaml` (SPEC §3) and ChangePlan (SPEC §4).
+
+The JSON Schemas in `schemas/` are generated from these models
+(`python -m changeguard.schemagen`); a test keeps them in step.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+ID_PATTERN = r"^[A-Z][A-Z0-9]*-[A-Za-z0-9-]{1,60}$"
+STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+def _check_repo_path(value: str) -> str:
+    """Repo-relative, no traversal, no absolute paths (SPEC §10)."""
+    if not value or value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", value):
+        raise ValueError("must be a repo-relative path (no leading '/')")
+    parts = value.replace("\\", "/").split("/")
+    if ".." in parts:
+        raise ValueError("must not contain '..'")
+    if "\x00" in value or "\n" in value:
+        raise ValueError("must not contain NUL or newline characters")
+    return value
+
+
+RepoPath = Annotated[str, AfterValidator(_check_repo_path)]
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(?P<off>[Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _rfc3339(value: object) -> object:
+    """Only RFC 3339 strings with an offset: no epoch numbers, no naive times (SPEC §10)."""
+    from pydantic_core import PydanticCustomError
+
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise PydanticCustomError("naive_datetime", "timestamp needs a timezone offset")
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "expected an RFC 3339 timestamp string")
+    m = _RFC3339.match(value)
+    if m is None:
+        raise PydanticCustomError(
+            "datetime_format", "{value!r} is not an RFC 3339 timestamp", {"value": value})
+    if m.group("off") is None:
+        raise PydanticCustomError(
+            "naive_datetime", "{value!r} has no timezone offset (timezone required)",
+            {"value": value})
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class PlanType(StrEnum):
+    NORMAL = "normal"
+    STANDARD = "standard"
+    EMERGENCY = "emergency"
+
+
+class Risk(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class StepKind(StrEnum):
+    MANUAL = "manual"
+    COMMAND = "command"
+    CONFIG = "config"
+    RESTART = "restart"
+    STOP = "stop"
+    STORAGE = "storage"
+    FAILOVER = "failover"
+    RESYNC = "resync"
+
+
+DISRUPTIVE_KINDS = frozenset(
+    {StepKind.RESTART, StepKind.STOP, StepKind.STORAGE, StepKind.FAILOVER, StepKind.RESYNC}
+)
+
+
+class Window(_Strict):
+    start: Timestamp
+    end: Timestamp
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError("window end must be after its start")
+        return self
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start).total_seconds() / 60
+
+
+class Change(_Strict):
+    path: RepoPath
+    summary: str | None = None
+
+
+class Step(_Strict):
+    id: Annotated[str, StringConstraints(pattern=STEP_ID_PATTERN)] | None = None
+    action: NonEmpty
+    kind: StepKind = StepKind.MANUAL
+    targets: list[NonEmpty] = Field(default_factory=list)
+    minutes: Annotated[float, Strict(), Field(ge=0, le=7 * 24 * 60)] = 0
+    command: str | None = None
+
+
+class RollbackStep(_Strict):
+    action: NonEmpty
+    kind: StepKind = StepKind.MANUAL
+    targets: list[NonEmpty] = Field(default_factory=list)
+    minutes: Annotated[float, Strict(), Field(ge=0, le=7 * 24 * 60)] = 0
+    command: str | None = None
+
+
+class Rollback(_Strict):
+    trigger: str | None = None
+    steps: list[RollbackStep] = Field(default_factory=list)
+    max_minutes: Annotated[float, Strict(), Field(ge=0, le=7 * 24 * 60)] | None = None
+    tested: StrictBool = False
+    evidence: str | None = None
+
+
+class Verification(_Strict):
+    check: NonEmpty
+    command: str | None = None
+    expect: str | None = None
+
+
+class Communication(_Strict):
+    status_page: StrictBool = False
+    notice_hours: Annotated[float, Strict(), Field(ge=0)] | None = None
+    channels: list[str] = Field(default_factory=list)
+
+
+class Waiver(_Strict):
+    rule: NonEmpty
+    reason: str = ""
+
+
+class ChangePlan(_Strict):
+    apiVersion: Literal["changeguard/v1"]
+    kind: Literal["ChangePlan"]
+    id: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+    title: NonEmpty
+    author: Annotated[str, StringConstraints(pattern=EMAIL_PATTERN)]
+    type: PlanType = PlanType.NORMAL
+    risk: Risk = Risk.MEDIUM
+    services: list[NonEmpty] = Field(default_factory=list)
+    environment: str | None = None
+    description: str | None = None
+    window: Window
+    changes: list[Change] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    verification: list[Verification] = Field(default_factory=list)
+    rollback: Rollback | None = None
+    communication: Communication | None = None
+    waivers: list[Waiver] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.type is PlanType.EMERGENCY
+
+    @property
+    def paths(self) -> list[str]:
+        return [c.path for c in self.changes]
+
+
+# ---------------------------------------------------------------- GuardConfig
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like Asia/Singapore)") from e
+    return value
+
+
+Zone = Annotated[str, AfterValidator(_check_zone)]
+
+
+class LogConfig(_Strict):
+    ref: Annotated[str, StringConstraints(pattern=r"^refs/[A-Za-z0-9._/-]+$")] = (
+        "refs/heads/changeguard/log"
+    )
+    remote: str | None = None
+
+
+class SchemaMapping(_Strict):
+    paths: list[NonEmpty] = Field(min_length=1)
+    schema_: str | None = Field(default=None, alias="schema")
+    format: (
+        Literal["native", "patroni", "postgresql", "mysql", "mongodb", "redis", "kubernetes",
+                "auto"]
+        | None
+    ) = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SchemaMapping:
+        if (self.schema_ is None) == (self.format is None):
+            raise ValueError("each schemas entry needs exactly one of `schema:` or `format:`")
+        return self
+
+
+class MaintenanceWindow(_Strict):
+    name: NonEmpty
+    days: list[Day] = Field(min_length=1)
+    start: Annotated[str, StringConstraints(pattern=HHMM_PATTERN)]
+    end: Annotated[str, StringConstraints(pattern=HHMM_PATTERN)]
+    timezone: Zone | None = None
+
+    @property
+    def start_time(self) -> time:
+        return _hhmm(self.start)
+
+    @property
+    def end_time(self) -> time:
+        return _hhmm(self.end)
+
+
+def _hhmm(value: str) -> time:
+    h, m = value.split(":")
+    return time(0, 0) if h == "24" else time(int(h), int(m))
+
+
+class Freeze(_Strict):
+    name: NonEmpty
+    start: Timestamp
+    end: Timestamp
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Freeze:
+        if self.end <= self.start:
+            raise ValueError("freeze end must be after its start")
+        return self
+
+
+class Reviewer(_Strict):
+    email: Annotated[str, StringConstraints(pattern=EMAIL_PATTERN)]
+    name: str | None = None
+    roles: list[NonEmpty] = Field(default_factory=list)
+    signing_key: str | None = None
+
+
+class GuardConfig(_Strict):
+    apiVersion: Literal["changeguard/v1"]
+    kind: Literal["GuardConfig"]
+    timezone: Zone = "UTC"
+    log: LogConfig = Field(default_factory=LogConfig)
+    guarded: list[NonEmpty] = Field(default_factory=list)
+    plans: NonEmpty = "changes/*.yaml"
+    schemas: list[SchemaMapping] = Field(default_factory=list)
+    policies: list[NonEmpty] = Field(default_factory=lambda: ["builtin:default"])
+    windows: list[MaintenanceWindow] = Field(default_factory=list)
+    freezes: list[Freeze] = Field(default_factory=list)
+    lead_time_hours: Annotated[float, Strict(), Field(ge=0)] = 0
+    emergency_review_hours: Annotated[float, Strict(), Field(gt=0)] = 72
+    require_signed: StrictBool = False
+    reviewers: list[Reviewer] = Field(default_factory=list)
+    max_file_bytes: Annotated[int, Strict(), Field(gt=0)] = 5 * 1024 * 1024
+
+    @field_validator("reviewers")
+    @classmethod
+    def _unique_reviewers(cls, value: list[Reviewer]) -> list[Reviewer]:
+        seen: set[str] = set()
+        for r in value:
+            key = r.email.lower()
+            if key in seen:
+                raise ValueError(f"reviewer {r.email} is listed twice")
+            seen.add(key)
+        return value
+
+    def reviewer(self, email: str) -> Reviewer | None:
+        """The roster member with this email (case-insensitive)."""
+        e = email.lower()
+        return next((r for r in self.reviewers if r.email.lower() == e), None)
+
+    def holders_of(self, role: str) -> list[str]:
+        return [r.email for r in self.reviewers if role in r.roles]
+
+
+def parse_aware(value: str) -> datetime:
+    """RFC 3339 with offset, as plan files must carry (SPEC §10)."""
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError("timestamp needs a timezone offset")
+    return t

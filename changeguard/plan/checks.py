@@ -1,0 +1,181 @@
+"""Plan rules of SPEC §5 (pure: plan + config + now → findings)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from changeguard.findings import Finding, Severity
+from changeguard.model import DISRUPTIVE_KINDS, ChangePlan, GuardConfig, Risk
+from changeguard.plan.load import LoadedPlan
+from changeguard.rules import RULES
+
+
+@dataclass
+class EvalContext:
+    """Everything a rule may look at besides the plan; `now` comes from --now or the clock."""
+
+    repo: Path
+    config: GuardConfig
+    now: datetime
+    submitted_at: datetime | None = None
+    rev: str | None = None  # read proposed files from this revision instead of the work tree
+    base: str = "HEAD"  # the current version of changed files
+    config_file: str = ".changeguard.yaml"
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+Check = Callable[[LoadedPlan, ChangePlan, EvalContext], list[Finding]]
+
+
+def _f(rule: str, lp: LoadedPlan, pointer: str, message: str,
+       severity: Severity | None = None) -> Finding:
+    r = RULES[rule]
+    return Finding(rule, severity or r.severity, message, lp.display, lp.line(pointer), pointer,
+                   r.hint)
+
+
+def check_rollback_required(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    rb = plan.rollback
+    if rb is None:
+        return [_f("rollback-required", lp, "", "the plan has no rollback section")]
+    missing = [name for name, ok in (("trigger", bool(rb.trigger and rb.trigger.strip())),
+                                     ("steps", bool(rb.steps)),
+                                     ("max_minutes", rb.max_minutes is not None)) if not ok]
+    if missing:
+        return [_f("rollback-required", lp, "/rollback",
+                   "rollback is missing " + ", ".join(missing))]
+    return []
+
+
+def check_rollback_tested(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    rb = plan.rollback
+    if rb is None:
+        return []
+    if rb.tested and rb.evidence and rb.evidence.strip():
+        return []
+    sev = Severity.DENY if plan.risk is Risk.HIGH else Severity.WARN
+    what = "not tested" if not rb.tested else "tested but has no evidence"
+    ptr = "/rollback/tested" if "/rollback/tested" in lp.loaded.source.lines else "/rollback"
+    return [_f("rollback-tested", lp, ptr, f"rollback is {what} ({plan.risk.value} risk)", sev)]
+
+
+def _rollback_minutes(plan: ChangePlan) -> float:
+    rb = plan.rollback
+    if rb is None:
+        return 0
+    if rb.max_minutes is not None:
+        return rb.max_minutes
+    return sum(s.minutes for s in rb.steps)
+
+
+def check_rollback_fits(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    steps = sum(s.minutes for s in plan.steps)
+    back = _rollback_minutes(plan)
+    length = plan.window.minutes
+    if steps + back <= length:
+        return []
+    return [_f("rollback-fits-window", lp, "/window",
+               f"steps ({steps:g} min) + rollback ({back:g} min) = {steps + back:g} min exceed "
+               f"the {length:g}-minute window")]
+
+
+def check_verification(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    if plan.verification:
+        return []
+    return [_f("verification-required", lp, "/verification" if "/verification" in
+               lp.loaded.source.lines else "", "the plan has no verification checks")]
+
+
+def check_in_maintenance(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    if plan.is_emergency or not ctx.config.windows:
+        return []
+    from changeguard import timewin
+
+    w = plan.window
+    if timewin.containing(ctx.config.windows, w.start, w.end, ctx.config.timezone) is not None:
+        return []
+    nxt = timewin.occurrences(ctx.config.windows, w.start - timedelta(days=1),
+                              w.start + timedelta(days=15), ctx.config.timezone)
+    names = ", ".join(f"{o.name} {o.start.isoformat()}–{o.end.isoformat()}" for o in nxt[:2])
+    return [_f("window-in-maintenance", lp, "/window",
+               f"window {w.start.isoformat()}–{w.end.isoformat()} is not inside a maintenance "
+               f"window" + (f" (nearest: {names})" if names else ""))]
+
+
+def check_not_frozen(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    from changeguard import timewin
+
+    hits = timewin.overlapping_freezes(ctx.config.freezes, plan.window.start, plan.window.end)
+    sev = Severity.WARN if plan.is_emergency else Severity.DENY
+    return [_f("window-not-frozen", lp, "/window",
+               f"window overlaps freeze {fz.name!r} ({fz.start.isoformat()}–{fz.end.isoformat()}"
+               + (f": {fz.reason}" if fz.reason else "") + ")", sev) for fz in hits]
+
+
+def check_lead_time(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    need = ctx.config.lead_time_hours
+    if plan.is_emergency or need <= 0:
+        return []
+    at = ctx.submitted_at or ctx.now
+    have = (plan.window.start - at).total_seconds() / 3600
+    if have >= need:
+        return []
+    return [_f("window-lead-time", lp, "/window/start",
+               f"window starts {max(have, 0):.1f} h after submission; lead time is {need:g} h")]
+
+
+def check_not_past(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    if plan.window.end > ctx.now:
+        return []
+    return [_f("window-not-past", lp, "/window/end",
+               f"window ended at {plan.window.end.isoformat()}, before now "
+               f"({ctx.now.isoformat()})")]
+
+
+def step_intervals(plan: ChangePlan) -> list[tuple[datetime, datetime]]:
+    """Steps run in order from the window start, each for its minutes (SPEC §11)."""
+    out: list[tuple[datetime, datetime]] = []
+    t = plan.window.start
+    for s in plan.steps:
+        end = t + timedelta(minutes=s.minutes)
+        out.append((t, end))
+        t = end
+    return out
+
+
+def check_disruptive_steps(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    from changeguard import timewin
+
+    findings: list[Finding] = []
+    cfg = ctx.config
+    for i, (step, (start, end)) in enumerate(zip(plan.steps, step_intervals(plan), strict=True)):
+        if step.kind not in DISRUPTIVE_KINDS:
+            continue
+        label = step.id or f"#{i + 1}"
+        if end > plan.window.end:
+            findings.append(_f("disruptive-steps-in-window", lp, f"/steps/{i}",
+                               f"{step.kind.value} step {label} ends at {end.isoformat()}, after "
+                               f"the window closes ({plan.window.end.isoformat()})"))
+        elif (not plan.is_emergency and cfg.windows
+              and timewin.containing(cfg.windows, start, end, cfg.timezone) is None):
+            findings.append(_f("disruptive-steps-in-window", lp, f"/steps/{i}",
+                               f"{step.kind.value} step {label} ({start.isoformat()}–"
+                               f"{end.isoformat()}) runs outside any maintenance window; "
+                               "declare an emergency change if it cannot wait"))
+    return findings
+
+
+PLAN_CHECKS: dict[str, Check] = {
+    "rollback-required": check_rollback_required,
+    "rollback-tested": check_rollback_tested,
+    "rollback-fits-window": check_rollback_fits,
+    "verification-required": check_verification,
+    "window-in-maintenance": check_in_maintenance,
+    "window-not-frozen": check_not_frozen,
+    "window-lead-time": check_lead_time,
+    "window-not-past": check_not_past,
+    "disruptive-steps-in-window": check_disruptive_steps,
+}

@@ -1,0 +1,130 @@
+"""Run every plan rule, the replication checks on proposed files, policy and waivers."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from changeguard.findings import Finding, Severity, sort_key
+from changeguard.model import DISRUPTIVE_KINDS, ChangePlan
+from changeguard.plan.checks import PLAN_CHECKS, EvalContext
+from changeguard.plan.gitfiles import (
+    Reader,
+    blob_ids,
+    has_revision,
+    rev_reader,
+    tracked_files,
+    worktree_reader,
+)
+from changeguard.plan.load import LoadedPlan
+from changeguard.rules import RULES
+
+if TYPE_CHECKING:
+    from changeguard.policy.model import PolicyRule
+
+
+def proposed_reader(ctx: EvalContext) -> Reader:
+    """Proposed content: `--rev` if given, else the work tree."""
+    return rev_reader(ctx.repo, ctx.rev) if ctx.rev else worktree_reader(ctx.repo)
+
+
+def proposed_blobs(repo: Path, plan: ChangePlan, rev: str | None = None) -> dict[str, str | None]:
+    """Blob id of each `changes[].path` as proposed (work tree or `rev`); None = deleted."""
+    read = rev_reader(repo, rev) if rev else worktree_reader(repo)
+    return blob_ids(plan.paths, read)
+
+
+def evaluate_plan(lp: LoadedPlan, ctx: EvalContext) -> list[Finding]:
+    """All findings for one loaded plan, after policy overrides and waivers."""
+    from changeguard.policy import apply_policy, effective_rules, evaluate_requires, load_packs
+
+    findings = list(lp.findings)
+    plan = lp.plan
+    if plan is None:
+        return sorted(findings, key=sort_key)
+    rules = effective_rules(load_packs(ctx.config, ctx.repo))
+    for check in PLAN_CHECKS.values():
+        findings.extend(check(lp, plan, ctx))
+    findings.extend(check_proposed(lp, plan, ctx))
+    findings.extend(evaluate_requires(lp, plan, rules))
+    findings = apply_policy(findings, plan, rules)
+    findings = apply_waivers(findings, lp, plan, rules)
+    return sorted(findings, key=sort_key)
+
+
+def apply_waivers(findings: Sequence[Finding], lp: LoadedPlan, plan: ChangePlan,
+                  rules: dict[str, PolicyRule]) -> list[Finding]:
+    """Drop findings of validly waived rules; an invalid waiver is itself a finding."""
+    from changeguard.policy import is_waivable
+
+    waived: set[str] = set()
+    out: list[Finding] = []
+    for i, w in enumerate(plan.waivers):
+        ptr = f"/waivers/{i}"
+        known = set(RULES) | set(rules)
+        if w.rule not in known:
+            close = difflib.get_close_matches(w.rule, sorted(known), n=1)
+            out.append(_waiver(lp, ptr, f"waiver names unknown rule {w.rule!r}",
+                               f"did you mean {close[0]!r}?" if close else None))
+        elif not is_waivable(w.rule, rules):
+            out.append(_waiver(lp, ptr, f"rule {w.rule!r} cannot be waived",
+                               "fix the underlying problem instead"))
+        elif not w.reason.strip():
+            out.append(_waiver(lp, ptr, f"waiver of {w.rule!r} gives no reason",
+                               "add `reason:` explaining why the rule does not apply"))
+        else:
+            waived.add(w.rule)
+    out.extend(f for f in findings if f.rule not in waived)
+    return out
+
+
+def _waiver(lp: LoadedPlan, ptr: str, message: str, hint: str | None) -> Finding:
+    return Finding("waiver-invalid", Severity.DENY, message, lp.display, lp.line(ptr), ptr,
+                   hint or RULES["waiver-invalid"].hint)
+
+
+def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+    """config-schema/replication on proposed files, transitions from base, blast radius."""
+    if not ctx.config.schemas:
+        return []
+    from changeguard.replication.check import (
+        check_files,
+        check_transitions,
+        load_topologies,
+    )
+    from changeguard.replication.mapping import FileMapping
+
+    mappings = FileMapping.from_config(ctx.config)
+    mapped = [p for p in plan.paths if any(m.matches(p) for m in mappings)]
+    read_new = proposed_reader(ctx)
+    findings: list[Finding] = []
+    if mapped:
+        findings.extend(check_files(ctx.repo, mapped, mappings, read=read_new).findings)
+    base_ok = has_revision(ctx.repo, ctx.base)
+    if mapped and base_ok:
+        before, _ = load_topologies(ctx.repo, mapped, mappings, read=rev_reader(ctx.repo,
+                                                                              ctx.base))
+        after, _ = load_topologies(ctx.repo, mapped, mappings, read=read_new)
+        findings.extend(check_transitions(before, after, steps=plan.steps))
+    if any(s.kind in DISRUPTIVE_KINDS for s in plan.steps):
+        findings.extend(_blast(lp, plan, ctx, mappings, mapped, read_new, base_ok))
+    return findings
+
+
+def _blast(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext, mappings: Sequence[object],
+           mapped: list[str], read_new: Reader, base_ok: bool) -> list[Finding]:
+    """Judge the proposed version of changed files and the base version of all others."""
+    from changeguard.replication.check import check_blast_radius, load_topologies
+
+    topologies, _ = load_topologies(ctx.repo, mapped, mappings, read=read_new)  # type: ignore[arg-type]
+    if base_ok:
+        others = [p for p in tracked_files(ctx.repo, ctx.base)
+                  if p not in mapped and any(m.matches(p) for m in mappings)]  # type: ignore[attr-defined]
+        if others:
+            more, _ = load_topologies(ctx.repo, others, mappings,  # type: ignore[arg-type]
+                                      read=rev_reader(ctx.repo, ctx.base))
+            topologies.extend(more)
+    lines = [lp.line(f"/steps/{i}") for i in range(len(plan.steps))]
+    return check_blast_radius(plan.steps, topologies, lp.display, step_lines=lines)

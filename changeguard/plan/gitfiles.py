@@ -1,0 +1,80 @@
+"""Reading proposed (work tree or --rev) and current (--base) file versions for validate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from changeguard.errors import GitError, InputError
+from changeguard.plan.digest import blob_id
+
+Reader = Callable[[str], bytes | None]
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
+    try:
+        p = subprocess.run(["git", *args], cwd=repo, capture_output=True, env=env)
+    except FileNotFoundError as e:
+        raise GitError("git is not installed", hint="install git ≥ 2.30") from e
+    if check and p.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {p.stderr.decode(errors='replace').strip()}")
+    return p
+
+
+def worktree_reader(repo: Path) -> Reader:
+    """Read files from the work tree; refuse symlinks that leave the repo."""
+    root = repo.resolve()
+
+    def read(path: str) -> bytes | None:
+        p = repo / path
+        if not p.exists() and not p.is_symlink():
+            return None
+        real = p.resolve()
+        if real != root and root not in real.parents:
+            raise InputError("symlink points outside the repository", file=path,
+                             hint="changeguard never follows links out of the repo")
+        if not real.is_file():
+            raise InputError("not a regular file", file=path)
+        from changeguard.loader import read_bytes
+
+        return read_bytes(real, path)
+
+    return read
+
+
+def rev_reader(repo: Path, rev: str) -> Reader:
+    """Read files as of a git revision (None when absent there)."""
+    cache: dict[str, bytes | None] = {}
+
+    def read(path: str) -> bytes | None:
+        if path not in cache:
+            p = _git(repo, "cat-file", "blob", f"{rev}:{path}", check=False)
+            cache[path] = p.stdout if p.returncode == 0 else None
+        return cache[path]
+
+    return read
+
+
+def has_revision(repo: Path, rev: str) -> bool:
+    return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}",
+                check=False).returncode == 0
+
+
+def tracked_files(repo: Path, rev: str) -> list[str]:
+    """All paths in `rev`'s tree (for topologies the plan does not change)."""
+    p = _git(repo, "ls-tree", "-r", "-z", "--name-only", rev, check=False)
+    if p.returncode != 0:
+        return []
+    return [x for x in p.stdout.decode("utf-8", errors="surrogateescape").split("\0") if x]
+
+
+def blob_ids(paths: list[str], read: Reader) -> dict[str, str | None]:
+    """Blob id of each path's content as `read` sees it (None when deleted)."""
+    out: dict[str, str | None] = {}
+    for path in paths:
+        data = read(path)
+        out[path] = None if data is None else blob_id(data)
+    return out

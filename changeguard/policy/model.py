@@ -1,0 +1,76 @@
+"""Policy pack format (SPEC §5): rules with id, severity, when, and require/approvals/check."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
+
+from changeguard.model import PlanType, Risk, StepKind
+
+RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class When(_Strict):
+    """A rule applies when every given selector matches (absent selector = any)."""
+
+    types: list[PlanType] | None = None
+    risk: list[Risk] | None = None
+    services: list[str] | None = None
+    environments: list[str] | None = None
+    paths: list[str] | None = None  # gitwildmatch globs over changes[].path / finding files
+    step_kinds: list[StepKind] | None = None  # plan has at least one step of these kinds
+
+
+class Approvals(_Strict):
+    min: Annotated[int, Field(ge=0, le=20)] = 1
+    roles: list[str] = Field(default_factory=list)
+    distinct: StrictBool = True
+
+
+class PolicyRule(_Strict):
+    id: RuleId
+    severity: Literal["deny", "warn"] = "deny"
+    description: str = ""
+    when: When = Field(default_factory=When)
+    require: dict[str, object] | None = None
+    approvals: Approvals | None = None
+    check: str | None = None
+    params: dict[str, object] = Field(default_factory=dict)
+    waivable: StrictBool | None = None
+    hint: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PolicyRule:
+        kinds = [k for k in (self.require, self.approvals, self.check) if k is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"rule {self.id}: exactly one of require, approvals, check")
+        return self
+
+
+class PolicyPack(_Strict):
+    apiVersion: Literal["changeguard/v1"] = "changeguard/v1"
+    kind: Literal["PolicyPack"] = "PolicyPack"
+    name: str
+    description: str = ""
+    rules: list[PolicyRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PolicyPack:
+        seen: set[str] = set()
+        for r in self.rules:
+            if r.id in seen:
+                raise ValueError(f"rule id {r.id!r} appears twice in pack {self.name!r}")
+            seen.add(r.id)
+        return self

@@ -1,0 +1,64 @@
+"""Text scaffolds written by `init` and `new` (commented, valid as written)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+CONFIG_TEMPLATE = """\
+# changeguard configuration (see docs/config.md). Validated against
+# schemas/guard-config.schema.json: unknown keys are errors.
+apiVersion: changeguard/v1
+kind: GuardConfig
+timezone: UTC                      # IANA zone: default for windows and display
+log: {ref: refs/heads/changeguard/log}   # add `remote: origin` to share the log
+guarded: ["db/**"]                 # commits touching these need an approved change
+plans: "changes/*.yaml"            # plan files (never guarded themselves)
+schemas:                           # which validator applies to which config files
+  - {paths: ["db/**/*.topology.yaml"], schema: builtin:replication-topology}
+policies: [builtin:default]
+windows:
+  - {name: weekly-maintenance, days: [sun], start: "01:00", end: "06:00"}
+freezes: []
+lead_time_hours: 48
+emergency_review_hours: 72
+require_signed: false
+reviewers:
+  - {email: you@example.org, name: You, roles: [dba, cab]}
+"""
+
+
+def plan_template(plan_id: str, title: str, author: str, start: datetime,
+                  minutes: int = 240) -> str:
+    """A complete plan with every section present, valid as written."""
+    end = start + timedelta(minutes=minutes)
+    return f"""\
+apiVersion: changeguard/v1
+kind: ChangePlan
+id: {plan_id}
+title: {_q(title)}
+author: {author}
+type: normal                       # normal | standard | emergency
+risk: medium                       # low | medium | high
+services: [example-service]
+environment: production
+window: {{start: {start.isoformat()}, end: {end.isoformat()}}}
+changes:                           # files this change may modify (repo-relative)
+  - {{path: db/example.topology.yaml, summary: describe the edit}}
+steps:                             # run in order from the window start
+  - {{id: s1, action: "apply the config change", kind: config, targets: [db2], minutes: 10}}
+verification:
+  - {{check: "replication lag < 5s", command: "check-lag --max 5", expect: "exit 0"}}
+rollback:
+  trigger: "verification fails or error rate > 1% for 5 min"
+  steps:
+    - {{action: "revert the config commit", kind: config, targets: [db2], minutes: 10}}
+  max_minutes: 20
+  tested: false
+  evidence: ""
+communication: {{status_page: false, notice_hours: 48}}
+waivers: []
+"""
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
