@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from changeguard.commands.output import emit, write_atomic
@@ -23,9 +23,10 @@ def run_init(g: Globals, *, force: bool) -> int:
     repo = repo_root(g)
     cfg = g.config or repo / CONFIG_NAME
     example = repo / "changes" / "CHG-EXAMPLE-0001.yaml"
-    start = _next_sunday_0100(datetime.now().astimezone())
-    files = {cfg: CONFIG_TEMPLATE,
-             example: plan_template("CHG-EXAMPLE-0001", "Example change", _author(repo), start)}
+    start = _next_sunday_0100(datetime.now(UTC))
+    me = _author(repo)
+    files = {cfg: CONFIG_TEMPLATE.replace("you@example.org", me),
+             example: plan_template("CHG-EXAMPLE-0001", "Example change", me, start)}
     for path, text in files.items():
         if path.exists() and not force:
             print(f"kept {_rel(path, repo)} (exists; --force overwrites)")

@@ -99,7 +99,8 @@ def check_in_maintenance(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> 
         return []
     nxt = timewin.occurrences(ctx.config.windows, w.start - timedelta(days=1),
                               w.start + timedelta(days=15), ctx.config.timezone)
-    names = ", ".join(f"{o.name} {o.start.isoformat()}–{o.end.isoformat()}" for o in nxt[:2])
+    names = ", ".join(f"{o.name} {o.local_start.isoformat()}–{o.local_end.isoformat()}"
+                      for o in nxt[:2])
     return [_f("window-in-maintenance", lp, "/window",
                f"window {w.start.isoformat()}–{w.end.isoformat()} is not inside a maintenance "
                f"window" + (f" (nearest: {names})" if names else ""))]

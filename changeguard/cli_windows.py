@@ -1,0 +1,167 @@
+"""Command: windows — upcoming maintenance windows and freezes, as text, JSON or iCalendar."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from changeguard.context import Globals, parse_now, pick_format, repo_root
+from changeguard.errors import InputError
+
+if TYPE_CHECKING:
+    from changeguard.model import Freeze, GuardConfig
+    from changeguard.timewin import Occurrence
+
+MAX_DAYS = 3660  # ten years: enough for any calendar export, bounded so output stays sane
+
+
+def register(app: typer.Typer) -> None:
+    app.command("windows")(windows)
+
+
+def windows(
+    ctx: typer.Context,
+    start: Annotated[str | None, typer.Option("--from", help="Start (RFC 3339; default now).")]
+    = None,
+    days: Annotated[int, typer.Option("--days", help="How many days to list.")] = 14,
+    ics: Annotated[bool, typer.Option("--ics", help="Print iCalendar (RFC 5545).")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write iCalendar to FILE instead.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="text or json.")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="Current time (RFC 3339).")] = None,
+) -> int:
+    """List upcoming maintenance windows and freezes in the config's time zone.
+
+    Example: changeguard windows --days 30 --ics --output maintenance.ics
+    """
+    return run_windows(ctx.obj, start=start, days=days, ics=ics, output=output, fmt=fmt, now=now)
+
+
+def run_windows(g: Globals, *, start: str | None, days: int, ics: bool, output: Path | None,
+                fmt: str | None, now: str | None) -> int:
+    """Compute the listing and print it (or write the .ics file)."""
+    from changeguard import timewin
+    from changeguard.config import load_config
+
+    form = "ics" if ics or output is not None else pick_format(fmt, g, ("text", "json"))
+    if not 1 <= days <= MAX_DAYS:
+        raise InputError(f"--days {days} is out of range", hint=f"use 1..{MAX_DAYS}")
+    t_now = parse_now(now)
+    t0 = _parse_from(start) if start is not None else t_now
+    t1 = t0 + timedelta(days=days)
+    config = load_config(repo_root(g), g.config)
+    occs = timewin.occurrences(config.windows, t0, t1, config.timezone)
+    frz = timewin.overlapping_freezes(config.freezes, t0, t1)
+    if form == "ics":
+        text = timewin.render_ics(occs, frz, config.timezone, now=t_now)
+        _emit_ics(text, output, len(occs) + len(frz))
+    elif form == "json":
+        _print(_render_json(occs, frz, config))
+    else:
+        _print(_render_text(occs, frz, config, t0, t1))
+    return 0
+
+
+def _parse_from(value: str) -> datetime:
+    try:
+        return parse_now(value)
+    except InputError as e:
+        raise InputError(e.message.replace("--now", "--from", 1), hint=e.hint) from e
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _emit_ics(text: str, output: Path | None, events: int) -> None:
+    data = text.encode("utf-8")
+    if output is None:
+        # Bytes, so RFC 5545's CRLF line endings survive on every platform.
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    _write_atomic(output, data)
+    print(f"wrote {output} ({events} events)", file=sys.stderr)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the target directory, then rename: readers never see half a calendar."""
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"--output {path}: directory {parent} does not exist",
+                         hint="create the directory first or choose another path")
+    if path.is_dir():
+        raise InputError(f"--output {path} is a directory", hint="give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as e:
+        raise InputError(f"--output {path}: {e.strerror}", hint="choose a writable path") from e
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp makes the file 0600; a calendar export gets the usual umask-based mode.
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _render_json(occs: list[Occurrence], frz: list[Freeze], config: GuardConfig) -> str:
+    import json
+
+    from changeguard.timewin import zone
+
+    display = zone(config.timezone)
+    doc = {
+        "windows": [{"name": o.name, "start": o.local_start.isoformat(),
+                     "end": o.local_end.isoformat(), "timezone": o.zone} for o in occs],
+        "freezes": [{"name": f.name, "start": f.start.astimezone(display).isoformat(),
+                     "end": f.end.astimezone(display).isoformat(), "reason": f.reason}
+                    for f in frz],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def _fmt(t: datetime) -> str:
+    return t.strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def _render_text(occs: list[Occurrence], frz: list[Freeze], config: GuardConfig,
+                 t0: datetime, t1: datetime) -> str:
+    from changeguard.timewin import zone
+
+    display = zone(config.timezone)
+    lines = [f"Maintenance windows {_fmt(t0.astimezone(display))} → "
+             f"{_fmt(t1.astimezone(display))} ({config.timezone}):"]
+    for o in occs:
+        line = (f"  {_fmt(o.start.astimezone(display))} → {_fmt(o.end.astimezone(display))}  "
+                f"{o.name}  ({o.minutes / 60:g} h)")
+        if o.zone != config.timezone:
+            line += f"  [{_fmt(o.local_start)} {o.zone}]"
+        lines.append(line)
+    if not occs:
+        lines.append("  none" if config.windows else "  none configured (see `windows:` in "
+                     ".changeguard.yaml)")
+    lines.append("Freezes:")
+    for f in frz:
+        lines.append(f"  {_fmt(f.start.astimezone(display))} → {_fmt(f.end.astimezone(display))}"
+                     f"  {f.name}" + (f": {f.reason}" if f.reason else ""))
+    if not frz:
+        lines.append("  none")
+    return "\n".join(lines)
