@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import report, time_runs  # noqa: E402
+from _util import report, time_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2016-03-30T10:00:00+08:00"

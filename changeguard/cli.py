@@ -32,6 +32,8 @@ _COMMAND_MODULES = (
     "changeguard.cli_hook",
     "changeguard.cli_workflow",
     "changeguard.cli_extra",
+    "changeguard.cli_policy",
+    "changeguard.cli_calendar",
 )
 
 

@@ -38,16 +38,18 @@ def new(
     plan_id: Annotated[str | None, typer.Option("--id", help="Plan id, e.g. CHG-2026-0001.")] = None,
     title: Annotated[str, typer.Option("--title", help="One-line title.")] = "Describe the change",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    change: Annotated[list[str] | None, typer.Option("--change", help="A file this change modifies (repeatable).")] = None,
     now: Annotated[str | None, typer.Option("--now", help="Current time (RFC 3339).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> int:
     """Scaffold a change plan with every section present.
 
-    Example: changeguard new --id CHG-2026-0042 --title "Move db2 to new volume"
+    Example: changeguard new --id CHG-2026-0042 --title "Move db2" --change db/apac.topology.yaml
     """
     from changeguard.commands.plan_cmds import run_new
 
-    return run_new(ctx.obj, plan_id=plan_id, title=title, output=output, now=now, force=force)
+    return run_new(ctx.obj, plan_id=plan_id, title=title, output=output, now=now, force=force,
+                   changes=change or [])
 
 
 def validate(

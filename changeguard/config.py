@@ -19,6 +19,8 @@ def config_path(repo: Path, path: Path | None) -> Path:
 def load_config(repo: Path, path: Path | None = None) -> GuardConfig:
     """The repo's GuardConfig; a default one when the repo has none (and no --config)."""
     p = config_path(repo, path)
+    if path is None and p.is_symlink():
+        _refuse_escaping_link(p, repo)
     if not p.exists():
         if path is not None:
             raise ConfigError(f"config file {path} does not exist",
@@ -42,6 +44,14 @@ def load_config(repo: Path, path: Path | None = None) -> GuardConfig:
         first = next(problems(e, GuardConfig, loaded.source))
         raise ConfigError(first.message, file=display, line=first.line,
                           hint=first.hint or "see docs/config.md") from e
+
+
+def _refuse_escaping_link(p: Path, repo: Path) -> None:
+    """The repo's own config must not be a link out of it, nor dangle (SPEC §10)."""
+    root, real = repo.resolve(), p.resolve()
+    if (real != root and root not in real.parents) or not real.exists():
+        raise ConfigError("symlink points outside the repository (or nowhere)", file=CONFIG_NAME,
+                          hint="replace the link with the file itself, or pass --config")
 
 
 def _display(repo: Path, p: Path) -> str:

@@ -22,7 +22,8 @@ PEOPLE = {
     "chen": ("Chen", "chen@example.org"),  # cab
     "ravi": ("Ravi", "ravi@example.org"),  # dba + cab
 }
-BAD_TOPOLOGY_EDIT = ("upstream: db1", "upstream: db-1")
+BAD_TOPOLOGY_EDIT = ("upstream: db1", "upstream: db-1")  # the 2016 sync config error
+NEW_VOLUME = ("vol-2014-b", "vol-2016-b")
 
 
 class DemoError(Exception):
@@ -55,7 +56,7 @@ class Demo:
         reset = "\033[0m" if self.color else ""
         print(f"\n{bold}== {self.step_no}. {title}{reset}")
         if text:
-            print(textwrap.fill(textwrap.dedent(text).strip(), 92, initial_indent="   ",
+            print(textwrap.fill(" ".join(text.split()), 92, initial_indent="   ",
                                 subsequent_indent="   "))
 
     def run(self, who: str, *args: str, now: str | None = None, expect: int = 0,
@@ -106,7 +107,6 @@ def scenario(d: Demo) -> None:
     """The day of 3–4 April 2016, replayed under changeguard."""
     src = _example_dir()
     shutil.copytree(src, d.repo, dirs_exist_ok=True)
-    storage_v1 = (d.repo / "changes" / "CHG-2016-0403-storage.yaml").read_text()
     storage_v2 = (d.repo / "changes" / "CHG-2016-0403-storage-v2.yaml").read_text()
     (d.repo / "changes" / "CHG-2016-0403-storage-v2.yaml").unlink()
     d.git("ana", "init", "-q", "-b", "main")
@@ -124,17 +124,15 @@ def scenario(d: Demo) -> None:
           verification. changeguard denies it, naming rules and file lines.""")
     topo = d.repo / "db" / "apac-gateway.topology.yaml"
     good_topology = topo.read_text()
-    topo.write_text(good_topology.replace(*BAD_TOPOLOGY_EDIT))
+    topo.write_text(good_topology.replace(*NEW_VOLUME).replace(*BAD_TOPOLOGY_EDIT))
     d.run("ana", "validate", "changes/CHG-2016-0403-storage.yaml",
           now="2016-03-30T10:00:00+08:00", expect=1)
 
     d.say("The corrected plan", """One member at a time (db2 first, then a failover, then db1),
           the topology fixed, a rehearsed rollback that fits the window, and verification
           inside the window. It validates, Ana submits it, Dev (dba) and Ravi approve.""")
-    topo.write_text(good_topology)
     d.write("changes/CHG-2016-0403-storage.yaml", storage_v2)
-    (d.repo / "db" / "apac-gateway.topology.yaml").write_text(
-        good_topology.replace("zone: sg-b", "zone: sg-b\n    params: {volume: vol-2016}"))
+    topo.write_text(good_topology.replace(*NEW_VOLUME))
     d.run("ana", "validate", "changes/CHG-2016-0403-storage.yaml",
           now="2016-03-30T10:00:00+08:00")
     d.git("ana", "add", "changes/CHG-2016-0403-storage.yaml")

@@ -8,6 +8,7 @@ Only PyYAML is imported here: the hook path relies on that.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from collections.abc import Iterator
@@ -230,6 +231,10 @@ def parse_documents(text: str | bytes, name: str,
         raise InputError("contains NUL bytes (binary file?)", file=name, line=text[: text.index(
             "\x00")].count("\n") + 1)
     docs: list[Loaded] = []
+    # The node graph is acyclic and freed as a whole: cyclic GC passes over millions of
+    # young nodes made a 100 000-node topology take 6x longer (superlinear in size).
+    gc_was_on = gc.isenabled()
+    gc.disable()
     try:
         for node in yaml.compose_all(text, Loader=_Loader):
             if node is None:
@@ -245,6 +250,9 @@ def parse_documents(text: str | bytes, name: str,
         raise InputError(f"not valid YAML: {e}", file=name) from e
     except RecursionError as e:
         raise InputError("nesting too deep", file=name) from e
+    finally:
+        if gc_was_on:
+            gc.enable()
     return docs
 
 

@@ -67,10 +67,10 @@ def _rfc3339(value: object) -> object:
     m = _RFC3339.match(value)
     if m is None:
         raise PydanticCustomError(
-            "datetime_format", "{value!r} is not an RFC 3339 timestamp", {"value": value})
+            "datetime_format", "'{value}' is not an RFC 3339 timestamp", {"value": value})
     if m.group("off") is None:
         raise PydanticCustomError(
-            "naive_datetime", "{value!r} has no timezone offset (timezone required)",
+            "naive_datetime", "'{value}' has no timezone offset (timezone required)",
             {"value": value})
     return value
 
@@ -209,7 +209,7 @@ def _check_zone(value: str) -> str:
 
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as e:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # `Asia` is a directory
         raise ValueError(
             f"unknown time zone {value!r} (use an IANA name like Asia/Singapore)") from e
     return value

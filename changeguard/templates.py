@@ -28,9 +28,11 @@ reviewers:
 
 
 def plan_template(plan_id: str, title: str, author: str, start: datetime,
-                  minutes: int = 240) -> str:
+                  minutes: int = 240, changes: list[str] | None = None) -> str:
     """A complete plan with every section present, valid as written."""
     end = start + timedelta(minutes=minutes)
+    paths = changes or ["db/example.topology.yaml"]
+    change_lines = "".join(f"  - {{path: {_q(p)}, summary: describe the edit}}\n" for p in paths)
     return f"""\
 apiVersion: changeguard/v1
 kind: ChangePlan
@@ -43,8 +45,7 @@ services: [example-service]
 environment: production
 window: {{start: {start.isoformat()}, end: {end.isoformat()}}}
 changes:                           # files this change may modify (repo-relative)
-  - {{path: db/example.topology.yaml, summary: describe the edit}}
-steps:                             # run in order from the window start
+{change_lines}steps:                             # run in order from the window start
   - {{id: s1, action: "apply the config change", kind: config, targets: [db2], minutes: 10}}
 verification:
   - {{check: "replication lag < 5s", command: "check-lag --max 5", expect: "exit 0"}}

@@ -65,7 +65,7 @@ def zone(name: str) -> ZoneInfo:
     """The ZoneInfo for an IANA name, or ConfigError naming it."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # `Asia` is a directory
         raise ConfigError(f"unknown time zone {name!r}",
                           hint="use an IANA name such as Asia/Singapore") from e
 

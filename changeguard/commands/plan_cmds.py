@@ -37,7 +37,7 @@ def run_init(g: Globals, *, force: bool) -> int:
 
 
 def run_new(g: Globals, *, plan_id: str | None, title: str, output: Path | None,
-            now: str | None, force: bool) -> int:
+            now: str | None, force: bool, changes: list[str]) -> int:
     import re
 
     from changeguard.model import ID_PATTERN
@@ -48,7 +48,8 @@ def run_new(g: Globals, *, plan_id: str | None, title: str, output: Path | None,
     if not re.match(ID_PATTERN, pid):
         raise InputError(f"--id {pid!r} is not a valid plan id",
                          hint="use capitals, digits and dashes, e.g. CHG-2026-0042")
-    text = plan_template(pid, title, _author(Path.cwd()), _next_sunday_0100(t))
+    text = plan_template(pid, title, _author(Path.cwd()), _next_sunday_0100(t),
+                         changes=changes or None)
     if output is None:
         emit(text)
         return 0

@@ -8,6 +8,7 @@ a well-formed plan that breaks the schema's value rules (bad enum, missing field
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,22 @@ def load_plan(path: Path, repo: Path | None = None, *, max_bytes: int = DEFAULT_
               display: str | None = None) -> LoadedPlan:
     """Read and parse a plan file (see module doc for exit-2 vs findings)."""
     name = display or display_path(path, repo)
+    if repo is not None:
+        _refuse_escaping_link(path, repo, name)
     raw = read_bytes(path, name, max_bytes)
     return parse_plan(raw, name, max_bytes=max_bytes)
+
+
+def _refuse_escaping_link(path: Path, repo: Path, name: str) -> None:
+    """A plan named inside the repo must not be a link out of it (SPEC §10: never followed)."""
+    try:
+        Path(os.path.abspath(path)).relative_to(os.path.abspath(repo))
+    except ValueError:
+        return  # named outside the repo on purpose: read as given
+    root, real = repo.resolve(), path.resolve()
+    if real != root and root not in real.parents:
+        raise InputError("symlink points outside the repository", file=name,
+                         hint="replace the link with the file itself")
 
 
 def parse_plan(raw: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedPlan:

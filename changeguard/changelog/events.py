@@ -1,0 +1,302 @@
+"""Events as commits on the log ref: message format, tip-tree layout, and the CAS append loop.
+
+Tip-tree layout (docs/DESIGN.md "Change-log tip tree", a contract with the hook):
+`changes/<ID>/{plan.yaml,state.json}`, `paths/<sha1(path)>/<ID>`, `freeze.json`; added here:
+`services/<sha1(service)>/<ID>` for open changes, so the conflict check reads only candidates,
+and `list/<2 hex>.json` summary rows, so `list` reads 256 small blobs instead of every state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from changeguard.changelog.state import (
+    EVENT_KINDS,
+    NO_CHANGE,
+    OPEN_STATES,
+    ChangeState,
+    Event,
+    FreezeState,
+    PlanSummary,
+    World,
+    apply,
+    apply_freeze,
+    dump_json,
+    dump_state,
+    list_row,
+    ts,
+)
+from changeguard.changelog.store import (
+    Author,
+    Git,
+    TreeEdit,
+    cas_update,
+    commit_tree,
+    parse_tree,
+    ref_tip,
+)
+from changeguard.errors import GitError, RefusedError
+
+TRAILERS = ("Changeguard-Event", "Changeguard-Change", "Changeguard-Digest", "Changeguard-Actor")
+MAX_ATTEMPTS = 60
+
+
+def key_hash(text: str) -> str:
+    """Directory name of an index entry (sha1 of the path or service text)."""
+    return hashlib.sha1(text.encode()).hexdigest()  # a directory name, not security
+
+
+def change_dir(change_id: str) -> str:
+    """Tip-tree directory of one change."""
+    return f"changes/{change_id}"
+
+
+def list_shard(change_id: str) -> str:
+    """`list/<2 hex>.json`: the summary rows of about 1/256 of the changes."""
+    return f"list/{key_hash(change_id)[:2]}.json"
+
+
+def index_entries(st: ChangeState) -> dict[str, str]:
+    """Index entries a change's state implies: tree path -> blob text."""
+    out = {f"paths/{key_hash(p)}/{st['id']}": p for p in st["paths"]}
+    if st["state"] in OPEN_STATES:
+        out.update({f"services/{key_hash(s)}/{st['id']}": s for s in st["services"]})
+    return out
+
+
+# --------------------------------------------------------------- message
+
+
+def format_message(ev: Event) -> str:
+    """Subject, JSON body (the replayable event), then the four trailers."""
+    subject = f"{ev.kind} {ev.change}" if ev.change != NO_CHANGE else ev.kind
+    trailers = dict(zip(TRAILERS, (ev.kind, ev.change, ev.digest, ev.actor), strict=True))
+    return (f"{subject}\n\n{ev.to_json()}\n\n"
+            + "".join(f"{k}: {v}\n" for k, v in trailers.items()))
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    """Trailers of the last paragraph of a commit message."""
+    last = message.strip().split("\n\n")[-1]
+    out: dict[str, str] = {}
+    for line in last.splitlines():
+        k, sep, v = line.partition(": ")
+        if sep:
+            out[k] = v.strip()
+    return out
+
+
+def parse_message(message: str) -> Event:
+    """The Event a log commit records; ValueError (only) when it is not a well-formed one."""
+    tr = parse_trailers(message)
+    missing = [t for t in TRAILERS if t not in tr]
+    if missing:
+        raise ValueError("missing trailer(s) " + ", ".join(missing))
+    body = next((p for p in message.split("\n\n") if p.lstrip().startswith("{")), None)
+    if body is None:
+        raise ValueError("no event JSON in the commit message")
+    ev = _event_from(json.loads(body))
+    expect = (ev.kind, ev.change, ev.digest, ev.actor)
+    for t, v in zip(TRAILERS, expect, strict=True):
+        if tr[t] != v:
+            raise ValueError(f"trailer {t}: {tr[t]!r} disagrees with the event ({v!r})")
+    return ev
+
+
+_PLAN_KEYS = frozenset(PlanSummary.__annotations__)
+
+
+def _event_from(d: object) -> Event:
+    # the log is input too (it may come from a remote): check shapes before trusting them
+    if not isinstance(d, dict):
+        raise ValueError("event JSON is not an object")
+    for k in ("event", "change", "actor", "at", "digest"):
+        if not isinstance(d.get(k), str):
+            raise ValueError(f"event JSON lacks string {k!r}")
+    for k in ("comment", "reason", "until"):
+        if d.get(k) is not None and not isinstance(d[k], str):
+            raise ValueError(f"event JSON {k!r} is not a string")
+    if d["event"] not in EVENT_KINDS:
+        raise ValueError(f"unknown event {d['event']!r}")
+    ts(d["at"])  # ValueError when not a timestamp
+    verified = d.get("verified", [])
+    if not isinstance(verified, list) or not all(isinstance(v, str) for v in verified):
+        raise ValueError("event JSON 'verified' is not a list of strings")
+    plan = d.get("plan")
+    if (d["event"] == "submit") != isinstance(plan, dict) or (
+            isinstance(plan, dict) and set(plan) != _PLAN_KEYS):
+        raise ValueError("submit events (only) carry a complete plan summary")
+    return Event(kind=d["event"], change=d["change"], actor=d["actor"], at=d["at"],
+                 digest=d["digest"], comment=d.get("comment"), reason=d.get("reason"),
+                 verified=tuple(verified), until=d.get("until"),
+                 plan=cast("PlanSummary | None", plan))
+
+
+# --------------------------------------------------------------- reading a tip
+
+
+class Snapshot:
+    """One tip of the log, read lazily; also the tree being edited for the next event."""
+
+    def __init__(self, git: Git, tip: str | None) -> None:
+        self.git = git
+        self.tip = tip
+        tree = None
+        if tip is not None:
+            got = git.read(tip + "^{tree}")
+            if got is None:
+                raise GitError(f"change log commit {tip} has no tree")
+            tree = got[0]
+        self.tree = tree
+        self.root = TreeEdit(git, tree)
+
+    def _json(self, path: str) -> object | None:
+        # through self.root: the big `changes/` tree is parsed once (the write needs it
+        # anyway) and each candidate then costs two small object reads
+        sha = self.root.blob_sha(path)
+        data = self.git.read_blob(sha) if sha is not None else None
+        return json.loads(data) if data is not None else None
+
+    def state(self, change_id: str) -> ChangeState | None:
+        """state.json of a change at this tip, or None."""
+        return cast("ChangeState | None", self._json(f"{change_dir(change_id)}/state.json"))
+
+    def freeze(self) -> FreezeState | None:
+        """freeze.json at this tip, or None."""
+        return cast("FreezeState | None", self._json("freeze.json"))
+
+    def index_ids(self, kind: str, key: str) -> list[str]:
+        """Change ids listed under `kind/<sha1(key)>/`."""
+        # resolved inside git: `paths/` is not edited by most events, so never parse it here
+        got = self.git.read(f"{self.tree}:{kind}/{key_hash(key)}") if self.tree else None
+        if got is None or got[1] != "tree":
+            return []
+        return list(parse_tree(got[2], len(got[0]) // 2))
+
+    def candidates(self, st: ChangeState) -> list[ChangeState]:
+        """Changes sharing a path or service with `st` (conflict candidates)."""
+        ids = {i for p in st["paths"] for i in self.index_ids("paths", p)}
+        ids |= {i for s in st["services"] for i in self.index_ids("services", s)}
+        ids.discard(st["id"])
+        return [s for i in sorted(ids) if (s := self.state(i)) is not None]
+
+
+# --------------------------------------------------------------- writing
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An event ready to be turned into a commit."""
+
+    event: Event
+    plan_bytes: bytes | None = None  # submit: the plan text as submitted
+
+
+WorldFor = Callable[[Snapshot, ChangeState | None, Event], World]
+
+
+def _apply_change(snap: Snapshot, prep: Prepared, world_for: WorldFor) -> ChangeState:
+    ev = prep.event
+    cur = snap.state(ev.change)
+    world = world_for(snap, cur, ev)
+    if ev.kind in ("submit", "approve"):
+        probe = apply(ev, cur, World(world.roster)) if ev.kind == "submit" else cur
+        if probe is not None:
+            world = World(world.roster, world.emergency_review_hours, world.config_freezes,
+                          world.freeze, snap.candidates(probe))
+    new = apply(ev, cur, world)
+    base = change_dir(ev.change)
+    if ev.kind == "submit":
+        assert ev.plan is not None
+        sha = snap.git.write_blob(prep.plan_bytes) if prep.plan_bytes is not None \
+            else ev.plan["plan_blob"]
+        snap.root.put(f"{base}/plan.yaml", sha)
+    snap.root.put(f"{base}/state.json", snap.git.write_blob(dump_state(new)))
+    _update_index(snap, cur, new)
+    _update_list(snap, new)
+    return new
+
+
+def _update_list(snap: Snapshot, new: ChangeState) -> None:
+    shard = list_shard(new["id"])
+    rows = snap._json(shard)
+    rows = dict(rows) if isinstance(rows, dict) else {}
+    row = list_row(new)
+    if rows.get(new["id"]) != row:
+        rows[new["id"]] = row
+        snap.root.put(shard, snap.git.write_blob(dump_json(rows)))
+
+
+def _update_index(snap: Snapshot, cur: ChangeState | None, new: ChangeState) -> None:
+    before = index_entries(cur) if cur is not None else {}
+    after = index_entries(new)
+    for p in sorted(set(before) - set(after)):
+        snap.root.remove(p)
+    for p in sorted(set(after) - set(before)):
+        snap.root.put(p, snap.git.write_blob(after[p].encode()))
+
+
+def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
+                 author: Author, sign: bool) -> tuple[str, ChangeState | FreezeState]:
+    """Apply the event on `tip` (re-validating it) and write its commit; the ref is not moved."""
+    snap = Snapshot(git, tip)
+    ev = prep.event
+    new: ChangeState | FreezeState
+    if ev.kind in ("freeze", "unfreeze"):
+        cur = snap.freeze()
+        new = apply_freeze(ev, cur, world_for(snap, None, ev))
+        snap.root.put("freeze.json", git.write_blob(dump_state(new)))
+    else:
+        new = _apply_change(snap, prep, world_for)
+    tree = snap.root.write()
+    if tree is None:
+        raise GitError("internal: empty change-log tree")
+    return commit_tree(git, tree, tip, format_message(ev), author, sign), new
+
+
+def append(git: Git, ref: str, prep: Prepared, world_for: WorldFor, author: Author,
+           sign: bool) -> tuple[str, ChangeState | FreezeState]:
+    """Write the event and move the ref with compare-and-swap; re-validate on a lost race."""
+    for attempt in range(MAX_ATTEMPTS):
+        tip = ref_tip(git, ref)
+        commit, new = build_commit(git, tip, prep, world_for, author, sign)
+        if cas_update(git, ref, commit, tip, f"changeguard: {prep.event.kind} "
+                                             f"{prep.event.change}"):
+            return commit, new
+        # lost the race: back off with jitter so N writers do not retry in lock-step
+        time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
+    lock = git.repo / git.out("rev-parse", "--git-path", ref + ".lock")
+    if lock.exists() and time.time() - lock.stat().st_mtime > 30:
+        raise GitError(f"{lock} is left over from a crashed git process",
+                       hint="if no changeguard or git command is running, delete that file")
+    raise RefusedError(f"the change log ref {ref} kept moving; gave up after "
+                       f"{MAX_ATTEMPTS} attempts", hint="retry the command")
+
+
+def commit_message(git: Git, sha: str) -> str:
+    """The message of a commit object."""
+    got = git.read(sha)
+    if got is None or got[1] != "commit":
+        raise GitError(f"{sha} is not a commit")
+    _, _, msg = got[2].partition(b"\n\n")
+    return msg.decode(errors="replace")
+
+
+def commit_author(git: Git, sha: str) -> Author:
+    """Author of a commit (name, email, raw date) for replays that keep it."""
+    got = git.read(sha)
+    if got is None:
+        raise GitError(f"{sha} is not a commit")
+    for line in got[2].split(b"\n\n", 1)[0].decode(errors="replace").splitlines():
+        if line.startswith("author "):
+            rest = line[len("author "):]
+            name, _, tail = rest.partition(" <")
+            email, _, date = tail.partition("> ")
+            return Author(name, email, "@" + date)
+    raise GitError(f"commit {sha} has no author")

@@ -1,0 +1,392 @@
+"""`log verify`: replay the whole log from its root and check every commit (SPEC §7, issue 5 §6).
+
+Per commit: a parseable event whose trailers agree with its body; author email = actor
+(forged-author detection); a legal transition by an authorised actor (the same `apply` the
+writer uses); the stored state equal to the replayed state; no file changed that the event does
+not explain; submit digests recomputed from the stored plan and blob ids; and, with
+`require_signed`, a good SSH signature by the actor's own roster key. The ref's reflog must only
+ever have moved forward (rewritten history). One `git log --raw` and one bulk `cat-file` keep
+the cost linear in the number of events.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from changeguard.changelog.events import index_entries, list_shard, parse_message
+from changeguard.changelog.state import (
+    NO_CHANGE,
+    OPEN_STATES,
+    ChangeState,
+    Event,
+    FreezeState,
+    World,
+    apply,
+    apply_freeze,
+    dump_state,
+    list_row,
+    ts,
+)
+from changeguard.changelog.store import Git, ref_tip
+from changeguard.errors import RefusedError
+from changeguard.model import GuardConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    commit: str
+    message: str
+
+
+@dataclass
+class Commit:
+    sha: str
+    parents: list[str]
+    author_email: str
+    message: str
+    changes: dict[str, str | None] = field(default_factory=dict)  # path -> new blob (None=del)
+
+
+@dataclass
+class Report:
+    events: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        """SPEC §8 `log verify --format json` shape."""
+        return {"ok": self.ok, "events": self.events,
+                "problems": [{"commit": p.commit, "message": p.message} for p in self.problems]}
+
+
+def read_history(git: Git, tip: str) -> list[Commit]:
+    """Every commit from the root to `tip` with the files it changed (one git process)."""
+    raw = git.run("log", "--reverse", "--root", "-r", "--raw", "--no-renames", "--no-abbrev",
+                  "--format=%x1e%H%x1f%P%x1f%ae%x1f%B%x1f", tip).stdout.decode(
+                      "utf-8", errors="replace")
+    out: list[Commit] = []
+    for rec in raw.split("\x1e")[1:]:
+        sha, parents, email, message, files = rec.split("\x1f", 4)
+        c = Commit(sha, parents.split(), email, message)
+        for line in files.splitlines():
+            if not line.startswith(":"):
+                continue
+            meta, path = line.split("\t", 1)
+            new = meta.split()[3]
+            c.changes[path] = None if set(new) == {"0"} else new
+        out.append(c)
+    return out
+
+
+class Replay:
+    """Replayed world: every change's state, the freeze, and conflict indexes."""
+
+    def __init__(self, config: GuardConfig) -> None:
+        self.config = config
+        self.roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
+        self.changes: dict[str, ChangeState] = {}
+        self.freeze: FreezeState | None = None
+        self.by_key: dict[str, set[str]] = defaultdict(set)
+        self.index: dict[str, set[str]] = defaultdict(set)  # change id -> stored index entries
+        self.windows: dict[str, tuple[datetime, datetime]] = {}
+        self.shards: dict[str, set[str]] = defaultdict(set)  # list/ shard -> change ids
+        self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
+
+    def world(self, others: list[ChangeState]) -> World:
+        """The World a replayed transition sees."""
+        frz = tuple((f.start, f.end, f.name) for f in self.config.freezes)
+        return World(self.roster, self.config.emergency_review_hours, frz, self.freeze, others)
+
+    def candidates(self, st: ChangeState) -> list[ChangeState]:
+        """Open changes overlapping `st` in time that share a path or service."""
+        ids: set[str] = set()
+        for k in _search_keys(st):
+            ids |= self.by_key.get(k, set())
+        ids.discard(st["id"])
+        start, end = ts(st["window"]["start"]), ts(st["window"]["end"])
+        return [self.changes[i] for i in ids
+                if self.changes[i]["state"] in OPEN_STATES
+                and self.windows[i][0] < end and start < self.windows[i][1]]
+
+    def put(self, st: ChangeState) -> None:
+        """Record a replayed state and update the conflict indexes."""
+        old = self.changes.get(st["id"])
+        if old is not None:
+            for k in _put_keys(old):
+                self.by_key[k].discard(st["id"])
+        self.changes[st["id"]] = st
+        self.windows[st["id"]] = (ts(st["window"]["start"]), ts(st["window"]["end"]))
+        self.shards[list_shard(st["id"])].add(st["id"])
+        if st["state"] in OPEN_STATES:  # closed changes never conflict
+            for k in _put_keys(st):
+                self.by_key[k].add(st["id"])
+
+    def step(self, ev: Event) -> ChangeState | FreezeState:
+        """Apply one event (RefusedError when illegal)."""
+        if ev.kind in ("freeze", "unfreeze"):
+            self.freeze = apply_freeze(ev, self.freeze, self.world([]))
+            return self.freeze
+        cur = self.changes.get(ev.change)
+        others: list[ChangeState] = []
+        if ev.kind == "submit":
+            others = self.candidates(apply(ev, cur, self.world([])))
+        elif ev.kind == "approve" and cur is not None:
+            others = self.candidates(cur)
+        new = apply(ev, cur, self.world(others))
+        self.put(new)
+        return new
+
+
+_MAX_DAYS = 31
+
+
+def _days(st: ChangeState) -> range | None:
+    """UTC days the window touches; None for a long window (indexed separately)."""
+    start = ts(st["window"]["start"]).astimezone(UTC).toordinal()
+    end = ts(st["window"]["end"]).astimezone(UTC).toordinal()
+    return range(start, max(start, end) + 1) if end - start <= _MAX_DAYS else None
+
+
+def _keys(st: ChangeState) -> list[str]:
+    return [*("p:" + p for p in st["paths"]), *("s:" + s for s in st["services"])]
+
+
+def _put_keys(st: ChangeState) -> list[str]:
+    """Conflict-index buckets of a change: per shared key and UTC day of its window.
+
+    Bucketing by day keeps replay linear: a submit looks only at changes of the same
+    service or path whose windows share a day, not at every change that ever used it.
+    """
+    days = _days(st)
+    out = [f"{k}@all" for k in _keys(st)]
+    if days is None:
+        return out + [f"{k}@long" for k in _keys(st)]
+    return out + [f"{k}@{d}" for k in _keys(st) for d in days]
+
+
+def _search_keys(st: ChangeState) -> list[str]:
+    days = _days(st)
+    if days is None:
+        return [f"{k}@all" for k in _keys(st)]
+    return [f"{k}@{x}" for k in _keys(st) for x in (*days, "long")]
+
+
+def verify(git: Git, config: GuardConfig) -> Report:
+    """Replay and check the whole log; problems in commit order."""
+    report = Report()
+    tip = ref_tip(git, config.log.ref)
+    if tip is None:
+        return report
+    history = read_history(git, tip)
+    blobs = _blobs(git, history)
+    sigs = _signatures(git, config, tip) if config.require_signed else {}
+    replay = Replay(config)
+    for c in history:
+        report.events += 1
+        report.problems += [Problem(c.sha, m) for m in _check(c, replay, blobs, sigs, config)]
+    report.problems += _reflog(git, config.log.ref, {c.sha for c in history})
+    return report
+
+
+def _blobs(git: Git, history: list[Commit]) -> dict[str, bytes]:
+    wanted = ("changes/", "list/", "freeze.json")
+    shas = sorted({b for c in history for p, b in c.changes.items()
+                   if b is not None and p.startswith(wanted)})
+    return {s: got[2] for s, got in zip(shas, git.read_many(shas), strict=True)
+            if got is not None}
+
+
+def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, str],
+           config: GuardConfig) -> list[str]:
+    if len(c.parents) > 1:
+        return ["merge commit in the change log (history must be linear)"]
+    try:
+        ev = parse_message(c.message)
+    except (ValueError, KeyError, json.JSONDecodeError) as e:
+        return [f"not a change-log event: {e}"]
+    problems: list[str] = []
+    if c.author_email.lower() != ev.actor.lower():
+        problems.append(f"commit author {c.author_email} is not the event's actor {ev.actor} "
+                        "(forged author)")
+    if config.require_signed:
+        problems += _check_signature(c.sha, ev.actor, sigs)
+    problems += _check_files(c, ev)
+    try:
+        new = replay.step(ev)
+    except RefusedError as e:
+        return [*problems, f"illegal {ev.kind} of {ev.change} by {ev.actor}: {e.message}"]
+    except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
+        return [*problems, f"malformed {ev.kind} event: {e!r}"]
+    path = "freeze.json" if ev.change == NO_CHANGE else f"changes/{ev.change}/state.json"
+    stored = blobs.get(c.changes.get(path) or "")
+    if stored is None:
+        problems.append(f"{ev.kind} did not record {path}")
+    elif stored != dump_state(new):
+        problems.append(f"stored {path} differs from the replayed state "
+                        f"({_diff(stored, new)}): a state no event explains")
+        _adopt(replay, ev, stored)
+    if ev.kind == "submit":
+        problems += _check_submit(c, ev, blobs)
+    if ev.change != NO_CHANGE and ev.change in replay.changes:
+        problems += _check_index(c, ev, replay)
+        problems += _check_list(c, ev, replay, blobs)
+    return problems
+
+
+def _check_list(c: Commit, ev: Event, replay: Replay, blobs: dict[str, bytes]) -> list[str]:
+    """The change's list/ row matches its state and no other row of the shard moved."""
+    shard = list_shard(ev.change)
+    before = replay.stored_shards.get(shard)
+    sha = c.changes.get(shard)
+    now = before
+    if sha is not None:
+        try:
+            now = json.loads(blobs.get(sha, b"null"))
+        except ValueError:
+            now = None
+    if not isinstance(now, dict) or now.get(ev.change) != list_row(replay.changes[ev.change]) \
+            or not _same_except(now, before, ev.change):
+        replay.stored_shards[shard] = _expected_shard(replay, shard)
+        return [f"{shard} does not match the replayed states of its changes"]
+    replay.stored_shards[shard] = now
+    return []
+
+
+def _same_except(now: dict[str, object], before: object, key: str) -> bool:
+    # dict comparison runs in C; only the event's own row may differ
+    prev = dict(before) if isinstance(before, dict) else {}
+    cur = dict(now)
+    prev.pop(key, None)
+    cur.pop(key, None)
+    return cur == prev
+
+
+def _expected_shard(replay: Replay, shard: str) -> dict[str, object]:
+    return {i: list_row(replay.changes[i]) for i in replay.shards[shard]}
+
+
+def _diff(stored: bytes, new: object) -> str:
+    try:
+        s = json.loads(stored)
+    except ValueError:
+        return "not JSON"
+    assert isinstance(new, dict)
+    keys = sorted(k for k in set(s) | set(new) if s.get(k) != new.get(k))
+    return "fields " + ", ".join(keys)
+
+
+def _adopt(replay: Replay, ev: Event, stored: bytes) -> None:
+    # continue from what the log claims so one bad commit is not reported again and again
+    try:
+        data = json.loads(stored)
+    except ValueError:
+        return
+    if ev.change == NO_CHANGE:
+        replay.freeze = data
+    elif isinstance(data, dict) and "id" in data:
+        replay.put(data)  # type: ignore[arg-type]
+
+
+def _check_files(c: Commit, ev: Event) -> list[str]:
+    if ev.change == NO_CHANGE:
+        allowed = {"freeze.json"}
+        extra = sorted(p for p in c.changes if p not in allowed)
+    else:
+        base = f"changes/{ev.change}/"
+        ok = {base + "state.json", list_shard(ev.change)} | (
+            {base + "plan.yaml"} if ev.kind == "submit" else set())
+        extra = sorted(p for p in c.changes if p not in ok and not (
+            p.startswith(("paths/", "services/")) and p.endswith("/" + ev.change)
+            and p.count("/") == 2))
+    return [f"changes files no {ev.kind} event explains: {', '.join(extra[:5])}"] if extra else []
+
+
+def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes]) -> list[str]:
+    from changeguard.errors import ChangeguardError
+    from changeguard.plan import compute_digest, parse_plan
+
+    assert ev.plan is not None
+    sha = c.changes.get(f"changes/{ev.change}/plan.yaml")
+    if sha is None:
+        return [f"submit of {ev.change} did not store plan.yaml"]
+    if sha != ev.plan["plan_blob"]:
+        return [f"stored plan.yaml {sha[:12]} is not the submitted plan "
+                f"{ev.plan['plan_blob'][:12]}"]
+    try:
+        lp = parse_plan(blobs[sha], f"changes/{ev.change}/plan.yaml")
+    except ChangeguardError as e:
+        return [f"stored plan does not parse: {e.message}"]
+    if lp.plan is None or lp.plan.id != ev.change or lp.plan.author != ev.plan["author"]:
+        return [f"stored plan is not a valid plan for {ev.change} by {ev.plan['author']}"]
+    digest = compute_digest(lp.plan, ev.plan["paths"])
+    return [] if digest == ev.digest else [
+        f"digest {ev.digest} does not match the stored plan and blobs ({digest})"]
+
+
+def _check_index(c: Commit, ev: Event, replay: Replay) -> list[str]:
+    have = replay.index[ev.change]
+    for p, b in c.changes.items():
+        if p.startswith(("paths/", "services/")) and p.endswith("/" + ev.change):
+            (have.discard if b is None else have.add)(p)
+    want = set(index_entries(replay.changes[ev.change]))
+    if have != want:
+        replay.index[ev.change] = want
+        return [f"index entries of {ev.change} do not match its state "
+                f"(missing {sorted(want - have)[:3]}, extra {sorted(have - want)[:3]})"]
+    return []
+
+
+# --------------------------------------------------------------- signatures
+
+
+def _signatures(git: Git, config: GuardConfig, tip: str) -> dict[str, str]:
+    """commit -> "STATUS PRINCIPAL" from git's own SSH signature check."""
+    lines = [f'{r.email} namespaces="git" {r.signing_key.strip()}'
+             for r in config.reviewers if r.signing_key]
+    with tempfile.TemporaryDirectory() as d:
+        allowed = Path(d) / "allowed_signers"
+        allowed.write_text("\n".join(lines) + "\n")
+        out = git.out("-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
+                      "log", "--format=%H %G? %GS", tip)
+    sigs: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, rest = line.partition(" ")
+        sigs[sha] = rest
+    return sigs
+
+
+def _check_signature(sha: str, actor: str, sigs: dict[str, str]) -> list[str]:
+    status, _, principal = sigs.get(sha, "N").partition(" ")
+    if status == "N":
+        return ["unsigned event, but require_signed is true"]
+    if status != "G":
+        return [f"signature does not verify against the roster's keys (status {status})"]
+    if principal.strip().lower() != actor.lower():
+        return [f"signed by {principal.strip()}, not by the actor {actor}"]
+    return []
+
+
+def _reflog(git: Git, ref: str, history: set[str]) -> list[Problem]:
+    """Every earlier tip must still be in the history, unless `log sync` replayed it away."""
+    p = git.run("reflog", "show", "--format=%H %gs", ref, "--", check=False)
+    entries = [line.partition(" ") for line in p.stdout.decode().splitlines()]  # newest first
+    replaced = {entries[i + 1][0] for i, (_, _, msg) in enumerate(entries[:-1])
+                if msg == "changeguard: sync (replay)"}
+    for sha, _, _ in reversed(entries):
+        if sha in history or sha in replaced:
+            continue
+        if any(git.run("merge-base", "--is-ancestor", sha, r, check=False).returncode == 0
+               for r in replaced):
+            continue
+        return [Problem(sha, "history rewritten: this earlier tip of the log is no longer part "
+                             "of it (the ref was moved backwards or replaced)")]
+    return []

@@ -1,0 +1,348 @@
+"""The workflow commands' logic: build an event, record it on the log, read the log back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from changeguard.changelog.events import (
+    Prepared,
+    Snapshot,
+    WorldFor,
+    append,
+    change_dir,
+)
+from changeguard.changelog.identity import Identity, current_actor
+from changeguard.changelog.state import (
+    NO_CHANGE,
+    STATES,
+    ChangeState,
+    Event,
+    FreezeState,
+    ListRow,
+    PlanSummary,
+    Requirement,
+    World,
+    missing_approvals,
+    overdue,
+)
+from changeguard.changelog.store import Author, Git, parse_tree, ref_tip
+from changeguard.errors import InputError, RefusedError
+
+if TYPE_CHECKING:
+    from changeguard.findings import Finding
+    from changeguard.model import GuardConfig
+
+# Rules a submit cannot satisfy yet (approvals come later) or that this module checks itself.
+_NOT_AT_SUBMIT = frozenset({"approvals-required", "emergency-review", "conflicting-changes"})
+
+
+@dataclass
+class Outcome:
+    """What a command prints and returns (the CLI does the printing)."""
+
+    code: int = 0
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Session:
+    """One command's view of the repo: config, clock, identity and the log."""
+
+    repo: Path
+    config: GuardConfig
+    now: datetime
+    _actor: Identity | None = None
+    _git: Git | None = None
+
+    @property
+    def git(self) -> Git:
+        """The plumbing runner (started on first use)."""
+        if self._git is None:
+            self._git = Git(self.repo)
+        return self._git
+
+    @property
+    def actor(self) -> Identity:
+        """The acting identity (git var GIT_AUTHOR_IDENT)."""
+        if self._actor is None:
+            self._actor = current_actor(self.repo)
+        return self._actor
+
+    @property
+    def ref(self) -> str:
+        """The log ref from the config."""
+        return self.config.log.ref
+
+    def at(self) -> str:
+        """The event time as RFC 3339."""
+        return self.now.isoformat(timespec="seconds")
+
+    def world(self, snap: Snapshot, freeze: FreezeState | None = None) -> World:
+        """Roster, freezes and review hours for a transition on `snap`."""
+        return make_world(self.config, snap.freeze() if freeze is None else freeze)
+
+    def close(self) -> None:
+        """Release the long-lived git process."""
+        if self._git is not None:
+            self._git.close()
+
+
+def make_world(config: GuardConfig, freeze: FreezeState | None) -> World:
+    """Roster, review hours and freezes from the config plus the log's freeze state."""
+    roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
+    frz = tuple((f.start, f.end, f.name) for f in config.freezes)
+    return World(roster, config.emergency_review_hours, frz, freeze)
+
+
+def world_for(s: Session) -> WorldFor:
+    """The World factory the append loop calls on each (re-)read tip."""
+
+    def fn(snap: Snapshot, cur: ChangeState | None, ev: Event) -> World:
+        return s.world(snap)
+
+    return fn
+
+
+def record(s: Session, prep: Prepared) -> tuple[str, ChangeState | FreezeState, list[str]]:
+    """Append one event (locally, then to the remote when configured); returns warnings too."""
+    author = Author(s.actor.name, s.actor.email, prep.event.at)
+    sign = s.config.require_signed
+    factory = world_for(s)
+    if s.config.log.remote:
+        from changeguard.changelog.remote import record_with_remote
+
+        return record_with_remote(s.git, s.config, prep, factory, author, sign)
+    commit, new = append(s.git, s.ref, prep, factory, author, sign)
+    return commit, new, []
+
+
+# --------------------------------------------------------------- submit
+
+
+def _render(findings: list[Finding]) -> str:
+    try:
+        from changeguard.report import render
+    except ImportError:
+        return "\n".join(f"{f.file}:{f.line or 0}: {f.severity}: {f.rule}: {f.message}"
+                         for f in findings)
+    return render(findings, "text", files=1, color=False)
+
+
+def submit(s: Session, plan_path: Path) -> Outcome:
+    """Validate (deny ⇒ refuse, nothing written), then record `submitted` with the digest."""
+    from changeguard.findings import Severity, is_ok
+    from changeguard.plan import EvalContext, compute_digest, evaluate_plan, load_plan
+    from changeguard.plan.digest import blob_id
+    from changeguard.plan.evaluate import proposed_blobs
+    from changeguard.policy import approval_requirements
+
+    lp = load_plan(plan_path, s.repo, max_bytes=s.config.max_file_bytes)
+    ctx = EvalContext(s.repo, s.config, s.now, submitted_at=s.now)
+    findings = [f for f in evaluate_plan(lp, ctx) if f.rule not in _NOT_AT_SUBMIT]
+    if lp.plan is None or not is_ok(findings):
+        return Outcome(1, [_render(findings)],
+                       [f"error: {lp.display}: refused: the plan has deny findings; "
+                        "nothing was recorded"])
+    plan = lp.plan
+    blobs = proposed_blobs(s.repo, plan)
+    digest = compute_digest(plan, blobs)
+    cur = Snapshot(s.git, ref_tip(s.git, s.ref)).state(plan.id)
+    if cur is not None and cur["digest"] == digest and cur["state"] != "rejected":
+        return Outcome(0, [f"{plan.id}: unchanged (revision {cur['revision']}, {digest}); "
+                           "nothing recorded"])
+    reqs: list[Requirement] = [
+        {"rule": r.rule, "min": r.min, "roles": list(r.roles), "description": r.description}
+        for r in approval_requirements(plan, s.config, s.repo)]
+    summary: PlanSummary = {
+        "title": plan.title, "author": plan.author, "type": str(plan.type),
+        "risk": str(plan.risk), "services": list(plan.services),
+        "environment": plan.environment,
+        "window": {"start": plan.window.start.isoformat(), "end": plan.window.end.isoformat()},
+        "paths": blobs, "requirements": reqs, "waivers": [w.rule for w in plan.waivers],
+        "plan_blob": blob_id(lp.raw),
+    }
+    ev = Event("submit", plan.id, s.actor.email, s.at(), digest, plan=summary)
+    _, got, warns = record(s, Prepared(ev, lp.raw))
+    new = _as_change(got)
+    warn_lines = [f"warning: {f.rule}: {f.message}" for f in findings
+                  if f.severity is Severity.WARN]
+    return Outcome(0, [f"{plan.id}: submitted revision {new['revision']} ({digest})",
+                       *_needs(new, s)], warn_lines + warns)
+
+
+def _as_change(st: ChangeState | FreezeState) -> ChangeState:
+    if "id" not in st:
+        raise RefusedError("internal: expected a change state")
+    return cast("ChangeState", st)
+
+
+def _needs(st: ChangeState, s: Session) -> list[str]:
+    return [f"  waiting for {m}" for m in missing_approvals(st, make_world(s.config, None))]
+
+
+# --------------------------------------------------------------- other events
+
+
+def _current(s: Session, change_id: str) -> ChangeState:
+    st = Snapshot(s.git, ref_tip(s.git, s.ref)).state(change_id)
+    if st is None:
+        raise RefusedError(f"no change {change_id} in the log",
+                           hint="`changeguard list` shows recorded changes")
+    return st
+
+
+def change_event(s: Session, kind: str, change_id: str, *, comment: str | None = None,
+                 reason: str | None = None, verified: tuple[str, ...] = ()) -> Outcome:
+    """approve/reject/start/complete/rollback/cancel/review on one change."""
+    _check_id(change_id)
+    cur = _current(s, change_id)
+    ev = Event(kind, change_id, s.actor.email, s.at(), cur["digest"], comment=comment,
+               reason=reason, verified=verified)
+    _, got, warns = record(s, Prepared(ev))
+    new = _as_change(got)
+    lines = [f"{change_id}: {kind} recorded; state {new['state']}"]
+    if kind == "approve" and new["state"] == "submitted":
+        lines += _needs(new, s)
+    return Outcome(0, lines, warns)
+
+
+def freeze(s: Session, reason: str, until: datetime | None) -> Outcome:
+    """Stop the line: no guarded commit and no non-emergency `start` until unfreeze/until."""
+    if until is not None and until <= s.now:
+        raise InputError(f"--until {until.isoformat()} is not after now ({s.at()})")
+    ev = Event("freeze", NO_CHANGE, s.actor.email, s.at(), reason=reason,
+               until=until.isoformat(timespec="seconds") if until else None)
+    _, _, warns = record(s, Prepared(ev))
+    end = f" until {ev.until}" if ev.until else " until `changeguard unfreeze`"
+    return Outcome(0, [f"freeze recorded{end}: {reason}"], warns)
+
+
+def unfreeze(s: Session) -> Outcome:
+    """Lift the active freeze (no-op when none is active)."""
+    cur = Snapshot(s.git, ref_tip(s.git, s.ref)).freeze()
+    if cur is None or not cur["active"]:
+        return Outcome(0, ["no active freeze; nothing recorded"])
+    ev = Event("unfreeze", NO_CHANGE, s.actor.email, s.at())
+    _, _, warns = record(s, Prepared(ev))
+    return Outcome(0, ["freeze lifted"], warns)
+
+
+def _check_id(change_id: str) -> None:
+    import re
+
+    from changeguard.model import ID_PATTERN
+
+    if not re.match(ID_PATTERN, change_id):
+        raise InputError(f"{change_id!r} is not a change id",
+                         hint="ids look like CHG-2016-0403-storage")
+
+
+# --------------------------------------------------------------- reading
+
+
+def show_json(s: Session, change_id: str) -> dict[str, object]:
+    """SPEC §8 `show` shape; event commits come from the path-limited log, not a replay."""
+    _check_id(change_id)
+    tip = ref_tip(s.git, s.ref)
+    st = Snapshot(s.git, tip).state(change_id) if tip else None
+    if st is None or tip is None:
+        raise RefusedError(f"no change {change_id} in the log",
+                           hint="`changeguard list` shows recorded changes")
+    commits = s.git.out("log", "--format=%H", "--reverse", tip, "--",
+                        f"{change_dir(change_id)}/state.json").split()
+    events = [{"event": e["event"], "actor": e["actor"], "at": e["at"],
+               "commit": commits[i] if i < len(commits) else None}
+              for i, e in enumerate(st["events"])]
+    return {
+        "id": st["id"], "title": st["title"], "state": st["state"],
+        "revision": st["revision"], "digest": st["digest"], "author": st["author"],
+        "window": _window(st),
+        "approvals": [{"actor": a["actor"], "digest": a["digest"],
+                       "stale": a["stale"] or a["digest"] != st["digest"], "at": a["at"]}
+                      for a in st["approvals"]],
+        "rejections": st["rejections"], "events": events,
+    }
+
+
+def _window(st: ChangeState | ListRow) -> dict[str, str]:
+    return {"start": st["window"]["start"], "end": st["window"]["end"]}
+
+
+def show_text(s: Session, data: dict[str, object]) -> str:
+    """Human-readable `show`."""
+    st = _current(s, str(data["id"]))
+    w = st["window"]
+    lines = [f"{st['id']}  {st['title']}",
+             f"  state:    {st['state']} (revision {st['revision']})",
+             f"  author:   {st['author']}    type: {st['type']}    risk: {st['risk']}",
+             f"  window:   {w['start']} .. {w['end']}",
+             f"  digest:   {st['digest']}"]
+    for a in st["approvals"]:
+        tag = " (stale)" if a["stale"] or a["digest"] != st["digest"] else ""
+        lines.append(f"  approved by {a['actor']} at {a['at']}{tag}")
+    lines += [f"  rejected by {r['actor']} at {r['at']}: {r['reason']}" for r in st["rejections"]]
+    if st["state"] in ("submitted", "approved"):
+        lines += _needs(st, s)
+    if overdue(st, s.config.emergency_review_hours, s.now):
+        lines.append("  emergency-review: post-incident review is OVERDUE")
+    lines.append("  events:")
+    lines += [f"    {e['at']}  {e['event']:<9} {e['actor']}  {str(e['commit'])[:12]}"
+              for e in data["events"]]  # type: ignore[attr-defined]
+    return "\n".join(lines)
+
+
+def all_rows(git: Git, tip: str | None) -> list[ListRow]:
+    """Every change's summary row at `tip`: the list/ tree plus one bulk cat-file."""
+    if tip is None:
+        return []
+    got = git.read(f"{tip}:list")
+    if got is None or got[1] != "tree":
+        return []
+    shas = [e.sha for e in parse_tree(got[2], len(tip) // 2).values()]
+    rows: list[ListRow] = []
+    for blob in git.read_many(shas):
+        if blob is not None:
+            rows.extend(json.loads(blob[2]).values())
+    return rows
+
+
+def list_rows(s: Session, state: str | None, only_overdue: bool) -> list[dict[str, object]]:
+    """SPEC §8 `list` rows, ordered by window start."""
+    if state is not None and state not in STATES:
+        raise InputError(f"unknown state {state!r}", hint="one of " + ", ".join(STATES))
+    hours = s.config.emergency_review_hours
+    rows: list[dict[str, object]] = []
+    for st in all_rows(s.git, ref_tip(s.git, s.ref)):
+        od = overdue(st, hours, s.now)
+        if (state and st["state"] != state) or (only_overdue and not od):
+            continue
+        rows.append({"id": st["id"], "title": st["title"], "state": st["state"],
+                     "author": st["author"], "window": _window(st), "overdue": od})
+    rows.sort(key=lambda r: (str(r["window"]["start"]), str(r["id"])))  # type: ignore[index]
+    return rows
+
+
+def list_text(rows: list[dict[str, object]]) -> str:
+    """Human-readable `list`."""
+    if not rows:
+        return "no changes"
+    out = []
+    for r in rows:
+        flag = "  OVERDUE review" if r["overdue"] else ""
+        w = r["window"]
+        assert isinstance(w, dict)
+        out.append(f"{r['id']:<28} {r['state']:<12} {w['start']}  {r['author']}  "
+                   f"{r['title']}{flag}")
+    return "\n".join(out)
+
+
+def warn(lines: list[str]) -> None:
+    """Print warning lines on stderr."""
+    for line in lines:
+        print(line, file=sys.stderr)

@@ -1,0 +1,143 @@
+"""Command: check — validate config files by the `schemas:` mapping (SPEC §2, §3, §6)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from changeguard.context import Globals, parse_now, pick_format, repo_root
+from changeguard.errors import InputError
+
+FORMATS = ("text", "json", "sarif", "junit")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `check` command to the app."""
+    app.command("check")(check)
+
+
+def check(
+    ctx: typer.Context,
+    files: Annotated[list[str] | None, typer.Argument(help="Files to check (default: none; "
+                                                      "see --all / --staged).")] = None,
+    staged: Annotated[bool, typer.Option("--staged", help="Check the staged change set "
+                                         "(what the pre-commit hook runs).")] = False,
+    all_files: Annotated[bool, typer.Option("--all", help="Check every mapped file of the "
+                                            "repo.")] = False,
+    fmt: Annotated[str | None, typer.Option("--format", help="text, json, sarif or junit.")]
+    = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Note skipped files.")]
+    = False,
+    now: Annotated[str | None, typer.Option("--now", help="Current time (RFC 3339).")] = None,
+    rev_range: Annotated[str | None, typer.Option("--range", help="CI gate: judge every commit "
+                                                  "of BASE..HEAD (guarded coverage at commit "
+                                                  "time, mapped files at each commit).")] = None,
+) -> int:
+    """Validate config files against their mapped schema or format, and judge replication
+    topologies.
+
+    Example: changeguard check --all --format json
+
+    CI gate (cannot be skipped with --no-verify): changeguard check --range origin/main..HEAD
+    """
+    g: Globals = ctx.obj
+    form = pick_format(fmt, g, FORMATS)
+    repo = repo_root(g)
+    if staged:
+        return _staged(repo, g, form, now, files or [])
+    if rev_range is not None:
+        return _range(repo, g, form, rev_range)
+    if not files and not all_files:
+        raise InputError("nothing to check", hint="name files, or use --all or --staged")
+    return run_check(repo, g, files or [], all_files, form, verbose or g.verbose)
+
+
+def _range(repo: Path, g: Globals, form: str, spec: str) -> int:
+    """The CI gate (issue 7): exit 1 when a commit of the range was not covered."""
+    import sys
+
+    from changeguard.findings import is_ok
+    from changeguard.gate import check_range
+    from changeguard.report import render
+
+    findings, judged, errors = check_range(repo, spec, config_path=g.config)
+    text = render(findings, form, files=judged, color=g.color)
+    print(text, end="" if text.endswith("\n") else "\n")
+    for e in errors:
+        print(e.render(), file=sys.stderr)
+    return 2 if errors else 0 if is_ok(findings) else 1
+
+
+def _staged(repo: Path, g: Globals, form: str, now: str | None, files: list[str]) -> int:
+    try:
+        from changeguard import hook
+    except ModuleNotFoundError as e:
+        if e.name != "changeguard.hook":
+            raise
+        raise InputError("--staged is not available in this build") from e
+    t_now = parse_now(now) if now is not None else None
+    return hook.run_staged(repo, now=t_now, fmt=form, color=g.color, config_path=g.config,
+                           filenames=files)
+
+
+def repo_relative(repo: Path, name: str) -> str:
+    """A command-line path as a repo-relative '/'-separated path (must stay inside)."""
+    absolute = Path(os.path.abspath(name))
+    root = repo.resolve()
+    try:
+        rel = absolute.relative_to(root)
+    except ValueError:
+        try:
+            rel = absolute.resolve().relative_to(root)
+        except ValueError:
+            raise InputError("file is outside the repository", file=name,
+                             hint=f"check files under {root}") from None
+    return rel.as_posix()
+
+
+def run_check(repo: Path, g: Globals, names: list[str], all_files: bool, form: str,
+              verbose: bool) -> int:
+    """Check the named files (and with --all every mapped file), print the report."""
+    from changeguard.config import load_config
+    from changeguard.findings import is_ok
+    from changeguard.replication.check import all_repo_files, check_files, working_tree_reader
+    from changeguard.replication.mapping import FileMapping
+    from changeguard.report import render
+
+    config = load_config(repo, g.config)
+    mappings = FileMapping.from_config(config)
+    named = [repo_relative(repo, n) for n in names]
+    for name, rel in zip(names, named, strict=True):
+        if not os.path.lexists(name):
+            raise InputError("no such file", file=name, hint="check the path")
+        if rel == "" or os.path.isdir(name):
+            raise InputError("is a directory", file=name, hint="name files, or use --all")
+    paths = [*named, *(p for p in all_repo_files(repo) if p not in named)] if all_files \
+        else named
+    result = check_files(repo, paths, mappings, working_tree_reader(repo, config.max_file_bytes),
+                         explicit=not all_files, raise_errors=False)
+    if verbose or not all_files:  # a file the user named and we skipped always gets a note
+        _notes(result.skipped, summarise_unmapped=all_files)
+    print(render(result.findings, form, files=result.files_checked, color=g.color))
+    for err in result.errors:
+        print(err.render(), file=sys.stderr)
+    if result.errors:
+        return 2
+    return 0 if is_ok(result.findings) else 1
+
+
+def _notes(skipped: list[tuple[str, str]], summarise_unmapped: bool) -> None:
+    """`--verbose`: why files were skipped (under --all, unmapped files as one count)."""
+    unmapped = 0
+    for path, reason in skipped:
+        if summarise_unmapped and reason.startswith("no `schemas:`"):
+            unmapped += 1
+            continue
+        print(f"note: {path}: skipped ({reason})", file=sys.stderr)
+    if unmapped:
+        print(f"note: {unmapped} file(s) match no `schemas:` entry and were skipped",
+              file=sys.stderr)

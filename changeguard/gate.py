@@ -1,0 +1,150 @@
+"""`check --range BASE..HEAD`: the CI gate that `git commit --no-verify` cannot skip.
+
+For every commit of the range that touches a guarded path, some change in the log must
+have covered that exact blob at the commit's committer time; mapped config files must pass
+at every commit. Guards are the union of the range base's and tip's `guarded` lists, so a
+range cannot switch its own guard off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from changeguard.errors import ChangeguardError, ConfigError, InputError
+from changeguard.findings import Finding, Severity
+from changeguard.globs import match_any
+from changeguard.hook import (
+    RULE,
+    _Reader,
+    active_freeze,
+    check_configs,
+    judge_path,
+    read_log,
+)
+from changeguard.hookgit import Git, Staged, parse_raw_diff
+from changeguard.lightconfig import LightConfig, load_light_config, parse_light_config
+from changeguard.loader import parse_document
+
+# Once a change went ahead, its tip state may have moved on (completed, rolled back):
+# the commit was still made under an approval.
+_WENT_AHEAD = ("approved", "in_progress", "completed", "rolled_back")
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    time: datetime
+    files: list[Staged]
+
+
+def parse_range(spec: str) -> tuple[str, str]:
+    """`BASE..HEAD` → (BASE, HEAD)."""
+    if ".." not in spec or "..." in spec:
+        raise InputError(f"--range {spec!r} must look like BASE..HEAD",
+                         hint="e.g. --range origin/main..HEAD")
+    base, head = spec.split("..", 1)
+    return base or "HEAD", head or "HEAD"
+
+
+def commits_in(git: Git, base: str, head: str) -> list[Commit]:
+    """Commits of base..head, oldest first, with what each one changed."""
+    for rev in (base, head):
+        if git.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}",
+                   check=False).returncode != 0:
+            raise InputError(f"--range: unknown revision {rev!r}",
+                             hint="fetch enough history (e.g. fetch-depth: 0 in CI)")
+    out = git.run("rev-list", "--reverse", "--format=%H %P%n%cI", f"{base}..{head}").stdout
+    lines = [x for x in out.decode().splitlines() if not x.startswith("commit ")]
+    commits: list[Commit] = []
+    for ids, when in zip(lines[0::2], lines[1::2], strict=True):
+        sha, *parents = ids.split()
+        commits.append(Commit(sha, datetime.fromisoformat(when), _changed(git, sha, parents)))
+    return commits
+
+
+def _changed(git: Git, sha: str, parents: list[str]) -> list[Staged]:
+    """What a commit changed; for a merge, only content new to every parent."""
+    base = ["diff-tree", "-r", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-commit-id"]
+    if not parents:
+        return parse_raw_diff(git.run(*base, "--root", sha).stdout)
+    changed = parse_raw_diff(git.run(*base, parents[0], sha).stdout)
+    for p in parents[1:]:
+        differs = {(s.path, s.blob) for s in parse_raw_diff(git.run(*base, p, sha).stdout)}
+        changed = [s for s in changed if (s.path, s.blob) in differs]
+    return changed
+
+
+def _config_at(git: Git, rev: str, cfg: LightConfig, rel: str) -> LightConfig | None:
+    raw = git.cat_blobs([f"{rev}:{rel}"])[f"{rev}:{rel}"]
+    if raw is None:
+        return None
+    try:
+        return parse_light_config(parse_document(raw, f"{rev}:{rel}"))
+    except (ConfigError, InputError):
+        return None
+
+
+def gate_config(repo: Path, git: Git, base: str, head: str,
+                config_path: Path | None) -> LightConfig:
+    """The work tree's config with guards widened by the base's and head's lists."""
+    cfg = load_light_config(repo, config_path)
+    rel = cfg.file if not Path(cfg.file).is_absolute() else ".changeguard.yaml"
+    guarded = list(cfg.guarded)
+    for rev in (base, head):
+        other = _config_at(git, rev, cfg, rel)
+        if other is not None:
+            guarded += [g for g in other.guarded if g not in guarded]
+    return replace(cfg, guarded=tuple(guarded))
+
+
+def check_range(repo: Path, spec: str, *, config_path: Path | None
+                ) -> tuple[list[Finding], int, list[ChangeguardError]]:
+    """Findings for every commit of the range, files judged, and unreadable-file errors."""
+    base, head = parse_range(spec)
+    git = Git(repo)
+    cfg = gate_config(repo, git, base, head, config_path)
+    findings: list[Finding] = []
+    errors: list[ChangeguardError] = []
+    judged: set[str] = set()
+    for c in commits_in(git, base, head):
+        guarded = [s for s in c.files if match_any(cfg.guarded, s.path)]
+        mapped = [s.path for s in c.files if s.blob is not None and _mapped(cfg, s.path)]
+        judged.update(s.path for s in guarded)
+        judged.update(mapped)
+        found = _coverage(git, cfg, guarded, c) + _configs(repo, git, cfg, mapped, c, errors)
+        findings += [_at_commit(f, c) for f in found]
+    return findings, len(judged), errors
+
+
+def _mapped(cfg: LightConfig, path: str) -> bool:
+    return any(match_any(globs, path) for globs in cfg.schema_globs)
+
+
+def _coverage(git: Git, cfg: LightConfig, guarded: list[Staged], c: Commit) -> list[Finding]:
+    if not guarded:
+        return []
+    log = read_log(git, cfg, [s.path for s in guarded])
+    if log is None:
+        return [Finding(RULE, Severity.DENY, f"{s.path} is guarded and the change log "
+                        f"{cfg.log_ref} does not exist", s.path) for s in guarded]
+    went_ahead = {cid: (dict(st, state="approved") if st.get("state") in _WENT_AHEAD else st)
+                  for cid, st in log.states.items()}
+    log = replace(log, states=went_ahead)
+    frozen = active_freeze(cfg, None, c.time)  # config freezes at commit time
+    out: list[Finding] = []
+    for s in guarded:
+        out += judge_path(s, log, cfg, c.time, frozen)
+    return out
+
+
+def _configs(repo: Path, git: Git, cfg: LightConfig, paths: list[str], c: Commit,
+             errors: list[ChangeguardError]) -> list[Finding]:
+    if not paths:
+        return []
+    return check_configs(repo, cfg, paths, _Reader(git, c.files), errors)
+
+
+def _at_commit(f: Finding, c: Commit) -> Finding:
+    return replace(f, message=f"{f.message} [commit {c.sha[:12]} at {c.time.isoformat()}]")

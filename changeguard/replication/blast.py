@@ -1,0 +1,105 @@
+"""`redundancy-blast-radius`: who is out of service at each moment of a plan (SPEC §11).
+
+Steps run sequentially from the window start; restart/stop/storage/failover/resync take
+their targets (node names, hosts, or a whole topology by name) out of service for their
+minutes. A moment that leaves a redundancy group with no data-bearing member, or takes
+its primary down without an earlier `failover` step naming the new primary, is denied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from changeguard.findings import Finding
+from changeguard.replication.invariants import finding
+from changeguard.replication.model import Node, Topology, same_host
+
+if TYPE_CHECKING:
+    from changeguard.replication.check import StepLike
+
+RULE = "redundancy-blast-radius"
+DISRUPTIVE = frozenset({"restart", "stop", "storage", "failover", "resync"})
+
+
+def targeted(t: Topology, targets: Sequence[str]) -> list[Node]:
+    """Members a step's targets name: by name, `topology/name`, host, or the topology."""
+    hit: list[Node] = []
+    for n in t.nodes:
+        for target in targets:
+            if target in (t.name, t.identity) or target in (n.name, f"{t.identity}/{n.name}",
+                                                             f"{t.name}/{n.name}") or (
+                    n.host is not None and same_host(target, n.host)):
+                hit.append(n)
+                break
+    return hit
+
+
+def check_blast_radius(steps: Sequence[StepLike], topologies: Sequence[Topology],
+                       plan_file: str, step_lines: Sequence[int | None] = ()
+                       ) -> list[Finding]:
+    """Findings for every step that empties a redundancy group or drops its primary."""
+    out: list[Finding] = []
+    for t in topologies:
+        out.extend(_walk(t, steps, plan_file, step_lines))
+    return out
+
+
+def _step_name(step: StepLike, i: int) -> str:
+    return f"step {step.id}" if step.id else f"step {i + 1}"
+
+
+def _walk(t: Topology, steps: Sequence[StepLike], plan_file: str,
+          step_lines: Sequence[int | None]) -> Iterator[Finding]:
+    data = {n.name for n in t.nodes if n.data_bearing}
+    if not data:
+        return
+    primaries = {n.name for n in t.primaries()}
+    clock = 0.0
+    for i, step in enumerate(steps):
+        start, clock = clock, clock + max(step.minutes, 0.0)
+        if step.kind not in DISRUPTIVE:
+            continue
+        out = {n.name for n in targeted(t, step.targets)}
+        if not out:
+            continue
+        line = step_lines[i] if i < len(step_lines) else None
+        when = f"+{_m(start)}..+{_m(clock)} min"
+        where = f"{_step_name(step, i)} ({step.kind} {', '.join(step.targets)}, {when})"
+        if data <= out:
+            yield finding(RULE, f"{where} takes every data-bearing member of {t.name} out of "
+                          f"service ({', '.join(sorted(data & out))})", plan_file, line,
+                          f"/steps/{i}")
+        if step.kind == "failover":
+            new = _after_failover(t, step.targets, primaries)
+            if new is None:
+                yield finding(RULE, f"{where} names no member of {t.name} that can become "
+                              "primary (nofailover, priority 0 or not data-bearing)", plan_file,
+                              line, f"/steps/{i}", "name the new primary in the failover step")
+            else:
+                primaries = new
+        elif primaries and primaries <= out:
+            yield finding(RULE, f"{where} takes primary {', '.join(sorted(primaries))} of "
+                          f"{t.name} out of service with no earlier failover step naming a "
+                          "new primary", plan_file, line, f"/steps/{i}",
+                          "add a `failover` step before it whose targets name the new primary")
+
+
+def _after_failover(t: Topology, targets: Sequence[str], primaries: set[str]
+                    ) -> set[str] | None:
+    """The failover's first promotable target becomes primary (None: nobody can)."""
+    hit = targeted(t, targets)
+    for n in hit:
+        if n.name not in primaries and _promotable(n):
+            return {n.name}
+    # a failover naming only the current primary keeps it (e.g. a no-op switchover check)
+    return primaries if all(n.name in primaries for n in hit) else None
+
+
+def _promotable(n: Node) -> bool:
+    """Patroni `nofailover` and MongoDB priority 0 members never become primary."""
+    return n.data_bearing and "nofailover" not in n.tags and n.priority != 0
+
+
+def _m(minutes: float) -> str:
+    return str(int(minutes)) if float(minutes).is_integer() else f"{minutes:g}"

@@ -1,0 +1,125 @@
+"""Grouping files into topologies and resolving references between clusters (SPEC §6).
+
+Topologies are grouped by the cluster identity their format carries, else by directory.
+Replica clusters (`upstream_cluster`) and declared primary clusters (`primary_cluster`)
+are resolved among all topologies of one run: a CloudNativePG distributed topology whose
+primary lists a `source` only for after a demotion is not a cycle, because adapters only
+set `upstream_cluster` on clusters that replicate now.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
+
+from changeguard.findings import Finding
+from changeguard.replication.interface import SourceFile
+from changeguard.replication.invariants import find_cycles, finding
+from changeguard.replication.model import Topology
+
+T = TypeVar("T")
+
+
+def directory_of(path: str) -> str:
+    """The '/'-separated directory of a repo-relative path ('' at the top)."""
+    return path.rpartition("/")[0]
+
+
+def by_directory(files: Iterable[SourceFile]) -> dict[str, list[SourceFile]]:
+    """Files grouped by their directory, in first-seen order."""
+    groups: dict[str, list[SourceFile]] = defaultdict(list)
+    for f in files:
+        groups[directory_of(f.path)].append(f)
+    return dict(groups)
+
+
+def families(topologies: Sequence[Topology]) -> list[list[Topology]]:
+    """Topologies linked by upstream/primary cluster references (connected components).
+
+    Only references link topologies: two unrelated files that happen to share a name
+    are not one family.
+    """
+    by_identity: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(topologies):
+        by_identity[t.identity].append(i)
+    parent = list(range(len(topologies)))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, t in enumerate(topologies):
+        for ref in (t.upstream_cluster, t.primary_cluster, *t.peer_clusters):
+            for j in by_identity.get(ref or "", []):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[Topology]] = defaultdict(list)
+    for i, t in enumerate(topologies):
+        groups[root(i)].append(t)
+    return [g for g in groups.values()
+            if len(g) > 1 or any(t.upstream_cluster or t.primary_cluster for t in g)]
+
+
+def check_links(topologies: Sequence[Topology]) -> list[Finding]:
+    """Cross-cluster invariants: one primary cluster, no cluster cycle, ids unique."""
+    out: list[Finding] = []
+    for fam in families(topologies):
+        out.extend(_one_primary_cluster(fam))
+        out.extend(_cluster_cycles(fam))
+        out.extend(_family_server_ids(fam))
+    return out
+
+
+def _ref_line(t: Topology, key: str) -> int | None:
+    return t.line_of(key)
+
+
+def _one_primary_cluster(fam: list[Topology]) -> Iterator[Finding]:
+    rule = "replication-single-primary"
+    names = {t.identity for t in fam}
+    declared = {t.primary_cluster for t in fam if t.primary_cluster}
+    if len(declared) > 1:
+        t = next(t for t in fam if t.primary_cluster == sorted(declared)[-1])
+        yield finding(rule, "clusters disagree on the primary cluster: " + ", ".join(
+            f"{x.identity} says {x.primary_cluster}" for x in fam if x.primary_cluster),
+            t.file, _ref_line(t, "primary_cluster"))
+    roots = [t for t in fam if not t.upstream_cluster]
+    if len(roots) > 1 and len(fam) > 1:
+        yield finding(rule, f"{len(roots)} primary clusters in one replication family ("
+                      + ", ".join(t.identity for t in roots) + ")", roots[-1].file,
+                      roots[-1].line, hint="make all but one a replica cluster")
+    for t in fam:
+        p = t.primary_cluster
+        target = next((x for x in fam if x.identity == p), None)
+        up = target.upstream_cluster if target is not None else None
+        if p and up and up in names:
+            yield finding(rule, f"{t.identity} declares {p} the primary cluster, but {p} "
+                          f"replicates from {up}", t.file,
+                          _ref_line(t, "primary_cluster"))
+
+
+def _cluster_cycles(fam: list[Topology]) -> Iterator[Finding]:
+    names = {t.identity: t for t in fam}
+    edges = {t.identity: t.upstream_cluster for t in fam
+             if t.upstream_cluster and t.upstream_cluster in names}
+    for cycle in find_cycles(edges):
+        t = names[min(cycle)]
+        yield finding("replication-no-cycle", "replica-cluster cycle " + " -> ".join(
+            [*cycle, cycle[0]]), t.file, _ref_line(t, "upstream_cluster"))
+
+
+def _family_server_ids(fam: list[Topology]) -> Iterator[Finding]:
+    seen: dict[int, tuple[Topology, str]] = {}
+    for t in fam:
+        for n in t.nodes:
+            if n.server_id is None:
+                continue
+            first = seen.get(n.server_id)
+            if first is not None and first[0] is not t:
+                yield finding("replication-unique-ids", f"server_id {n.server_id} of "
+                              f"{t.identity}/{n.name} is also used by {first[0].identity}/"
+                              f"{first[1]}", n.file or t.file, n.line_of("server_id"))
+            else:
+                seen.setdefault(n.server_id, (t, n.name))
