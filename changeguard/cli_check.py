@@ -122,7 +122,8 @@ def run_check(repo: Path, g: Globals, names: list[str], all_files: bool, form: s
                          explicit=not all_files, raise_errors=False)
     if verbose or not all_files:  # a file the user named and we skipped always gets a note
         _notes(result.skipped, summarise_unmapped=all_files)
-    print(render(result.findings, form, files=result.files_checked, color=g.color))
+    text = render(result.findings, form, files=result.files_checked, color=g.color)
+    print(text, end="" if text.endswith("\n") else "\n")
     for err in result.errors:
         print(err.render(), file=sys.stderr)
     if result.errors:

@@ -229,7 +229,15 @@ def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: _Reader,
 
     read.prefetch(paths)
     mappings = FileMapping.from_raw(cfg.schemas)
-    result = check_files(repo, paths, mappings, read=read, raise_errors=False)
+
+    def limited(path: str) -> bytes | None:  # staged blobs obey the size limit too (SPEC §10)
+        data = read(path)
+        if data is not None and len(data) > cfg.max_file_bytes:
+            raise InputError(f"file is over the {cfg.max_file_bytes}-byte limit", file=path,
+                             hint="split the file or raise max_file_bytes")
+        return data
+
+    result = check_files(repo, paths, mappings, read=limited, raise_errors=False)
     errors.extend(result.errors)
     return list(result.findings)
 

@@ -194,3 +194,18 @@ def test_schema_dialect_is_honoured_and_yaml_schemas_load(tmp_path: Path) -> Non
     maps = [FileMapping(("*.yaml",), "s.schema.yaml", None)]
     r = check_files(tmp_path, ["ok.yaml", "bad.yaml"], maps)
     assert [(f.file, f.line, f.pointer) for f in r.findings] == [("bad.yaml", 2, "/0")]
+
+
+def test_one_file_of_a_group_is_judged_with_its_group() -> None:
+    from changeguard.replication.check import check_files
+    from changeguard.replication.mapping import FileMapping
+
+    corpus = Path(__file__).resolve().parent / "data" / "corpus"
+    group = "mysql/orchestrator-vagrant-comaster"
+    maps = [FileMapping((f"{group}/**",), None, "mysql")]
+    alone = check_files(corpus, [f"{group}/db3-build.sh"], maps)
+    assert alone.findings == [] and alone.files_checked == 1
+    r = check_files(corpus, [f"{group}/db3-build.sh"], maps, complete_groups=True)
+    rules = {f.rule.removeprefix("replication-") for f in r.findings}
+    assert rules == {"no-cycle", "single-primary", "replica-read-only"}
+    assert r.skipped == [] and r.files_checked == 10

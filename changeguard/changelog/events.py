@@ -1,9 +1,12 @@
 """Events as commits on the log ref: message format, tip-tree layout, and the CAS append loop.
 
 Tip-tree layout (docs/DESIGN.md "Change-log tip tree", a contract with the hook):
-`changes/<ID>/{plan.yaml,state.json}`, `paths/<sha1(path)>/<ID>`, `freeze.json`; added here:
-`services/<sha1(service)>/<ID>` for open changes, so the conflict check reads only candidates,
-and `list/<2 hex>.json` summary rows, so `list` reads 256 small blobs instead of every state.
+`changes/<xx>/<ID>/{plan.yaml,state.json}`, `paths/<xx>/<sha1(path)>/<ID>`, `freeze.json`;
+added here: `services/<xx>/<sha1(service)>/<ID>` for open changes, so the conflict check reads
+only candidates, and `list/<xx>.json` summary rows, so `list` reads 256 small blobs instead of
+every state. `<xx>` is the first two hex digits of sha1 of the ID (or the key itself): no tree
+has more than ~256 entries plus 1/256 of the changes, so git's per-commit tree diff (`log
+verify`, `show`) stays small instead of growing with the log.
 """
 
 from __future__ import annotations
@@ -53,8 +56,14 @@ def key_hash(text: str) -> str:
 
 
 def change_dir(change_id: str) -> str:
-    """Tip-tree directory of one change."""
-    return f"changes/{change_id}"
+    """Tip-tree directory of one change: `changes/<xx>/<ID>`, xx = sha1(ID)[:2]."""
+    return f"changes/{key_hash(change_id)[:2]}/{change_id}"
+
+
+def index_dir(kind: str, text: str) -> str:
+    """`<kind>/<xx>/<sha1(text)>`: the index directory of one path or service."""
+    key = key_hash(text)
+    return f"{kind}/{key[:2]}/{key}"
 
 
 def list_shard(change_id: str) -> str:
@@ -64,9 +73,9 @@ def list_shard(change_id: str) -> str:
 
 def index_entries(st: ChangeState) -> dict[str, str]:
     """Index entries a change's state implies: tree path -> blob text."""
-    out = {f"paths/{key_hash(p)}/{st['id']}": p for p in st["paths"]}
+    out = {f"{index_dir('paths', p)}/{st['id']}": p for p in st["paths"]}
     if st["state"] in OPEN_STATES:
-        out.update({f"services/{key_hash(s)}/{st['id']}": s for s in st["services"]})
+        out.update({f"{index_dir('services', s)}/{st['id']}": s for s in st["services"]})
     return out
 
 
@@ -157,8 +166,8 @@ class Snapshot:
         self.root = TreeEdit(git, tree)
 
     def _json(self, path: str) -> object | None:
-        # through self.root: the big `changes/` tree is parsed once (the write needs it
-        # anyway) and each candidate then costs two small object reads
+        # through self.root: the `changes/` trees on the way are parsed once (the write
+        # needs them anyway) and each candidate then costs a few small object reads
         sha = self.root.blob_sha(path)
         data = self.git.read_blob(sha) if sha is not None else None
         return json.loads(data) if data is not None else None
@@ -172,9 +181,9 @@ class Snapshot:
         return cast("FreezeState | None", self._json("freeze.json"))
 
     def index_ids(self, kind: str, key: str) -> list[str]:
-        """Change ids listed under `kind/<sha1(key)>/`."""
+        """Change ids listed under `kind/<xx>/<sha1(key)>/`."""
         # resolved inside git: `paths/` is not edited by most events, so never parse it here
-        got = self.git.read(f"{self.tree}:{kind}/{key_hash(key)}") if self.tree else None
+        got = self.git.read(f"{self.tree}:{index_dir(kind, key)}") if self.tree else None
         if got is None or got[1] != "tree":
             return []
         return list(parse_tree(got[2], len(got[0]) // 2))

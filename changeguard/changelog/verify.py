@@ -281,7 +281,7 @@ def _diff(stored: bytes, new: object) -> str:
         return "not JSON"
     assert isinstance(new, dict)
     keys = sorted(k for k in set(s) | set(new) if s.get(k) != new.get(k))
-    return "fields " + ", ".join(keys)
+    return "fields " + ", ".join(keys) if keys else "same data, not in canonical form"
 
 
 def _adopt(replay: Replay, ev: Event, stored: bytes) -> None:

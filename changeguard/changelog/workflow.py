@@ -14,7 +14,6 @@ from changeguard.changelog.events import (
     Snapshot,
     WorldFor,
     append,
-    change_dir,
 )
 from changeguard.changelog.identity import Identity, current_actor
 from changeguard.changelog.state import (
@@ -254,8 +253,12 @@ def show_json(s: Session, change_id: str) -> dict[str, object]:
     if st is None or tip is None:
         raise RefusedError(f"no change {change_id} in the log",
                            hint="`changeguard list` shows recorded changes")
-    commits = s.git.out("log", "--format=%H", "--reverse", tip, "--",
-                        f"{change_dir(change_id)}/state.json").split()
+    # every event of a change carries its trailer (verify checks it matches the files), and
+    # reading 10k commit messages is ~10x cheaper than a path-limited log over a 10k-entry tree
+    out = s.git.out("log", "--reverse", tip,
+                    "--format=%H %(trailers:key=Changeguard-Change,valueonly,separator=)")
+    commits = [h for h, _, c in (line.partition(" ") for line in out.splitlines())
+               if c.strip() == change_id]
     events = [{"event": e["event"], "actor": e["actor"], "at": e["at"],
                "commit": commits[i] if i < len(commits) else None}
               for i, e in enumerate(st["events"])]

@@ -23,6 +23,8 @@ from changeguard.rules import RULES
 
 if TYPE_CHECKING:
     from changeguard.policy.model import PolicyRule
+    from changeguard.replication.mapping import FileMapping
+    from changeguard.replication.model import Topology
 
 
 def proposed_reader(ctx: EvalContext) -> Reader:
@@ -90,6 +92,7 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[F
     if not ctx.config.schemas:
         return []
     from changeguard.replication.check import (
+        check_blast_radius,
         check_files,
         check_transitions,
         load_topologies,
@@ -99,32 +102,38 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[F
     mappings = FileMapping.from_config(ctx.config)
     mapped = [p for p in plan.paths if any(m.matches(p) for m in mappings)]
     read_new = proposed_reader(ctx)
-    findings: list[Finding] = []
-    if mapped:
-        findings.extend(check_files(ctx.repo, mapped, mappings, read=read_new).findings)
     base_ok = has_revision(ctx.repo, ctx.base)
+    lines = [lp.line(f"/steps/{i}") for i in range(len(plan.steps))]
+    findings: list[Finding] = []
+    after: list[Topology] = []
+    if mapped:
+        # a group (e.g. Patroni members of one scope) is judged whole, not file by file
+        findings.extend(check_files(ctx.repo, mapped, mappings, read=read_new,
+                                    complete_groups=True).findings)
+        after, _ = load_topologies(ctx.repo, mapped, mappings, read=read_new,
+                                   complete_groups=True)
     if mapped and base_ok:
-        before, _ = load_topologies(ctx.repo, mapped, mappings, read=rev_reader(ctx.repo,
-                                                                              ctx.base))
-        after, _ = load_topologies(ctx.repo, mapped, mappings, read=read_new)
-        findings.extend(check_transitions(before, after, steps=plan.steps))
+        before, _ = load_topologies(ctx.repo, mapped, mappings,
+                                    read=rev_reader(ctx.repo, ctx.base), complete_groups=True)
+        findings.extend(check_transitions(before, after, steps=plan.steps,
+                                          plan_file=lp.display, step_lines=lines))
     if any(s.kind in DISRUPTIVE_KINDS for s in plan.steps):
-        findings.extend(_blast(lp, plan, ctx, mappings, mapped, read_new, base_ok))
+        topologies = after + _unchanged_topologies(ctx, mappings, mapped, base_ok)
+        findings.extend(check_blast_radius(plan.steps, topologies, lp.display, step_lines=lines))
     return findings
 
 
-def _blast(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext, mappings: Sequence[object],
-           mapped: list[str], read_new: Reader, base_ok: bool) -> list[Finding]:
-    """Judge the proposed version of changed files and the base version of all others."""
-    from changeguard.replication.check import check_blast_radius, load_topologies
+def _unchanged_topologies(ctx: EvalContext, mappings: Sequence[FileMapping], mapped: list[str],
+                          base_ok: bool) -> list[Topology]:
+    """SPEC §11: files the plan does not change are judged as they are at the base."""
+    from changeguard.replication.check import load_topologies
 
-    topologies, _ = load_topologies(ctx.repo, mapped, mappings, read=read_new)  # type: ignore[arg-type]
-    if base_ok:
-        others = [p for p in tracked_files(ctx.repo, ctx.base)
-                  if p not in mapped and any(m.matches(p) for m in mappings)]  # type: ignore[attr-defined]
-        if others:
-            more, _ = load_topologies(ctx.repo, others, mappings,  # type: ignore[arg-type]
-                                      read=rev_reader(ctx.repo, ctx.base))
-            topologies.extend(more)
-    lines = [lp.line(f"/steps/{i}") for i in range(len(plan.steps))]
-    return check_blast_radius(plan.steps, topologies, lp.display, step_lines=lines)
+    if not base_ok:
+        return []
+    others = [p for p in tracked_files(ctx.repo, ctx.base)
+              if p not in mapped and any(m.matches(p) for m in mappings)]
+    if not others:
+        return []
+    topologies, _ = load_topologies(ctx.repo, others, mappings,
+                                    read=rev_reader(ctx.repo, ctx.base))
+    return topologies

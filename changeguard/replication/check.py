@@ -155,39 +155,82 @@ class _Plan:
     by_schema: dict[str, list[SourceFile]] = field(default_factory=lambda: defaultdict(list))
 
 
+def directory_lister(repo: Path) -> Callable[[str], list[str]]:
+    """Files directly in a repo directory (work tree), for completing a group."""
+    cache: dict[str, list[str]] = {}
+
+    def siblings(directory: str) -> list[str]:
+        """Repo-relative paths of the files in `directory`."""
+        if directory not in cache:
+            try:
+                with os.scandir(repo / directory if directory else repo) as it:
+                    names = sorted(e.name for e in it if not e.is_dir(follow_symlinks=False))
+            except OSError:
+                names = []
+            cache[directory] = [f"{directory}/{n}" if directory else n for n in names]
+        return cache[directory]
+
+    return siblings
+
+
 def _bucket(files: Sequence[str], mappings: Sequence[FileMapping], read: Reader,
-            explicit: bool, result: CheckResult) -> _Plan:
+            explicit: bool, result: CheckResult,
+            siblings: Callable[[str], list[str]] | None) -> _Plan:
+    """Read and classify files; a file of an adapter format brings its group along.
+
+    Files of one group are judged together (SPEC §6): checking only the staged
+    `db2-build.sh` would find db2's upstream missing, so the other files of its directory
+    under the same `schemas:` entry join the run (silently when they are not usable).
+    """
     plan = _Plan()
-    for path in dict.fromkeys(files):
+    queue = [(p, False) for p in dict.fromkeys(files)]
+    seen = {p for p, _ in queue}
+    for path, sibling in queue:  # grows while iterating: siblings are appended
         m = mapping_for(path, mappings)
-        if m is None and not explicit:
-            result.skipped.append((path, "no `schemas:` entry matches"))
+        fmt = _add(path, m, read, explicit, sibling, result, plan)
+        if siblings is None or m is None or m.schema is not None or fmt in (None, "native"):
             continue
-        try:
-            data = read(path)
-        except ChangeguardError as e:
-            result.errors.append(e)
-            continue
-        if data is None:
-            result.skipped.append((path, "deleted"))
-            continue
-        sf = SourceFile(path, data)
-        fmt = m.effective_format if m is not None else "auto"
-        if fmt == "auto":
-            fmt = detect_format(sf)
-            bad = _untrusted(sf) if fmt is None and m is not None else None
-            if bad is not None:  # a hostile file mapped to `auto` is not "unrecognised"
-                result.errors.append(bad)
-                continue
-            if fmt is None:
-                result.skipped.append((path, "format not recognised (auto)"))
-                continue
-        if fmt is None and m is not None and m.schema is not None:
-            plan.by_schema[m.schema].append(sf)
-        elif fmt is not None:
-            plan.by_format[fmt].append(sf)
-        result.checked.append(path)
+        for sib in siblings(path.rpartition("/")[0]):
+            if sib not in seen and mapping_for(sib, mappings) is m:
+                seen.add(sib)
+                queue.append((sib, True))
     return plan
+
+
+def _add(path: str, m: FileMapping | None, read: Reader, explicit: bool, sibling: bool,
+         result: CheckResult, plan: _Plan) -> str | None:
+    """Read one file into the plan; its format, or None when it was skipped."""
+    if m is None and not explicit:
+        result.skipped.append((path, "no `schemas:` entry matches"))
+        return None
+    try:
+        data = read(path)
+    except ChangeguardError as e:
+        result.errors.append(e)
+        return None
+    if data is None:
+        if not sibling:
+            result.skipped.append((path, "deleted"))
+        return None
+    sf = SourceFile(path, data)
+    fmt = m.effective_format if m is not None else "auto"
+    if fmt == "auto":
+        fmt = detect_format(sf)
+        bad = _untrusted(sf) if fmt is None and m is not None else None
+        if bad is not None:  # a hostile file mapped to `auto` is not "unrecognised"
+            result.errors.append(bad)
+            return None
+        if fmt is None:
+            if not sibling:
+                result.skipped.append((path, "format not recognised (auto)"))
+            return None
+    if fmt is None and m is not None and m.schema is not None:
+        plan.by_schema[m.schema].append(sf)
+        fmt = "schema"
+    elif fmt is not None:
+        plan.by_format[fmt].append(sf)
+    result.checked.append(path)
+    return fmt
 
 
 def _untrusted(f: SourceFile) -> ChangeguardError | None:
@@ -246,10 +289,20 @@ def _run_native(files: list[SourceFile], result: CheckResult) -> None:
 
 
 def load(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping],
-         read: Reader | None = None, *, explicit: bool = False) -> CheckResult:
-    """Parse and schema-check files; topologies are collected but not judged yet."""
+         read: Reader | None = None, *, explicit: bool = False,
+         complete_groups: bool = False,
+         siblings: Callable[[str], list[str]] | None = None) -> CheckResult:
+    """Parse and schema-check files; topologies are collected but not judged yet.
+
+    With `complete_groups`, each file of an adapter format brings the other files of its
+    directory under the same `schemas:` entry (listed by `siblings(dir)`, default the work
+    tree; `read` still supplies their content) — for callers that hold one changed file
+    of a group, such as the hook or a plan.
+    """
     result = CheckResult()
-    plan = _bucket(files, mappings, read or working_tree_reader(repo), explicit, result)
+    lister = (siblings or directory_lister(repo)) if complete_groups else None
+    plan = _bucket(files, mappings, read or working_tree_reader(repo), explicit, result,
+                   lister)
     for fmt, group in plan.by_format.items():
         if fmt == "native":
             _run_native(group, result)
@@ -268,7 +321,7 @@ def load(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping],
 
 def check_files(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping],
                 read: Reader | None = None, *, explicit: bool = False,
-                raise_errors: bool = True) -> CheckResult:
+                raise_errors: bool = True, complete_groups: bool = False) -> CheckResult:
     """Validate config files by the mapping and judge every topology they describe.
 
     Unreadable or malformed input (exit 2) is raised after every file was looked at,
@@ -276,7 +329,8 @@ def check_files(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping
     """
     from changeguard.replication.invariants import check_all
 
-    result = load(repo, files, mappings, read, explicit=explicit)
+    result = load(repo, files, mappings, read, explicit=explicit,
+                  complete_groups=complete_groups)
     result.findings.extend(check_all(result.topologies))
     if raise_errors and result.errors:
         raise result.errors[0]
@@ -284,9 +338,10 @@ def check_files(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping
 
 
 def load_topologies(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping],
-                    read: Reader | None = None) -> tuple[list[Topology], list[Finding]]:
+                    read: Reader | None = None, *, complete_groups: bool = False
+                    ) -> tuple[list[Topology], list[Finding]]:
     """Parse only (for transitions and blast radius); unreadable input raises."""
-    result = load(repo, files, mappings, read)
+    result = load(repo, files, mappings, read, complete_groups=complete_groups)
     if result.errors:
         raise result.errors[0]
     return result.topologies, result.findings

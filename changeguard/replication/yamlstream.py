@@ -57,6 +57,7 @@ class _Anchor:
     scalar: yaml.ScalarNode | None = None  # anchored scalars convert at each use
     lines: dict[str, int] = field(default_factory=dict)  # relative pointer -> line
     containers: int = 0  # container visits one expansion costs against the alias budget
+    visit_lines: list[int] = field(default_factory=list)  # their lines, in order (capped)
     depth: int = 0  # deepest level below the anchored node
     done: bool = False
 
@@ -86,6 +87,7 @@ class _Stream:
         self.resolver: Any = Resolver()
         self.scalars = _Builder(name)  # the loader's scalar rules and messages
         self.containers = 0
+        self.visit_lines: list[int] = []  # container lines while an anchor is open (capped)
         self.max_depth = 0
         self.log: list[str] | None = None  # pointers written while an anchor is open
         self.tags = _TAGS  # resolver results repeat a lot, across files too
@@ -136,8 +138,8 @@ class _Stream:
             record.scalar, record.done = self.scalar_node(event), True
             self.set_line(ptr, record.line, overwrite=False)
             return self.convert(record.scalar)
-        outer = (self.log, self.containers, self.max_depth)
-        self.log, self.containers, self.max_depth = [], 0, depth
+        outer = (self.log, self.containers, self.max_depth, self.visit_lines)
+        self.log, self.containers, self.max_depth, self.visit_lines = [], 0, depth, []
         written = self.log
         try:
             value = self.fresh(event, ptr, depth)
@@ -148,6 +150,8 @@ class _Stream:
             self.log = outer[0]
             if self.log is not None:
                 self.log.extend(written)
+            record.visit_lines, self.visit_lines = self.visit_lines, outer[3]
+            self._note_visits(record.visit_lines)
         prefix = ptr + "/"
         record.lines = {p[len(ptr):]: self.lines[p] for p in written if p.startswith(prefix)}
         record.value, record.done = value, True
@@ -169,11 +173,15 @@ class _Stream:
         if not record.done or depth + record.depth > MAX_DEPTH:  # a self-referencing alias
             raise self.fail(record.line, f"nesting deeper than {MAX_DEPTH} levels",
                             "flatten the document; real configs are never this deep")
+        remaining = ALIAS_BUDGET - self.alias_visits
+        if record.containers > remaining:  # fail where the loader's re-walk would
+            lines = record.visit_lines
+            raise self.fail(lines[remaining] if remaining < len(lines) else record.line,
+                            "too many alias expansions (possible YAML alias bomb)",
+                            "write the values out instead of using anchors/aliases")
         self.alias_visits += record.containers
         self.containers += record.containers
-        if self.alias_visits > ALIAS_BUDGET:
-            raise self.fail(record.line, "too many alias expansions (possible YAML alias "
-                            "bomb)", "write the values out instead of using anchors/aliases")
+        self._note_visits(record.visit_lines)
         self.max_depth = max(self.max_depth, depth + record.depth)
         self.set_line(ptr, record.line, overwrite=False)
         for rel, line in record.lines.items():
@@ -199,7 +207,14 @@ class _Stream:
         if ctag not in _COLLECTION_TAGS:
             raise self.fail(_line(event), f"unsupported YAML tag {ctag!r}", "remove the tag")
         self.containers += 1
+        if self.log is not None:
+            self._note_visits([_line(event)])
         return self.sequence(ptr, depth) if seq else self.mapping(ptr, depth)
+
+    def _note_visits(self, lines: list[int]) -> None:
+        """Remember container lines for the open anchor (enough to place a budget error)."""
+        if self.log is not None and len(self.visit_lines) <= ALIAS_BUDGET:
+            self.visit_lines.extend(lines[: ALIAS_BUDGET + 1 - len(self.visit_lines)])
 
     def convert(self, node: yaml.ScalarNode) -> JSONValue:
         """The loader's scalar rules; their errors wait for the rest of the document."""

@@ -68,12 +68,16 @@ def _start(repo: Path, calls: list[tuple[str, list[str]]]) -> subprocess.Popen[s
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _finish(procs: list[subprocess.Popen[str]]) -> None:
+def _finish(procs: list[subprocess.Popen[str]]) -> int:
+    """Wait for every writer; all calls succeed. Returns how often CAS retries gave up."""
+    gave_up = 0
     for p in procs:
-        out, err = p.communicate(timeout=600)
+        out, err = p.communicate(timeout=900)
         assert p.returncode == 0, err
         result = json.loads(out)
-        assert all(c == 0 for c in result["codes"]), result["errors"]
+        assert all(c == 0 for c in result["codes"]), "\n".join(result["errors"])
+        gave_up += result["gave_up"]
+    return gave_up
 
 
 def _subjects(repo: Path, ref: str = REF) -> list[str]:
@@ -98,9 +102,10 @@ def _assert_replayed(cg: Cg, repo: Path, expected: dict[str, int]) -> None:
 def one_repo(cg: Cg, tmp_path: Path, workers: int, events: int) -> int:
     repo = make_repo(tmp_path / "cfg")
     scripts = [_script(repo, f"W{w}", events) for w in range(workers)]
-    _finish([_start(repo, calls) for calls, _ in scripts])
+    gave_up = _finish([_start(repo, calls) for calls, _ in scripts])
     expected = {cid: n for _, per in scripts for cid, n in per.items()}
     _assert_replayed(cg, repo, expected)
+    print(f"{workers}x{events} events on one repo: {gave_up} CAS give-ups retried")
     return workers * events
 
 
@@ -124,7 +129,8 @@ def three_clones(cg: Cg, tmp_path: Path, events: int) -> None:
         git(tmp_path, "clone", "-q", str(bare), str(c))
         clones.append(c)
     scripts = [_script(c, f"C{i}", events) for i, c in enumerate(clones)]
-    _finish([_start(c, calls) for c, (calls, _) in zip(clones, scripts, strict=True)])
+    gave_up = _finish([_start(c, calls) for c, (calls, _) in zip(clones, scripts, strict=True)])
+    print(f"3 clones x {events} events: {gave_up} CAS give-ups retried")
     for c in clones:
         assert cg(c, "log", "sync").code == 0
     tips = {git(c, "rev-parse", REF).strip() for c in [*clones, bare]}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -190,7 +191,7 @@ def test_bad_now(cfg_repo: Path, git_env: dict[str, str], command: str, now: str
     assert log_refs(cfg_repo) == before
 
 
-DENIED = {  # parses and has the right shape, but breaks a rule: findings and exit 1
+DENIED: dict[str, dict[str, Any]] = {  # parses, right shape, breaks a rule: exit 1
     "risk-extreme": {"risk": "extreme"},
     "no-rollback": {"rollback": None},
     "no-verification": {"verification": None},
