@@ -78,7 +78,9 @@ def write_covering_log(repo: Path, path: str) -> None:
              "author": "ana@example.org", "paths": {path: blob},
              "window": {"start": "2026-04-05T01:00:00+08:00", "end": "2026-04-05T05:00:00+08:00"}}
     key = hashlib.sha1(path.encode()).hexdigest()
-    entries = {"changes/CHG-1/state.json": json.dumps(state), f"paths/{key}/CHG-1": path}
+    shard = hashlib.sha1(b"CHG-1").hexdigest()[:2]
+    entries = {f"changes/{shard}/CHG-1/state.json": json.dumps(state),
+               f"paths/{key[:2]}/{key}/CHG-1": path}
     lines = "".join(f"100644 {git(repo, 'hash-object', '-w', '--stdin', input=t.encode())}\t{p}\n"
                     for p, t in entries.items())
     env = dict(os.environ, GIT_INDEX_FILE=str(repo / ".git" / "bench-log-index"))

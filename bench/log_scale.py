@@ -27,7 +27,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from changeguard.changelog.events import format_message, index_entries, list_shard  # noqa: E402
+from changeguard.changelog.events import (  # noqa: E402
+    change_dir,
+    format_message,
+    index_entries,
+    list_shard,
+)
 from changeguard.changelog.state import (  # noqa: E402
     Event,
     World,
@@ -110,7 +115,7 @@ def build(repo: Path, n: int) -> float:
         chunks.append(f"author Ana <{AUTHOR}> {ts} +0000\n".encode())
         chunks.append(f"committer Ana <{AUTHOR}> {ts} +0000\n".encode())
         chunks.append(_data(format_message(ev).encode()))
-        base = f"changes/{ev.change}"
+        base = change_dir(ev.change)
         files = {f"{base}/plan.yaml": raw, f"{base}/state.json": dump_state(st)}
         files.update({p: text.encode() for p, text in index_entries(st).items()})
         shard = shards.setdefault(list_shard(ev.change), {})

@@ -31,8 +31,8 @@ def _repo(tmp: Path) -> Path:
     return repo
 
 
-def _import_ms(repo: Path, cmd: list[str]) -> float:
-    p = subprocess.run([sys.executable, "-X", "importtime", *cmd], cwd=repo,
+def _import_ms(repo: Path, cmd: list[str], env: dict[str, str]) -> float:
+    p = subprocess.run([sys.executable, "-X", "importtime", *cmd], cwd=repo, env=env,
                        capture_output=True, text=True)
     total = 0
     for line in p.stderr.splitlines():
@@ -50,9 +50,13 @@ def main() -> int:
         repo = _repo(Path(t))
         plan = "changes/CHG-2016-0403-storage-v2.yaml"
         cmd = [sys.executable, "-m", "changeguard", "validate", plan, "--now", NOW]
-        validate = time_runs(cmd, repo, runs)
-        bare = time_runs([sys.executable, "-c", "pass"], repo, runs)
-        imports = _import_ms(repo, cmd[1:])
+        # Time what users get: cached bytecode (this shell may set PYTHONDONTWRITEBYTECODE).
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(Path(t) / "pycache")
+        time_runs(cmd, repo, 2, env)  # warm the bytecode cache
+        validate = time_runs(cmd, repo, runs, env)
+        bare = time_runs([sys.executable, "-c", "pass"], repo, runs, env)
+        imports = _import_ms(repo, cmd[1:], env)
     target = 0.250
     res = {"validate": validate, "python_c_pass": bare, "import_ms_validate_path": imports,
            "target_s": target, "meets_target": validate["median_s"] <= target}

@@ -275,11 +275,16 @@ class LogView:
 
 
 def path_key(path: str) -> str:
-    """`paths/<key>/` directory name of a repo path in the log tip tree (DESIGN.md)."""
+    """`paths/<xx>/<key>/` directory name of a repo path in the log tip tree (DESIGN.md)."""
     import hashlib  # only once a guarded path is staged
 
     return hashlib.sha1(path.encode("utf-8", "surrogateescape"), usedforsecurity=False
                         ).hexdigest()
+
+
+def change_dir(change_id: str) -> str:
+    """`changes/<xx>/<ID>`: the tip-tree directory of a change (xx = sha1(ID)[:2])."""
+    return f"changes/{path_key(change_id)[:2]}/{change_id}"
 
 
 def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None:
@@ -287,7 +292,7 @@ def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None
     keys = {path_key(p): p for p in paths}
     # one pathspec per path; a mass change lists the whole index instead (argv limits)
     many = len(keys) > MAX_PATHSPECS
-    specs = ["paths/"] if many else [f"paths/{k}/" for k in sorted(keys)]
+    specs = ["paths/"] if many else [f"paths/{k[:2]}/{k}/" for k in sorted(keys)]
     ref = cfg.log_ref
     rows = git.ls_tree(ref, specs, recursive=many)
     if rows is None and cfg.log_remote and ref.startswith("refs/heads/"):
@@ -297,13 +302,13 @@ def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None
         return None
     listed: dict[str, list[str]] = {p: [] for p in paths}
     for _oid, name in rows:
-        parts = name.split("/")
+        parts = name.split("/")  # paths/<xx>/<key>/<ID>
         # a change id never holds whitespace; one that does would break cat-file's protocol
-        if len(parts) == 3 and parts[1] in keys and parts[2] and not any(
-                c.isspace() for c in parts[2]):
-            listed[keys[parts[1]]].append(parts[2])
+        if len(parts) == 4 and parts[2] in keys and parts[1] == parts[2][:2] and parts[3] \
+                and not any(c.isspace() for c in parts[3]):
+            listed[keys[parts[2]]].append(parts[3])
     ids = sorted({i for ids in listed.values() for i in ids})
-    specs = [f"{ref}:changes/{i}/state.json" for i in ids] + [f"{ref}:freeze.json"]
+    specs = [f"{ref}:{change_dir(i)}/state.json" for i in ids] + [f"{ref}:freeze.json"]
     blobs = git.cat_blobs(specs)
     states = {i: _json_object(blobs[s]) for i, s in zip(ids, specs, strict=False)}
     return LogView(listed, {i: s for i, s in states.items() if s is not None},

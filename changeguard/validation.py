@@ -64,7 +64,9 @@ def problems(exc: ValidationError, model: type[BaseModel], source: SourceMap) ->
     """Each pydantic error as a Problem located in the source document."""
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        loc = _strip_union_tags(loc)
+        # an unknown key is the user's text (it may look like a tag, e.g. "["): keep it
+        keep = 1 if err["type"] == "extra_forbidden" and loc else 0
+        loc = _strip_union_tags(loc[:len(loc) - keep]) + loc[len(loc) - keep:]
         pointer = pointer_of(list(loc))
         line = source.line_for(pointer)
         kind = err["type"]

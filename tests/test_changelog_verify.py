@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from changeguard.changelog.events import change_dir
 from tests.conftest import git
 from tests.test_changelog_support import (
     NOW,
@@ -24,7 +25,7 @@ from tests.test_changelog_support import (
 
 __all__ = ["cg"]
 REF = "refs/heads/changeguard/log"
-STATE = f"changes/{PLAN_ID}/state.json"
+STATE = f"{change_dir(PLAN_ID)}/state.json"
 
 
 @pytest.fixture

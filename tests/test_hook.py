@@ -67,13 +67,14 @@ def write_log(repo: Path, changes: Sequence[dict[str, object]],
     files: dict[str, bytes] = {}
     for st in changes:
         cid = str(st["id"])
-        files[f"changes/{cid}/state.json"] = json.dumps(st).encode()
-        files[f"changes/{cid}/plan.yaml"] = f"id: {cid}\n".encode()
+        base = f"changes/{hashlib.sha1(cid.encode()).hexdigest()[:2]}/{cid}"  # sharded
+        files[f"{base}/state.json"] = json.dumps(st).encode()
+        files[f"{base}/plan.yaml"] = f"id: {cid}\n".encode()
         paths = st["paths"]
         assert isinstance(paths, dict)
         for p in paths:
             key = hashlib.sha1(p.encode()).hexdigest()
-            files[f"paths/{key}/{cid}"] = p.encode()
+            files[f"paths/{key[:2]}/{key}/{cid}"] = p.encode()
     if freeze is not None:
         files["freeze.json"] = json.dumps(freeze).encode()
     lines = "".join(f"100644 {git(repo, 'hash-object', '-w', '--stdin', input=data).strip()}"

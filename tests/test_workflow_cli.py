@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -71,8 +72,12 @@ def test_trailers_on_every_event(cg: Cg, r: Path) -> None:
               "Changeguard-Digest: sha256:", "Changeguard-Actor: ana@example.org"):
         assert t in body
     tree = git(r, "ls-tree", "-r", "--name-only", "changeguard/log").split()
-    assert f"changes/{PLAN_ID}/plan.yaml" in tree and f"changes/{PLAN_ID}/state.json" in tree
-    assert any(p.startswith("paths/") and p.endswith("/" + PLAN_ID) for p in tree)
+    # the sharded tip tree of DESIGN.md: changes/<xx>/<ID>/, paths/<xx>/<sha1(path)>/<ID>
+    xx = hashlib.sha1(PLAN_ID.encode()).hexdigest()[:2]
+    assert f"changes/{xx}/{PLAN_ID}/plan.yaml" in tree
+    assert f"changes/{xx}/{PLAN_ID}/state.json" in tree
+    key = hashlib.sha1(b"db/apac-gateway.topology.yaml").hexdigest()
+    assert f"paths/{key[:2]}/{key}/{PLAN_ID}" in tree
 
 
 def test_self_approval_refused_and_nothing_recorded(cg: Cg, r: Path) -> None:

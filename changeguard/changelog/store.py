@@ -118,7 +118,7 @@ class Git:
 
     def write_tree(self, entries: Iterable[Entry]) -> str:
         # --missing: entries come from trees we read or objects we just wrote; skipping the
-        # per-entry existence check keeps a 10k-entry `changes/` rewrite cheap.
+        # per-entry existence check keeps rewriting the (sharded) index trees cheap.
         """Store a tree from entries (mktree normalises their order); its id."""
         text = "".join(f"{e.mode} {'tree' if e.is_tree else 'blob'} {e.sha}\t{e.name}\n"
                        for e in entries)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from changeguard.changelog.events import index_entries, list_shard, parse_message
+from changeguard.changelog.events import change_dir, index_entries, list_shard, parse_message
 from changeguard.changelog.state import (
     NO_CHANGE,
     OPEN_STATES,
@@ -226,7 +226,7 @@ def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, s
         return [*problems, f"illegal {ev.kind} of {ev.change} by {ev.actor}: {e.message}"]
     except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
         return [*problems, f"malformed {ev.kind} event: {e!r}"]
-    path = "freeze.json" if ev.change == NO_CHANGE else f"changes/{ev.change}/state.json"
+    path = "freeze.json" if ev.change == NO_CHANGE else f"{change_dir(ev.change)}/state.json"
     stored = blobs.get(c.changes.get(path) or "")
     if stored is None:
         problems.append(f"{ev.kind} did not record {path}")
@@ -301,13 +301,18 @@ def _check_files(c: Commit, ev: Event) -> list[str]:
         allowed = {"freeze.json"}
         extra = sorted(p for p in c.changes if p not in allowed)
     else:
-        base = f"changes/{ev.change}/"
+        base = f"{change_dir(ev.change)}/"
         ok = {base + "state.json", list_shard(ev.change)} | (
             {base + "plan.yaml"} if ev.kind == "submit" else set())
-        extra = sorted(p for p in c.changes if p not in ok and not (
-            p.startswith(("paths/", "services/")) and p.endswith("/" + ev.change)
-            and p.count("/") == 2))
+        extra = sorted(p for p in c.changes if p not in ok and not _own_index(p, ev.change))
     return [f"changes files no {ev.kind} event explains: {', '.join(extra[:5])}"] if extra else []
+
+
+def _own_index(path: str, change_id: str) -> bool:
+    """`paths/<xx>/<key>/<ID>` or `services/<xx>/<key>/<ID>` of this change (any key)."""
+    parts = path.split("/")
+    return (len(parts) == 4 and parts[0] in ("paths", "services") and parts[3] == change_id
+            and parts[2][:2] == parts[1])
 
 
 def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes]) -> list[str]:
@@ -315,14 +320,15 @@ def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes]) -> list[str]:
     from changeguard.plan import compute_digest, parse_plan
 
     assert ev.plan is not None
-    sha = c.changes.get(f"changes/{ev.change}/plan.yaml")
+    plan_path = f"{change_dir(ev.change)}/plan.yaml"
+    sha = c.changes.get(plan_path)
     if sha is None:
         return [f"submit of {ev.change} did not store plan.yaml"]
     if sha != ev.plan["plan_blob"]:
         return [f"stored plan.yaml {sha[:12]} is not the submitted plan "
                 f"{ev.plan['plan_blob'][:12]}"]
     try:
-        lp = parse_plan(blobs[sha], f"changes/{ev.change}/plan.yaml")
+        lp = parse_plan(blobs[sha], plan_path)
     except ChangeguardError as e:
         return [f"stored plan does not parse: {e.message}"]
     if lp.plan is None or lp.plan.id != ev.change or lp.plan.author != ev.plan["author"]:
@@ -335,7 +341,7 @@ def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes]) -> list[str]:
 def _check_index(c: Commit, ev: Event, replay: Replay) -> list[str]:
     have = replay.index[ev.change]
     for p, b in c.changes.items():
-        if p.startswith(("paths/", "services/")) and p.endswith("/" + ev.change):
+        if _own_index(p, ev.change):
             (have.discard if b is None else have.add)(p)
     want = set(index_entries(replay.changes[ev.change]))
     if have != want:

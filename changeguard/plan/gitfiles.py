@@ -48,14 +48,30 @@ def worktree_reader(repo: Path) -> Reader:
 def rev_reader(repo: Path, rev: str) -> Reader:
     """Read files as of a git revision (None when absent there)."""
     cache: dict[str, bytes | None] = {}
+    ids: list[dict[str, str]] = []
 
     def read(path: str) -> bytes | None:
+        # one ls-tree up front: a plan listing 20 000 paths must not cost 20 000 processes
+        if not ids:
+            ids.append(_blob_ids_at(repo, rev))
         if path not in cache:
-            p = _git(repo, "cat-file", "blob", f"{rev}:{path}", check=False)
-            cache[path] = p.stdout if p.returncode == 0 else None
+            oid = ids[0].get(path)
+            p = _git(repo, "cat-file", "blob", oid, check=False) if oid else None
+            cache[path] = p.stdout if p is not None and p.returncode == 0 else None
         return cache[path]
 
     return read
+
+
+def _blob_ids_at(repo: Path, rev: str) -> dict[str, str]:
+    """Path → blob id of every file in `rev`'s tree (empty when `rev` does not exist)."""
+    p = _git(repo, "ls-tree", "-r", "-z", "--full-tree", rev, check=False)
+    out: dict[str, str] = {}
+    for entry in p.stdout.split(b"\0") if p.returncode == 0 else []:
+        meta, _, path = entry.partition(b"\t")
+        if path and meta.split()[1] == b"blob":
+            out[path.decode("utf-8", errors="surrogateescape")] = meta.split()[2].decode()
+    return out
 
 
 def has_revision(repo: Path, rev: str) -> bool:

@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -19,12 +24,6 @@ def _hook(repo: Path, env: dict[str, str], entry: str) -> Measured:
     if entry == "check-staged":
         return run_measured(["check", "--staged"], repo, env)
     # `changeguard-hook` as pre-commit runs it, without the full CLI
-    import os
-    import subprocess
-    import sys
-    import tempfile
-    import time
-
     e = {**env, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from changeguard.changelog.events import change_dir
 from tests.adversarial._harness import assert_bounded, run_measured
 from tests.conftest import git
 from tests.test_changelog_support import NOW, PLAN_ID, Cg, cg, make_repo, plan_path, verify
@@ -16,7 +17,7 @@ from tests.test_changelog_verify import _commit_on_tip
 
 __all__ = ["cg"]
 REF = "refs/heads/changeguard/log"
-PLAN_BLOB = f"changes/{PLAN_ID}/plan.yaml"
+PLAN_BLOB = f"{change_dir(PLAN_ID)}/plan.yaml"
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_trailers_disagree_with_body(r: Path, cg: Cg, git_env: dict[str, str]) -
 
 
 def test_index_entry_no_event_explains(r: Path, cg: Cg, git_env: dict[str, str]) -> None:
-    entry = "paths/" + "0" * 40 + "/" + PLAN_ID
+    entry = "paths/00/" + "0" * 40 + "/" + PLAN_ID
     bad = _commit_on_tip(r, {entry: b"etc/shadow"}, _tip_message(r), author="dev@example.org")
     _first_problem(cg, r, git_env, bad)
 
@@ -79,7 +80,7 @@ def test_index_entry_no_event_explains(r: Path, cg: Cg, git_env: dict[str, str])
 def test_state_json_not_json(r: Path, cg: Cg, git_env: dict[str, str]) -> None:
     msg = _tip_message(r)
     git(r, "update-ref", REF, f"{REF}~1")
-    bad = _commit_on_tip(r, {f"changes/{PLAN_ID}/state.json": b"{not json"}, msg,
+    bad = _commit_on_tip(r, {f"{change_dir(PLAN_ID)}/state.json": b"{not json"}, msg,
                          author="dev@example.org")
     problem = _first_problem(cg, r, git_env, bad)
     assert problem
