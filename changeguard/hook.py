@@ -237,7 +237,9 @@ def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: _Reader,
                              hint="split the file or raise max_file_bytes")
         return data
 
-    result = check_files(repo, paths, mappings, read=limited, raise_errors=False)
+    # one staged member of a group (e.g. a Patroni scope) is judged with its siblings
+    result = check_files(repo, paths, mappings, read=limited, raise_errors=False,
+                         complete_groups=True)
     errors.extend(result.errors)
     return list(result.findings)
 
