@@ -26,6 +26,7 @@ RULE = "guarded-path-coverage"
 COVERING_STATES = ("approved", "in_progress")
 OPEN_STATES = ("submitted", "approved", "in_progress")
 _REGULAR_MODES = ("100644", "100755")
+_SYMLINK_MODE = "120000"
 MAX_PATHSPECS = 1000
 
 
@@ -38,11 +39,12 @@ class Selection:
     plans: list[str] = field(default_factory=list)
     guarded: list[Staged] = field(default_factory=list)
     config: str | None = None  # the staged .changeguard.yaml, validated in full
+    links: list[str] = field(default_factory=list)  # staged symlinks in mapped paths
 
     @property
     def empty(self) -> bool:
         """True when nothing staged needs a check (the fast path)."""
-        return not (self.mapped or self.plans or self.guarded or self.config)
+        return not (self.mapped or self.plans or self.guarded or self.config or self.links)
 
     @property
     def files(self) -> int:
@@ -69,7 +71,10 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
 
         now = parse_now(None)
     read = _Reader(git, sel.staged)
-    errors: list[ChangeguardError] = []
+    errors: list[ChangeguardError] = [
+        InputError("is a symlink: mapped config files must be regular files (a link may point "
+                   "outside the repository; it is never followed)", file=p,
+                   hint="commit the file's content instead of a link") for p in sel.links]
     if sel.config is not None:
         check_guard_config(sel.config, read)
     findings = check_configs(repo, cfg, sel.mapped, read, errors)
@@ -189,6 +194,9 @@ def select(cfg: LightConfig, staged: list[Staged], filenames: Sequence[str]) -> 
             sel.mapped.append(path)
     sel.guarded = [s for s in staged
                    if not match(cfg.plans, s.path) and match_any(cfg.guarded, s.path)]
+    # a mapped config replaced by a link would escape validation: refuse it (never follow)
+    sel.links = [s.path for s in staged if s.mode == _SYMLINK_MODE and s.blob is not None
+                 and any(match_any(g, s.path) for g in cfg.schema_globs)]
     return sel
 
 

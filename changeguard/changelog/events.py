@@ -47,7 +47,8 @@ from changeguard.changelog.store import (
 from changeguard.errors import GitError, RefusedError
 
 TRAILERS = ("Changeguard-Event", "Changeguard-Change", "Changeguard-Digest", "Changeguard-Actor")
-MAX_ATTEMPTS = 60
+MIN_ATTEMPTS = 60
+RETRY_SECONDS = 120.0
 
 
 def key_hash(text: str) -> str:
@@ -272,20 +273,25 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
 def append(git: Git, ref: str, prep: Prepared, world_for: WorldFor, author: Author,
            sign: bool) -> tuple[str, ChangeState | FreezeState]:
     """Write the event and move the ref with compare-and-swap; re-validate on a lost race."""
-    for attempt in range(MAX_ATTEMPTS):
+    # Retry until a deadline, not a count: under heavy contention (16 writers on 2 cores)
+    # a fixed count starved some writers; each lost race means someone else progressed.
+    deadline = time.monotonic() + RETRY_SECONDS
+    attempt = 0
+    while attempt < MIN_ATTEMPTS or time.monotonic() < deadline:
+        attempt += 1
         tip = ref_tip(git, ref)
         commit, new = build_commit(git, tip, prep, world_for, author, sign)
         if cas_update(git, ref, commit, tip, f"changeguard: {prep.event.kind} "
                                              f"{prep.event.change}"):
             return commit, new
         # lost the race: back off with jitter so N writers do not retry in lock-step
-        time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** min(attempt, 6))))
+        time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** min(attempt, 7))))
     lock = git.repo / git.out("rev-parse", "--git-path", ref + ".lock")
     if lock.exists() and time.time() - lock.stat().st_mtime > 30:
         raise GitError(f"{lock} is left over from a crashed git process",
                        hint="if no changeguard or git command is running, delete that file")
     raise RefusedError(f"the change log ref {ref} kept moving; gave up after "
-                       f"{MAX_ATTEMPTS} attempts", hint="retry the command")
+                       f"{attempt} attempts in {RETRY_SECONDS:g} s", hint="retry the command")
 
 
 def commit_message(git: Git, sha: str) -> str:
