@@ -72,9 +72,10 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
         now = parse_now(None)
     read = _Reader(git, sel.staged)
     errors: list[ChangeguardError] = [
-        InputError("is a symlink: mapped config files must be regular files (a link may point "
-                   "outside the repository; it is never followed)", file=p,
-                   hint="commit the file's content instead of a link") for p in sel.links]
+        InputError("is a symlink that points outside the repository; it is never followed, "
+                   "and a mapped config must not escape validation", file=p,
+                   hint="commit the file's content instead of a link")
+        for p in sel.links if _link_leaves_repo(p, read(p))]
     if sel.config is not None:
         check_guard_config(sel.config, read)
     findings = check_configs(repo, cfg, sel.mapped, read, errors)
@@ -84,6 +85,19 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     for e in errors:  # every file was looked at; unreadable ones make the run exit 2
         print(e.render(), file=sys.stderr)
     return 2 if errors else code
+
+
+def _link_leaves_repo(path: str, target: bytes | None) -> bool:
+    """A staged symlink's target (its blob) is absolute or climbs above the repo root."""
+    import posixpath
+
+    if target is None:
+        return False
+    t = target.decode("utf-8", "surrogateescape")
+    if t.startswith("/"):
+        return True
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), t))
+    return joined == ".." or joined.startswith("../")
 
 
 def _staged(git: Git) -> list[Staged]:
