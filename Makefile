@@ -32,6 +32,9 @@ docs: $(STAMP)
 
 bench: $(DEVSTAMP)
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/hook.py
+	$(BIN)/python bench/check_bulk.py
+	$(BIN)/python bench/log_scale.py
 
 clean:
 	rm -rf $(VENV) build dist

@@ -87,7 +87,12 @@ def install_hook(
         "--force", help="Keep a foreign pre-commit hook as pre-commit.legacy and chain it.")
     ] = False,
 ) -> int:
-    """Install the git pre-commit hook that runs `changeguard check --staged`."""
+    """Install the git pre-commit hook that runs `changeguard check --staged`.
+
+    Never overwrites a foreign hook unless --force (which keeps it as pre-commit.legacy).
+
+    Example: changeguard install-hook
+    """
     from changeguard.context import repo_root
 
     for note in install(repo_root(ctx.obj), force=force):
