@@ -218,9 +218,8 @@ def read_bytes(path: Path, name: str | None = None, max_bytes: int = DEFAULT_MAX
     return raw
 
 
-def parse_documents(text: str | bytes, name: str,
-                    max_bytes: int = DEFAULT_MAX_BYTES) -> list[Loaded]:
-    """Every document of a YAML/JSON stream, with line maps."""
+def prepare_text(text: str | bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """Size limit, UTF-8 decoding and the NUL check every parser applies first."""
     if isinstance(text, bytes):
         if len(text) > max_bytes:
             raise InputError(f"input is over the {max_bytes}-byte limit", file=name)
@@ -230,6 +229,13 @@ def parse_documents(text: str | bytes, name: str,
     if "\x00" in text:
         raise InputError("contains NUL bytes (binary file?)", file=name, line=text[: text.index(
             "\x00")].count("\n") + 1)
+    return text
+
+
+def parse_documents(text: str | bytes, name: str,
+                    max_bytes: int = DEFAULT_MAX_BYTES) -> list[Loaded]:
+    """Every document of a YAML/JSON stream, with line maps."""
+    text = prepare_text(text, name, max_bytes)
     docs: list[Loaded] = []
     # The node graph is acyclic and freed as a whole: cyclic GC passes over millions of
     # young nodes made a 100 000-node topology take 6x longer (superlinear in size).

@@ -30,8 +30,8 @@ from changeguard.loader import (
     SourceMap,
     _Builder,
     _resolve_plain,
-    decode,
     escape_pointer,
+    prepare_text,
 )
 
 _MERGE = _STD + "merge"
@@ -326,15 +326,7 @@ def _copy(value: JSONValue) -> JSONValue:
 def parse_documents_streaming(text: str | bytes, name: str,
                               max_bytes: int = DEFAULT_MAX_BYTES) -> list[Loaded]:
     """Like `loader.parse_documents`, without holding the node graph in memory."""
-    if isinstance(text, bytes):
-        if len(text) > max_bytes:
-            raise InputError(f"input is over the {max_bytes}-byte limit", file=name)
-        text = decode(text, name)
-    elif len(text) > max_bytes:
-        raise InputError(f"input is over the {max_bytes}-byte limit", file=name)
-    if "\x00" in text:
-        raise InputError("contains NUL bytes (binary file?)", file=name, line=text[: text.index(
-            "\x00")].count("\n") + 1)
+    text = prepare_text(text, name, max_bytes)
     try:
         return _documents(text, name)
     except yaml.MarkedYAMLError as e:
