@@ -221,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ndemo failed: {e}\nthe repo is at {repo}", file=sys.stderr)
         return 1
     print(f"\nDone. The config repo (with its change log on refs/heads/changeguard/log) is at:"
-          f"\n   {repo}\nTry: cd {repo} && changeguard list && git log changeguard/log")
+          f"\n   {repo}\nTry: cd {repo} && {Path(sys.executable).parent / 'changeguard'} list "
+          "&& git log changeguard/log")
     return 0
 
 
