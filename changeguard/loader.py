@@ -232,6 +232,18 @@ def prepare_text(text: str | bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTE
     return text
 
 
+def yaml_error(e: yaml.YAMLError | RecursionError, name: str) -> InputError:
+    """A parser failure as a located exit-2 error (shared with the streaming parser)."""
+    if isinstance(e, RecursionError):
+        return InputError("nesting too deep", file=name)
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        return InputError(f"not valid YAML: {e.problem or e.context}", file=name,
+                          line=mark.line + 1 if mark else None,
+                          hint="check indentation and quoting near that line")
+    return InputError(f"not valid YAML: {e}", file=name)
+
+
 def parse_documents(text: str | bytes, name: str,
                     max_bytes: int = DEFAULT_MAX_BYTES) -> list[Loaded]:
     """Every document of a YAML/JSON stream, with line maps."""
@@ -247,15 +259,8 @@ def parse_documents(text: str | bytes, name: str,
                 continue
             b = _Builder(name)
             docs.append(Loaded(b.build(node, "", 0), SourceMap(name, b.lines)))
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        raise InputError(f"not valid YAML: {e.problem or e.context}", file=name, line=line,
-                         hint="check indentation and quoting near that line") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"not valid YAML: {e}", file=name) from e
-    except RecursionError as e:
-        raise InputError("nesting too deep", file=name) from e
+    except (yaml.YAMLError, RecursionError) as e:
+        raise yaml_error(e, name) from e
     finally:
         if gc_was_on:
             gc.enable()

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from changeguard.errors import GitError, InputError
+from changeguard.errors import InputError
+from changeguard.hookgit import Git
 from changeguard.plan.digest import blob_id
 
 Reader = Callable[[str], bytes | None]
 
 
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
-    try:
-        p = subprocess.run(["git", *args], cwd=repo, capture_output=True, env=env)
-    except FileNotFoundError as e:
-        raise GitError("git is not installed", hint="install git ≥ 2.30") from e
-    if check and p.returncode != 0:
-        raise GitError(f"git {args[0]} failed: {p.stderr.decode(errors='replace').strip()}")
-    return p
+    """The hook's stdlib runner: leaked GIT_* variables are cleaned the same way."""
+    return Git(repo).run(*args, check=check)
 
 
 def worktree_reader(repo: Path) -> Reader:
@@ -80,11 +74,8 @@ def has_revision(repo: Path, rev: str) -> bool:
 
 
 def tracked_files(repo: Path, rev: str) -> list[str]:
-    """All paths in `rev`'s tree (for topologies the plan does not change)."""
-    p = _git(repo, "ls-tree", "-r", "-z", "--name-only", rev, check=False)
-    if p.returncode != 0:
-        return []
-    return [x for x in p.stdout.decode("utf-8", errors="surrogateescape").split("\0") if x]
+    """All file paths in `rev`'s tree (for topologies the plan does not change)."""
+    return list(_blob_ids_at(repo, rev))
 
 
 def blob_ids(paths: list[str], read: Reader) -> dict[str, str | None]:

@@ -32,6 +32,7 @@ from changeguard.loader import (
     _resolve_plain,
     escape_pointer,
     prepare_text,
+    yaml_error,
 )
 
 _MERGE = _STD + "merge"
@@ -329,15 +330,8 @@ def parse_documents_streaming(text: str | bytes, name: str,
     text = prepare_text(text, name, max_bytes)
     try:
         return _documents(text, name)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        raise InputError(f"not valid YAML: {e.problem or e.context}", file=name, line=line,
-                         hint="check indentation and quoting near that line") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"not valid YAML: {e}", file=name) from e
-    except RecursionError as e:
-        raise InputError("nesting too deep", file=name) from e
+    except (yaml.YAMLError, RecursionError) as e:
+        raise yaml_error(e, name) from e
 
 
 def _documents(text: str, name: str) -> list[Loaded]:
