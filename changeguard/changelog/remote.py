@@ -39,43 +39,37 @@ def tracking_ref(remote: str) -> str:
     return f"refs/changeguard/remotes/{remote}/log"
 
 
+_LOCAL_LOCK = ("cannot lock ref", "Unable to create", "unable to update local ref")
+FETCH_TRIES = 8
+
+
 def fetch(git: Git, remote: str, ref: str) -> str | None:
     """Fetch the remote log into our private tracking ref; its tip, or None if it has no log.
 
-    A configured remote goes through GitPython (its FetchInfo names the updated ref; the
-    ~0.2 s import is noise next to a network round trip); a URL or path through plain git.
+    Goes through GitPython's command layer (`--no-write-fetch-head`: concurrent writers in
+    one clone must not race on FETCH_HEAD). Another local writer holding the tracking ref's
+    lock is contention, not an unreachable remote: retry it.
     """
-    track = tracking_ref(remote)
     from git import Repo
     from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
-    try:
-        with Repo(git.repo) as repo:
-            infos = repo.remote(remote).fetch(f"+{ref}:{track}", no_tags=True)
-    except ValueError:  # not a configured remote name
-        return _fetch_plain(git, remote, ref, track)
-    except GitCommandError as e:
-        err = str(e.stderr or e).strip()
-        if "couldn't find remote ref" in err:
-            return None
-        raise Unreachable(err or f"git fetch {remote} failed") from e
-    except (InvalidGitRepositoryError, NoSuchPathError) as e:
-        raise Unreachable(f"git fetch {remote} failed: {e}") from e
-    for info in infos:
-        if info.ref.path == track:
-            return str(info.commit.hexsha)
-    return ref_tip(git, track)
-
-
-def _fetch_plain(git: Git, remote: str, ref: str, track: str) -> str | None:
-    p = git.run("fetch", "-q", "--no-tags", "--no-write-fetch-head", remote, f"+{ref}:{track}",
-                check=False)
-    if p.returncode != 0:
-        err = p.stderr.decode(errors="replace").strip()
-        if "couldn't find remote ref" in err:
-            return None
-        raise Unreachable(err or f"git fetch {remote} failed")
-    return ref_tip(git, track)
+    track = tracking_ref(remote)
+    for attempt in range(FETCH_TRIES):
+        try:
+            with Repo(git.repo) as repo:
+                repo.git.fetch("-q", "--no-tags", "--no-write-fetch-head", remote,
+                               f"+{ref}:{track}", env=git.env)
+            return ref_tip(git, track)
+        except GitCommandError as e:
+            err = str(e.stderr or e).strip()
+            if "couldn't find remote ref" in err:
+                return None
+            if not any(w in err for w in _LOCAL_LOCK) or attempt == FETCH_TRIES - 1:
+                raise Unreachable(err or f"git fetch {remote} failed") from e
+        except (InvalidGitRepositoryError, NoSuchPathError) as e:
+            raise Unreachable(f"git fetch {remote} failed: {e}") from e
+        time.sleep(random.uniform(0.01, 0.05 * (attempt + 1)))
+    raise Unreachable(f"git fetch {remote} failed")  # pragma: no cover - loop always returns
 
 
 def push(git: Git, remote: str, ref: str, tip: str) -> bool:
