@@ -7,9 +7,12 @@ from typing import Annotated
 
 import typer
 
+from changeguard.cli_usage import require_command
+
 policy_app = typer.Typer(
     help="Work with policy packs: test them like code.",
-    no_args_is_help=True,
+    invoke_without_command=True,
+    callback=require_command,
 )
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from changeguard.cli_usage import require_command
+
 NOW_HELP = "Current time (RFC 3339 with offset); default: the clock."
 Now = Annotated[str | None, typer.Option("--now", help=NOW_HELP)]
 Fmt = Annotated[str | None, typer.Option("--format", help="text or json.")]
@@ -23,7 +25,7 @@ def register(app: typer.Typer) -> None:
                      ("review", review), ("show", show), ("list", list_)):
         app.command(name)(fn)
     log = typer.Typer(name="log", help="Verify or sync the git-backed change log.",
-                      no_args_is_help=True)
+                      invoke_without_command=True, callback=require_command)
     log.command("verify")(log_verify)
     log.command("sync")(log_sync)
     app.add_typer(log)

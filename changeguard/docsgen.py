@@ -124,7 +124,7 @@ def _param_row(p: Any) -> str:
         if getattr(p, "multiple", False):
             kind += " (repeatable)"
     else:
-        names = f"`{str(p.name).upper()}`"
+        names = f"`{p.metavar or str(p.name).upper()}`"
         kind = _type_name(p)
     help_text = getattr(p, "help", None) or ""
     req = "yes" if getattr(p, "required", False) else ""
@@ -138,7 +138,7 @@ def _usage(path: tuple[str, ...], cmd: Any) -> str:
         parts.append("[OPTIONS]")
     for p in params:
         if not _is_option(p):
-            name = str(p.name).upper() + ("…" if getattr(p, "nargs", 1) == -1 else "")
+            name = p.metavar or str(p.name).upper() + ("…" if p.nargs == -1 else "")
             parts.append(name if getattr(p, "required", False) else f"[{name}]")
     return " ".join(parts)
 
@@ -172,11 +172,9 @@ def _short(cmd: Any) -> str:
 
 def render_cli() -> str:
     """docs/cli.md: usage, help and options of every registered command."""
-    import typer
+    from changeguard.cli import build_command
 
-    from changeguard.cli import app
-
-    root = typer.main.get_command(app)
+    root = build_command()
     commands = list(_walk(root, ()))
     out = [GENERATED_NOTE.format(src="the Typer app in changeguard/cli*.py"), "",
            "# Command-line reference", "",

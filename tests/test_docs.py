@@ -43,7 +43,7 @@ def test_cli_doc_covers_every_registered_command() -> None:
     assert {"validate", "policy test", "rules"} <= set(leaves)
     for name in leaves:
         assert f"## changeguard {name}\n" in text
-    assert "`--format`" in text and "`DIRECTORY`" in text
+    assert "`--format`" in text and "`DIR`" in text
 
 
 def test_config_doc_covers_every_schema_key() -> None:

@@ -33,7 +33,7 @@ from changeguard.changelog.state import (
     ts,
 )
 from changeguard.changelog.store import Git, ref_tip
-from changeguard.errors import RefusedError
+from changeguard.errors import GitError, RefusedError
 from changeguard.model import GuardConfig
 
 
@@ -85,6 +85,20 @@ def read_history(git: Git, tip: str) -> list[Commit]:
             c.changes[path] = None if set(new) == {"0"} else new
         out.append(c)
     return out
+
+
+def refuse_shallow(git: Git, history: list[Commit]) -> None:
+    """A log fetched with --depth has no root to replay from: exit 2, not a false verdict."""
+    shallow = git.out("rev-parse", "--git-path", "shallow").strip()
+    path = Path(shallow) if Path(shallow).is_absolute() else git.repo / shallow
+    if not path.is_file():
+        return
+    cut = set(path.read_text().split())
+    if any(c.sha in cut for c in history):
+        raise GitError("the change log's history is shallow (fetched with --depth): it cannot "
+                       "be replayed from its root",
+                       hint="fetch the whole log: git fetch --unshallow, or fetch the log ref "
+                            "without --depth")
 
 
 class Replay:
@@ -187,6 +201,7 @@ def verify(git: Git, config: GuardConfig) -> Report:
     if tip is None:
         return report
     history = read_history(git, tip)
+    refuse_shallow(git, history)
     blobs = _blobs(git, history)
     sigs = _signatures(git, config, tip) if config.require_signed else {}
     replay = Replay(config)

@@ -12,8 +12,9 @@ from changeguard.rules import RULES, Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
-# The project's documentation entry point (SARIF toolComponent.informationUri).
-INFORMATION_URI = "https://pypi.org/project/changeguard/"
+# This project's documentation (SARIF toolComponent.informationUri). Not PyPI: the name
+# `changeguard` there belongs to an unrelated project (issue 12). Same as pyproject's urls.
+INFORMATION_URI = "https://example.org/your-mirror/changeguard/-/blob/main/docs/rules.md"
 
 JSONObj = dict[str, object]
 

@@ -13,8 +13,11 @@ from pathlib import Path
 
 from tests.conftest import ROOT, git
 
-TIME_BUDGET_S = 5.0  # CPU seconds of the child (user + sys, its git children included)
-WALL_BUDGET_S = 30.0  # wall clock: catches hangs; generous because test hosts are shared
+# Catastrophe bounds only (issue 12): these inputs cost well under 2 CPU s; an alias bomb or
+# a quadratic blow-up costs minutes. 30 s is >= 15x headroom on a loaded 2-core machine, so
+# the bound can only fail on a catastrophe, never on a slow host. Speed lives in bench/.
+CATASTROPHE_CPU_S = 30.0  # CPU seconds of the child (user + sys, its git children included)
+HANG_TIMEOUT_S = 120.0  # the child is killed after this: a hang fails on its exit code
 MEMORY_BUDGET_MB = 300.0
 
 
@@ -29,7 +32,7 @@ class Measured:
 
 
 def run_measured(args: list[str], cwd: Path, env: dict[str, str], *,
-                 timeout: float = 60.0, prefix: list[str] | None = None) -> Measured:
+                 timeout: float = HANG_TIMEOUT_S, prefix: list[str] | None = None) -> Measured:
     """Run the CLI; wait4 gives the child's own peak RSS (its git children included)."""
     e = dict(env)
     e["PYTHONPATH"] = str(ROOT)
@@ -59,12 +62,12 @@ def log_refs(repo: Path) -> str:
 
 
 def assert_bounded(m: Measured) -> None:
-    """No traceback, inside the time and memory budgets."""
+    """No traceback, no catastrophic CPU use, inside the memory budget."""
     assert "Traceback" not in m.err + m.out, m.err
     assert "internal error" not in m.err, m.err
     assert "{value" not in m.err, m.err  # an unformatted message template
-    assert m.cpu < TIME_BUDGET_S, f"used {m.cpu:.1f} CPU seconds"
-    assert m.seconds < WALL_BUDGET_S, f"took {m.seconds:.1f}s"
+    assert m.code >= 0, f"killed by signal {-m.code} (hang or crash)"
+    assert m.cpu < CATASTROPHE_CPU_S, f"used {m.cpu:.1f} CPU seconds"
     assert m.peak_mb < MEMORY_BUDGET_MB, f"peak RSS {m.peak_mb:.0f} MB"
 
 
