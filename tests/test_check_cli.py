@@ -34,7 +34,8 @@ def cfg_repo(repo: Path) -> Path:
 
 def as_json(out: str) -> dict[str, object]:
     doc = json.loads(out)
-    assert set(doc) == {"ok", "findings", "summary"}
+    # `errors` only when the run could not judge some input (exit 2)
+    assert set(doc) - {"errors"} == {"ok", "findings", "summary"}
     return doc  # type: ignore[no-any-return]
 
 
@@ -72,8 +73,12 @@ def test_malformed_yaml_exits_2_but_other_files_still_reported(cfg_repo: Path,
     r = run_cli("check", "--all", "--format", "json", cwd=cfg_repo)
     assert r.code == 2
     assert "error: db/bad.topology.yaml:" in r.err and "Traceback" not in r.err
-    rules = [f["rule"] for f in as_json(r.out)["findings"]]  # type: ignore[attr-defined]
+    doc = as_json(r.out)
+    rules = [f["rule"] for f in doc["findings"]]  # type: ignore[attr-defined]
     assert rules == ["replication-upstream-exists"]
+    assert doc["ok"] is False
+    assert [(e["file"], e["line"]) for e in doc["errors"]] == [  # type: ignore[attr-defined]
+        ("db/bad.topology.yaml", 2)]
 
 
 def test_duplicate_keys_exit_2(cfg_repo: Path, run_cli: RunCli) -> None:
