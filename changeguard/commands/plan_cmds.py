@@ -171,8 +171,8 @@ def _file_notes(lp: LoadedPlan, ctx: EvalContext) -> list[str]:
             notes.append(f"{lp.display}: {path} will be deleted (it is in {ctx.base} but not "
                          "in the proposed files)")
         else:
-            notes.append(f"{lp.display}: {path} does not exist yet: will be created (write "
-                         "its proposed content before `submit`, or it is recorded as absent)")
+            notes.append(f"{lp.display}: {path} does not exist yet: will be created (create "
+                         "it before `submit`: a missing file is recorded as deleted)")
     return notes
 
 
