@@ -162,11 +162,12 @@ def _own_files(repo: Path, g: Globals, config: GuardConfig, names: list[str],
     from changeguard.config import CONFIG_NAME, load_config
     from changeguard.globs import match
 
-    config_rel = repo_relative(repo, str(g.config)) if g.config else CONFIG_NAME
+    # --config may name a file outside the repo: compare absolute paths, links unresolved
+    config_abs = os.path.abspath(g.config) if g.config else None
     own = _Own()
     plans: list[Path] = []
     for name, rel in zip(names, named, strict=True):
-        if rel == config_rel:
+        if (os.path.abspath(name) == config_abs if config_abs else rel == CONFIG_NAME):
             load_config(repo, Path(name))  # raises ConfigError (exit 2) naming file and line
             own.paths.add(rel)
         elif match(config.plans, rel):
