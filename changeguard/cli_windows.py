@@ -107,16 +107,21 @@ def _render_json(occs: list[Occurrence], frz: list[Freeze], gaps: list[Gap],
 
     display = zone(config.timezone)
     doc = {
-        "windows": [{"name": o.name, "start": o.local_start.isoformat(),
-                     "end": o.local_end.isoformat(), "timezone": o.zone} for o in occs],
-        "freezes": [{"name": f.name, "start": f.start.astimezone(display).isoformat(),
-                     "end": f.end.astimezone(display).isoformat(), "reason": f.reason}
+        "windows": [{"name": o.name, "start": _iso(o.local_start),
+                     "end": _iso(o.local_end), "timezone": o.zone} for o in occs],
+        "freezes": [{"name": f.name, "start": _iso(f.start.astimezone(display)),
+                     "end": _iso(f.end.astimezone(display)), "reason": f.reason}
                     for f in frz],
     }
     if gaps:  # only when there are some: the common document keeps its two keys
         doc["skipped"] = [{"name": g.name, "date": g.day.isoformat(), "reason": g.reason}
                           for g in gaps]
     return json.dumps(doc, indent=2)
+
+
+def _iso(t: datetime) -> str:
+    # to the second: an open-ended log freeze ends at the horizon, which is the wall clock
+    return t.isoformat(timespec="seconds")
 
 
 def _fmt(t: datetime) -> str:

@@ -72,7 +72,7 @@ def zone(name: str) -> ZoneInfo:
 
 def _aware(t: datetime, what: str) -> datetime:
     if t.tzinfo is None or t.utcoffset() is None:
-        raise InputError(f"{what} {t.isoformat()} has no timezone offset",
+        raise InputError(f"{what} {t.isoformat(timespec='seconds')} has no timezone offset",
                          hint="add an offset such as +08:00 or Z")
     return t.astimezone(UTC)
 

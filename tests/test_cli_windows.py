@@ -170,6 +170,7 @@ def test_log_freeze_is_listed(tmp_path: Path, git_env: dict[str, str], run_cli: 
     assert [(x["name"], x["reason"]) for x in j["freezes"]] == [
         ("stop-the-line", "replication incident (by chen@example.org); until "
                           "`changeguard unfreeze`")]
+    assert "." not in j["freezes"][0]["start"] + j["freezes"][0]["end"]  # no microseconds
     assert run_cli("unfreeze", cwd=r, env=chen).code == 0
     assert json.loads(run_cli("windows", "--format", "json", cwd=r).out)["freezes"] == []
 
