@@ -13,7 +13,7 @@ from changeguard.errors import InputError
 
 if TYPE_CHECKING:
     from changeguard.calendar_html import CalendarChange
-    from changeguard.model import Freeze, GuardConfig
+    from changeguard.model import GuardConfig
 
 MAX_DAYS = 366  # one page; a longer range would squeeze every change into a sliver
 
@@ -48,25 +48,25 @@ def run_calendar(g: Globals, *, html: Path | None, start: str | None, days: int,
 
     from changeguard import timewin
     from changeguard.calendar_html import render_calendar
-    from changeguard.commands.output import write_atomic
+    from changeguard.commands.freezes import all_freezes
+    from changeguard.commands.output import check_target, write_atomic
     from changeguard.config import load_config
 
     if html is None:
         raise InputError("calendar needs an output file", hint="use --html FILE")
     if not 1 <= days <= MAX_DAYS:
         raise InputError(f"--days {days} is out of range", hint=f"use 1..{MAX_DAYS}")
-    if html.is_dir():
-        raise InputError(f"--html {html} is a directory", hint="give a file name")
+    check_target(html, "--html")  # before any work: a typo'd folder is exit 2, not a silent mkdir
     t_now = parse_now(now)
     repo = repo_root(g)
     config = load_config(repo, g.config)
     t0 = _parse_from(start) if start is not None else _start_of_day(t_now, config.timezone)
     t1 = t0 + timedelta(days=days)
     occs = timewin.occurrences(config.windows, t0, t1, config.timezone)
-    frz = timewin.overlapping_freezes([*config.freezes, *log_freeze(repo, config, t1)], t0, t1)
+    frz = timewin.overlapping_freezes(all_freezes(repo, config, t1), t0, t1)
     changes = read_changes(repo, config, t_now)
     page = render_calendar(occs, frz, changes, t0, t1, config.timezone, now=t_now)
-    write_atomic(html, page)
+    write_atomic(html, page, option="--html")
     shown = sum(1 for c in changes if c.start < t1 and c.end > t0)
     print(f"wrote {html} ({shown} changes, {len(occs)} windows, {len(frz)} freezes)",
           file=sys.stderr)
@@ -84,35 +84,6 @@ def read_changes(repo: Path, config: GuardConfig, now: datetime) -> list[Calenda
     finally:
         s.close()
     return changes_from_states(rows)
-
-
-def log_freeze(repo: Path, config: GuardConfig, horizon: datetime) -> list[Freeze]:
-    """An active stop-the-line freeze from the log's freeze.json, as a Freeze to draw."""
-    import json
-
-    from changeguard.changelog.store import Git, ref_tip
-    from changeguard.model import Freeze
-
-    git = Git(repo)
-    try:
-        tip = ref_tip(git, config.log.ref)
-        raw = git.read_blob(f"{tip}:freeze.json") if tip else None
-    finally:
-        git.close()
-    if raw is None:
-        return []
-    try:
-        doc = json.loads(raw)
-        if not doc.get("active"):
-            return []
-        start = datetime.fromisoformat(doc["at"])
-        end = datetime.fromisoformat(doc["until"]) if doc.get("until") else horizon
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return []  # `log verify` reports a malformed log; the calendar just omits it
-    if end <= start:
-        return []
-    return [Freeze(name="stop-the-line", start=start, end=end,
-                   reason=f"{doc.get('reason', '')} (by {doc.get('actor', '?')})")]
 
 
 def _start_of_day(t: datetime, tz: str) -> datetime:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from changeguard.context import Globals, parse_now, pick_format, repo_root
 from changeguard.errors import InputError
+
+if TYPE_CHECKING:
+    from changeguard.findings import Finding
+    from changeguard.model import GuardConfig
 
 FORMATS = ("text", "json", "sarif", "junit")
 
@@ -44,16 +49,20 @@ def check(
 
     CI gate (cannot be skipped with --no-verify): changeguard check --range origin/main..HEAD
     """
+    from changeguard.commands.plan_cmds import error_document
+
     g: Globals = ctx.obj
     form = pick_format(fmt, g, FORMATS)
-    repo = repo_root(g)
     if staged:
-        return _staged(repo, g, form, now, files or [])
-    if rev_range is not None:
-        return _range(repo, g, form, rev_range)
-    if not files and not all_files:
-        raise InputError("nothing to check", hint="name files, or use --all or --staged")
-    return run_check(repo, g, files or [], all_files, form, verbose or g.verbose)
+        return _staged(repo_root(g), g, form, now, files or [])
+    # bad input (exit 2) still yields a json/sarif/junit document carrying the error
+    with error_document(form):
+        repo = repo_root(g)
+        if rev_range is not None:
+            return _range(repo, g, form, rev_range)
+        if not files and not all_files:
+            raise InputError("nothing to check", hint="name files, or use --all or --staged")
+        return run_check(repo, g, files or [], all_files, form, verbose or g.verbose, now=now)
 
 
 def _range(repo: Path, g: Globals, form: str, spec: str) -> int:
@@ -65,7 +74,7 @@ def _range(repo: Path, g: Globals, form: str, spec: str) -> int:
     from changeguard.report import render
 
     findings, judged, errors = check_range(repo, spec, config_path=g.config)
-    text = render(findings, form, files=judged, color=g.color)
+    text = render(findings, form, files=judged, color=g.color, errors=errors)
     print(text, end="" if text.endswith("\n") else "\n")
     for e in errors:
         print(e.render(), file=sys.stderr)
@@ -100,8 +109,12 @@ def repo_relative(repo: Path, name: str) -> str:
 
 
 def run_check(repo: Path, g: Globals, names: list[str], all_files: bool, form: str,
-              verbose: bool) -> int:
-    """Check the named files (and with --all every mapped file), print the report."""
+              verbose: bool, now: str | None = None) -> int:
+    """Check the named files (and with --all every mapped file), print the report.
+
+    A named plan file (matching `plans:`) gets plan validation and a named config file
+    config validation: each is checked as what it is, not skipped as unmapped (issue 12).
+    """
     from changeguard.config import load_config
     from changeguard.findings import is_ok
     from changeguard.replication.check import all_repo_files, check_files, working_tree_reader
@@ -116,19 +129,65 @@ def run_check(repo: Path, g: Globals, names: list[str], all_files: bool, form: s
             raise InputError("no such file", file=name, hint="check the path")
         if rel == "" or os.path.isdir(name):
             raise InputError("is a directory", file=name, hint="name files, or use --all")
-    paths = [*named, *(p for p in all_repo_files(repo) if p not in named)] if all_files \
-        else named
+    own = _own_files(repo, g, config, names, named, now)
+    rest = [rel for rel in named if rel not in own.paths]
+    paths = [*rest, *(p for p in all_repo_files(repo) if p not in named)] if all_files \
+        else rest
     result = check_files(repo, paths, mappings, working_tree_reader(repo, config.max_file_bytes),
                          explicit=not all_files, raise_errors=False)
     if verbose or not all_files:  # a file the user named and we skipped always gets a note
         _notes(result.skipped, summarise_unmapped=all_files)
-    text = render(result.findings, form, files=result.files_checked, color=g.color)
+    findings = [*own.findings, *result.findings]
+    text = render(findings, form, files=len({*result.checked, *own.paths}), color=g.color,
+                  errors=result.errors)
     print(text, end="" if text.endswith("\n") else "\n")
     for err in result.errors:
         print(err.render(), file=sys.stderr)
     if result.errors:
         return 2
-    return 0 if is_ok(result.findings) else 1
+    return 0 if is_ok(findings) else 1
+
+
+@dataclass
+class _Own:
+    """Named files changeguard itself defines the format of: plans and the config."""
+
+    paths: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _own_files(repo: Path, g: Globals, config: GuardConfig, names: list[str],
+               named: list[str], now: str | None) -> _Own:
+    """Validate named plan files (all plan rules) and config files (schema); exit 2 on errors."""
+    from changeguard.config import CONFIG_NAME, load_config
+    from changeguard.globs import match
+
+    # --config may name a file outside the repo: compare absolute paths, links unresolved
+    config_abs = os.path.abspath(g.config) if g.config else None
+    own = _Own()
+    plans: list[Path] = []
+    for name, rel in zip(names, named, strict=True):
+        if (os.path.abspath(name) == config_abs if config_abs else rel == CONFIG_NAME):
+            load_config(repo, Path(name))  # raises ConfigError (exit 2) naming file and line
+            own.paths.add(rel)
+        elif match(config.plans, rel):
+            plans.append(Path(name))
+            own.paths.add(rel)
+    if plans:
+        own.findings.extend(_plan_findings(repo, config, plans, now, own.paths))
+    return own
+
+
+def _plan_findings(repo: Path, config: GuardConfig, plans: list[Path], now: str | None,
+                   judged: set[str]) -> list[Finding]:
+    from changeguard.plan import EvalContext, evaluate_plan, load_plan
+
+    ctx = EvalContext(repo=repo, config=config, now=parse_now(now))
+    findings: list[Finding] = []
+    for p in plans:
+        findings.extend(evaluate_plan(load_plan(p, repo, max_bytes=config.max_file_bytes), ctx,
+                                      judged))
+    return findings
 
 
 def _notes(skipped: list[tuple[str, str]], summarise_unmapped: bool) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,7 +14,7 @@ from changeguard.errors import InputError
 
 if TYPE_CHECKING:
     from changeguard.model import Freeze, GuardConfig
-    from changeguard.timewin import Occurrence
+    from changeguard.timewin import Gap, Occurrence
 
 MAX_DAYS = 3660  # ten years: enough for any calendar export, bounded so output stays sane
 
@@ -47,6 +45,7 @@ def run_windows(g: Globals, *, start: str | None, days: int, ics: bool, output: 
                 fmt: str | None, now: str | None) -> int:
     """Compute the listing and print it (or write the .ics file)."""
     from changeguard import timewin
+    from changeguard.commands.freezes import all_freezes
     from changeguard.config import load_config
 
     form = "ics" if ics or output is not None else pick_format(fmt, g, ("text", "json"))
@@ -55,16 +54,19 @@ def run_windows(g: Globals, *, start: str | None, days: int, ics: bool, output: 
     t_now = parse_now(now)
     t0 = _parse_from(start) if start is not None else t_now
     t1 = t0 + timedelta(days=days)
-    config = load_config(repo_root(g), g.config)
-    occs = timewin.occurrences(config.windows, t0, t1, config.timezone)
-    frz = timewin.overlapping_freezes(config.freezes, t0, t1)
+    repo = repo_root(g)
+    config = load_config(repo, g.config)
+    occs, gaps = timewin.occurrences_and_gaps(config.windows, t0, t1, config.timezone)
+    frz = timewin.overlapping_freezes(all_freezes(repo, config, t1), t0, t1)
     if form == "ics":
         text = timewin.render_ics(occs, frz, config.timezone, now=t_now)
         _emit_ics(text, output, len(occs) + len(frz))
+        for gap in gaps:  # the calendar has no place for them; say so where a human looks
+            print(f"note: {_gap_text(gap)}", file=sys.stderr)
     elif form == "json":
-        _print(_render_json(occs, frz, config))
+        _print(_render_json(occs, frz, gaps, config))
     else:
-        _print(_render_text(occs, frz, config, t0, t1))
+        _print(_render_text(occs, frz, gaps, config, t0, t1))
     return 0
 
 
@@ -87,63 +89,47 @@ def _emit_ics(text: str, output: Path | None, events: int) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    _write_atomic(output, data)
+    from changeguard.commands.output import write_atomic
+
+    write_atomic(output, data, option="--output")
     print(f"wrote {output} ({events} events)", file=sys.stderr)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the target directory, then rename: readers never see half a calendar."""
-    parent = path.parent
-    if not parent.is_dir():
-        raise InputError(f"--output {path}: directory {parent} does not exist",
-                         hint="create the directory first or choose another path")
-    if path.is_dir():
-        raise InputError(f"--output {path} is a directory", hint="give a file name")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as e:
-        raise InputError(f"--output {path}: {e.strerror}", hint="choose a writable path") from e
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file 0600; a calendar export gets the usual umask-based mode.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _gap_text(gap: Gap) -> str:
+    return f"{gap.name} on {gap.day:%a %Y-%m-%d} cannot exist: {gap.reason}"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _render_json(occs: list[Occurrence], frz: list[Freeze], config: GuardConfig) -> str:
+def _render_json(occs: list[Occurrence], frz: list[Freeze], gaps: list[Gap],
+                 config: GuardConfig) -> str:
     import json
 
     from changeguard.timewin import zone
 
     display = zone(config.timezone)
     doc = {
-        "windows": [{"name": o.name, "start": o.local_start.isoformat(),
-                     "end": o.local_end.isoformat(), "timezone": o.zone} for o in occs],
-        "freezes": [{"name": f.name, "start": f.start.astimezone(display).isoformat(),
-                     "end": f.end.astimezone(display).isoformat(), "reason": f.reason}
+        "windows": [{"name": o.name, "start": _iso(o.local_start),
+                     "end": _iso(o.local_end), "timezone": o.zone} for o in occs],
+        "freezes": [{"name": f.name, "start": _iso(f.start.astimezone(display)),
+                     "end": _iso(f.end.astimezone(display)), "reason": f.reason}
                     for f in frz],
     }
+    if gaps:  # only when there are some: the common document keeps its two keys
+        doc["skipped"] = [{"name": g.name, "date": g.day.isoformat(), "reason": g.reason}
+                          for g in gaps]
     return json.dumps(doc, indent=2)
+
+
+def _iso(t: datetime) -> str:
+    # to the second: an open-ended log freeze ends at the horizon, which is the wall clock
+    return t.isoformat(timespec="seconds")
 
 
 def _fmt(t: datetime) -> str:
     return t.strftime("%a %Y-%m-%d %H:%M %Z")
 
 
-def _render_text(occs: list[Occurrence], frz: list[Freeze], config: GuardConfig,
-                 t0: datetime, t1: datetime) -> str:
+def _render_text(occs: list[Occurrence], frz: list[Freeze], gaps: list[Gap],
+                 config: GuardConfig, t0: datetime, t1: datetime) -> str:
     from changeguard.timewin import zone
 
     display = zone(config.timezone)
@@ -155,7 +141,8 @@ def _render_text(occs: list[Occurrence], frz: list[Freeze], config: GuardConfig,
         if o.zone != config.timezone:
             line += f"  [{_fmt(o.local_start)} {o.zone}]"
         lines.append(line)
-    if not occs:
+    lines.extend(f"  {_gap_text(gap)}" for gap in gaps)
+    if not occs and not gaps:
         lines.append("  none" if config.windows else "  none configured (see `windows:` in "
                      ".changeguard.yaml)")
     lines.append("Freezes:")

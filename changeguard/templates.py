@@ -27,12 +27,23 @@ reviewers:
 """
 
 
+def config_template(name: str, email: str) -> str:
+    """The commented config with the roster's first member set to git's author identity."""
+    return CONFIG_TEMPLATE.replace("{email: you@example.org, name: You,",
+                                   f"{{email: {_q(email)}, name: {_q(name)},")
+
+
 def plan_template(plan_id: str, title: str, author: str, start: datetime,
-                  minutes: int = 240, changes: list[str] | None = None) -> str:
-    """A complete plan with every section present, valid as written."""
+                  minutes: int = 240, changes: list[str] | None = None,
+                  new_files: frozenset[str] = frozenset()) -> str:
+    """A complete plan with every section present, valid as written.
+
+    Paths in `new_files` do not exist yet: their line says they will be created (issue 12),
+    so nobody mistakes the missing file for a recorded deletion.
+    """
     end = start + timedelta(minutes=minutes)
     paths = changes or ["db/example.topology.yaml"]
-    change_lines = "".join(f"  - {{path: {_q(p)}, summary: describe the edit}}\n" for p in paths)
+    change_lines = "".join(_change_line(p, p in new_files) for p in paths)
     return f"""\
 apiVersion: changeguard/v1
 kind: ChangePlan
@@ -59,6 +70,13 @@ rollback:
 communication: {{status_page: false, notice_hours: 48}}
 waivers: []
 """
+
+
+def _change_line(path: str, new: bool) -> str:
+    if new:
+        return (f"  - {{path: {_q(path)}, summary: create this file}}"
+                "  # does not exist yet: will be created\n")
+    return f"  - {{path: {_q(path)}, summary: describe the edit}}\n"
 
 
 def _q(text: str) -> str:

@@ -72,7 +72,7 @@ def zone(name: str) -> ZoneInfo:
 
 def _aware(t: datetime, what: str) -> datetime:
     if t.tzinfo is None or t.utcoffset() is None:
-        raise InputError(f"{what} {t.isoformat()} has no timezone offset",
+        raise InputError(f"{what} {t.isoformat(timespec='seconds')} has no timezone offset",
                          hint="add an offset such as +08:00 or Z")
     return t.astimezone(UTC)
 
@@ -83,16 +83,47 @@ def _exists(wall: datetime, tz: tzinfo) -> bool:
     return back.replace(tzinfo=None) == wall.replace(tzinfo=None, fold=0)
 
 
+class DstGapError(ConfigError):
+    """A window's start or end falls into a DST gap on one date (that occurrence cannot exist)."""
+
+    def __init__(self, window: str, day: date, reason: str) -> None:
+        super().__init__(f"maintenance window {window!r}: {reason}",
+                         hint="move the window out of the DST gap (e.g. start at 03:00 "
+                              "instead of 02:30)")
+        self.window = window
+        self.day = day
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """An occurrence that cannot exist: its start or end is skipped by a DST change."""
+
+    name: str
+    day: date
+    reason: str
+
+
+def _jump(wall: datetime, tz: tzinfo) -> str:
+    """`02:00 to 03:00`: the wall-clock jump of the transition that swallows `wall`."""
+    lo, hi = sorted(wall.replace(fold=f).astimezone(UTC) for f in (0, 1))
+    old = lo.astimezone(tz).utcoffset() or timedelta(0)
+    t = lo
+    while t < hi and t.astimezone(tz).utcoffset() == old:  # transitions are on whole minutes
+        t += timedelta(minutes=1)
+    before = t.replace(tzinfo=None) + old  # the transition instant on the old wall clock
+    return f"{before.strftime('%H:%M')} to {t.astimezone(tz).strftime('%H:%M')}"
+
+
 def _resolve(w: MaintenanceWindow, day: date, t: time, tz: ZoneInfo, fold: int,
              which: str) -> datetime:
     """The UTC instant of wall time `t` on `day`; fold picks the ambiguous instant."""
     wall = datetime.combine(day, t, tzinfo=tz).replace(fold=fold)
     if not _exists(wall, tz):
-        raise ConfigError(
-            f"maintenance window {w.name!r}: {which} {t.strftime('%H:%M')} does not exist on "
-            f"{day.isoformat()} in {tz.key} (DST gap)",
-            hint="move the window out of the DST gap (e.g. start at 03:00 instead of 02:30)",
-        )
+        raise DstGapError(
+            w.name, day,
+            f"{which} {t.strftime('%H:%M')} does not exist on {day.isoformat()} in {tz.key} "
+            f"(DST gap: clocks jump from {_jump(wall, tz)})")
     return wall.astimezone(UTC)
 
 
@@ -117,8 +148,12 @@ def _dates(first: date, last: date) -> Iterable[date]:
 
 
 def _candidates(windows: Sequence[MaintenanceWindow], start: datetime, end: datetime,
-                default_tz: str) -> list[Occurrence]:
-    """Every occurrence starting on a local date that could touch [start, end]."""
+                default_tz: str, gaps: list[Gap] | None = None) -> list[Occurrence]:
+    """Every occurrence starting on a local date that could touch [start, end].
+
+    A date whose occurrence falls into a DST gap raises DstGapError, or, when `gaps` is
+    given, is recorded there and skipped (a listing shows the other dates).
+    """
     out: list[Occurrence] = []
     for w in windows:
         tz = zone(w.timezone or default_tz)
@@ -126,18 +161,39 @@ def _candidates(windows: Sequence[MaintenanceWindow], start: datetime, end: date
         first = start.astimezone(tz).date() - timedelta(days=1)
         last = end.astimezone(tz).date()
         days = {DAYS.index(d) for d in w.days}
-        out.extend(_on_day(w, d, tz) for d in _dates(first, last) if d.weekday() in days)
+        for d in _dates(first, last):
+            if d.weekday() not in days:
+                continue
+            try:
+                out.append(_on_day(w, d, tz))
+            except DstGapError as e:
+                if gaps is None:
+                    raise
+                if d > first:  # the extra day before the range is only a look-back
+                    gaps.append(Gap(w.name, d, e.reason))
     return out
 
 
 def occurrences(windows: Sequence[MaintenanceWindow], start: datetime, end: datetime,
                 default_tz: str) -> list[Occurrence]:
     """Every occurrence overlapping [start, end), sorted by start."""
+    return occurrences_and_gaps(windows, start, end, default_tz, strict=True)[0]
+
+
+def occurrences_and_gaps(windows: Sequence[MaintenanceWindow], start: datetime, end: datetime,
+                         default_tz: str, *, strict: bool = False
+                         ) -> tuple[list[Occurrence], list[Gap]]:
+    """Occurrences overlapping [start, end), plus the dates whose occurrence cannot exist.
+
+    `strict` raises DstGapError on the first such date instead (rules judging one plan).
+    """
     s, e = _aware(start, "start"), _aware(end, "end")
     if e <= s:
-        return []
-    found = [o for o in _candidates(windows, s, e, default_tz) if o.start < e and o.end > s]
-    return sorted(found, key=lambda o: (o.start, o.name))
+        return [], []
+    gaps: list[Gap] | None = None if strict else []
+    found = [o for o in _candidates(windows, s, e, default_tz, gaps) if o.start < e and o.end > s]
+    return (sorted(found, key=lambda o: (o.start, o.name)),
+            sorted(gaps or [], key=lambda g: (g.day, g.name)))
 
 
 def containing(windows: Sequence[MaintenanceWindow], start: datetime, end: datetime,

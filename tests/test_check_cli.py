@@ -34,7 +34,8 @@ def cfg_repo(repo: Path) -> Path:
 
 def as_json(out: str) -> dict[str, object]:
     doc = json.loads(out)
-    assert set(doc) == {"ok", "findings", "summary"}
+    # `errors` only when the run could not judge some input (exit 2)
+    assert set(doc) - {"errors"} == {"ok", "findings", "summary"}
     return doc  # type: ignore[no-any-return]
 
 
@@ -72,8 +73,12 @@ def test_malformed_yaml_exits_2_but_other_files_still_reported(cfg_repo: Path,
     r = run_cli("check", "--all", "--format", "json", cwd=cfg_repo)
     assert r.code == 2
     assert "error: db/bad.topology.yaml:" in r.err and "Traceback" not in r.err
-    rules = [f["rule"] for f in as_json(r.out)["findings"]]  # type: ignore[attr-defined]
+    doc = as_json(r.out)
+    rules = [f["rule"] for f in doc["findings"]]  # type: ignore[attr-defined]
     assert rules == ["replication-upstream-exists"]
+    assert doc["ok"] is False
+    assert [(e["file"], e["line"]) for e in doc["errors"]] == [  # type: ignore[attr-defined]
+        ("db/bad.topology.yaml", 2)]
 
 
 def test_duplicate_keys_exit_2(cfg_repo: Path, run_cli: RunCli) -> None:
@@ -209,3 +214,59 @@ def test_one_file_of_a_group_is_judged_with_its_group() -> None:
     rules = {f.rule.removeprefix("replication-") for f in r.findings}
     assert rules == {"no-cycle", "single-primary", "replica-read-only"}
     assert r.skipped == [] and r.files_checked == 10
+
+
+# ------------------------------------------------- issue 12: bad input, plans, the config
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "junit"])
+def test_bad_input_still_yields_a_document(cfg_repo: Path, run_cli: RunCli, fmt: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    from tests.test_report import _sarif_validator
+
+    r = run_cli("check", "missing.yaml", "--format", fmt, cwd=cfg_repo)
+    assert r.code == 2 and r.err.startswith("error: missing.yaml: no such file")
+    if fmt == "json":
+        doc = as_json(r.out)
+        assert doc["ok"] is False
+        assert doc["errors"] == [{"message": "no such file", "file": "missing.yaml",
+                                  "line": None, "hint": "check the path"}]
+    elif fmt == "sarif":
+        doc = json.loads(r.out)
+        _sarif_validator().validate(doc)
+        inv = doc["runs"][0]["invocations"][0]
+        assert inv["executionSuccessful"] is False
+        assert inv["toolExecutionNotifications"][0]["message"]["text"] == "no such file"
+    else:
+        root = ET.fromstring(r.out)
+        assert root.get("errors") == "1"
+        err = root.find("./testsuite/testcase/error")
+        assert err is not None and err.get("message") == "no such file"
+
+
+def test_bad_config_yields_a_document(cfg_repo: Path, run_cli: RunCli) -> None:
+    (cfg_repo / ".changeguard.yaml").write_text(CONFIG + "schemaz: []\n")
+    r = run_cli("check", "--all", "--format", "json", cwd=cfg_repo)
+    assert r.code == 2 and "schemaz" in r.err
+    err = as_json(r.out)["errors"][0]  # type: ignore[index]
+    assert err["file"] == ".changeguard.yaml" and "schemaz" in err["message"]
+
+
+def test_plan_and_config_are_checked_as_what_they_are(cfg_repo: Path, run_cli: RunCli) -> None:
+    from tests.plans import NOW, plan, write_yaml
+
+    write_yaml(cfg_repo / "changes" / "ok.yaml", plan())
+    write_yaml(cfg_repo / "changes" / "bad.yaml", plan(rollback=None))
+    r = run_cli("check", "changes/ok.yaml", ".changeguard.yaml", "--now", NOW, "--format",
+                "json", cwd=cfg_repo)
+    assert r.code == 0, r.err
+    assert "skipped" not in r.err
+    assert as_json(r.out)["summary"] == {"deny": 0, "warn": 0, "files": 2}
+    bad = run_cli("check", "changes/bad.yaml", "--now", NOW, "--format", "json", cwd=cfg_repo)
+    assert bad.code == 1
+    assert [f["rule"] for f in as_json(bad.out)["findings"]] == [  # type: ignore[attr-defined]
+        "rollback-required"]
+    (cfg_repo / ".changeguard.yaml").write_text(CONFIG + "gaurded: []\n")
+    c = run_cli("check", ".changeguard.yaml", cwd=cfg_repo)
+    assert c.code == 2 and "gaurded" in c.err and "skipped" not in c.err

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +157,166 @@ def test_rules_and_explain(repo: Path, run_cli: RunCli) -> None:
     assert r.code == 0 and "waivable" in r.out and "why:" in r.out
     r = run_cli("explain", "window-lead", cwd=repo)
     assert r.code == 2 and "window-lead-time" in r.err
+
+
+# ------------------------------------------------- issue 12: what a new user hits next
+
+NAIVE = {"start": "2016-04-03T01:00:00", "end": "2016-04-03T05:00:00+08:00"}
+
+
+@pytest.mark.parametrize(("fmt", "golden"), [("json", "validate-error.json"),
+                                             ("sarif", "validate-error.sarif"),
+                                             ("junit", "validate-error.junit.xml")])
+def test_bad_input_still_yields_a_machine_document(cfg_repo: Path, run_cli: RunCli, fmt: str,
+                                                   golden: str) -> None:
+    from tests.test_report import _golden, _versionless
+
+    _plan_file(cfg_repo, plan(window=NAIVE))
+    r = run_cli("validate", "changes/p.yaml", "--now", NOW, "--format", fmt, cwd=cfg_repo)
+    assert r.code == 2
+    assert r.err.startswith("error: changes/p.yaml:12: window.start:")
+    _golden(golden, _versionless(r.out) if fmt == "sarif" else r.out)
+
+
+def test_error_documents_are_valid(cfg_repo: Path, run_cli: RunCli) -> None:
+    import xml.etree.ElementTree as ET
+
+    from tests.test_report import _sarif_validator
+
+    _plan_file(cfg_repo, plan(window=NAIVE))
+    args = ("validate", "changes/p.yaml", "--now", NOW, "--format")
+    doc = json.loads(run_cli(*args, "json", cwd=cfg_repo).out)
+    assert doc["ok"] is False and doc["findings"] == []
+    assert [(e["file"], e["line"]) for e in doc["errors"]] == [("changes/p.yaml", 12)]
+    sarif = json.loads(run_cli(*args, "sarif", cwd=cfg_repo).out)
+    _sarif_validator().validate(sarif)
+    inv = sarif["runs"][0]["invocations"][0]
+    assert inv["executionSuccessful"] is False
+    assert "timezone" in inv["toolExecutionNotifications"][0]["message"]["text"]
+    root = ET.fromstring(run_cli(*args, "junit", cwd=cfg_repo).out)
+    assert root.get("errors") == "1"
+    assert root.find("./testsuite/testcase/error") is not None
+    # an error before any plan is read (no config file named by --config) gets one too
+    r = run_cli("--config", "nope.yaml", "validate", "changes/p.yaml", "--format", "json",
+                cwd=cfg_repo)
+    assert r.code == 2 and "nope.yaml" in r.err
+    assert "nope.yaml" in json.loads(r.out)["errors"][0]["message"]
+    # text stays on stderr only
+    t = run_cli("validate", "changes/p.yaml", "--now", NOW, cwd=cfg_repo)
+    assert t.code == 2 and t.out == ""
+
+
+def test_summary_counts_plans_and_proposed_files(cfg_repo: Path, run_cli: RunCli) -> None:
+    good = Path(__file__).parent / "data" / "topology" / "valid" / "mysql-pair.yaml"
+    write_yaml(cfg_repo / ".changeguard.yaml", config(schemas=[
+        {"paths": ["db/**/*.topology.yaml"], "schema": "builtin:replication-topology"}]))
+    (cfg_repo / "db").mkdir()
+    (cfg_repo / "db" / "apac-gateway.topology.yaml").write_bytes(good.read_bytes())
+    _plan_file(cfg_repo, plan(steps=[{"id": "s1", "action": "edit", "kind": "config",
+                                      "targets": ["db2"], "minutes": 10}]))
+    r = run_cli("validate", "changes/p.yaml", "--now", NOW, "--format", "json", cwd=cfg_repo)
+    assert r.code in (0, 1), r.err
+    assert json.loads(r.out)["summary"]["files"] == 2  # the plan and its proposed topology
+
+
+def test_init_uses_git_identity_and_umask(repo: Path, run_cli: RunCli) -> None:
+    env = {"GIT_AUTHOR_NAME": "Zoë O'Neil", "GIT_AUTHOR_EMAIL": "zoe@example.org"}
+    r = run_cli("init", cwd=repo, env=env)
+    assert r.code == 0, r.err
+    roster = yaml.safe_load((repo / ".changeguard.yaml").read_text())["reviewers"]
+    assert roster == [{"email": "zoe@example.org", "name": "Zoë O'Neil",
+                       "roles": ["dba", "cab"]}]
+    example = yaml.safe_load((repo / "changes" / "CHG-EXAMPLE-0001.yaml").read_text())
+    assert example["author"] == "zoe@example.org"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    want = 0o666 & ~umask
+    for p in (repo / ".changeguard.yaml", repo / "changes" / "CHG-EXAMPLE-0001.yaml"):
+        assert stat.S_IMODE(p.stat().st_mode) == want, p
+
+
+def test_written_files_honour_the_umask(repo: Path, run_cli: RunCli) -> None:
+    import subprocess
+    import sys
+
+    # run under an explicit umask 022 so the expectation does not depend on the test runner
+    def under_022(*args: str) -> int:
+        code = ("import os, sys; os.umask(0o022); from changeguard.cli import main; "
+                "sys.exit(main(sys.argv[1:]))")
+        return subprocess.run([sys.executable, "-c", code, *args], cwd=repo,
+                              capture_output=True, text=True, timeout=120).returncode
+
+    assert under_022("init") == 0
+    assert under_022("new", "--id", "CHG-1", "-o", "changes/n.yaml", "--now", NOW) == 0
+    assert under_022("validate", "changes/n.yaml", "--now", NOW, "--output", "report.txt") in (0, 1)
+    assert under_022("calendar", "--html", "cal.html", "--now", NOW) == 0
+    for name in (".changeguard.yaml", "changes/CHG-EXAMPLE-0001.yaml", "changes/n.yaml",
+                 "report.txt", "cal.html"):
+        assert stat.S_IMODE((repo / name).stat().st_mode) == 0o644, name
+    assert not [p for p in repo.rglob("*.tmp")]
+
+
+@pytest.mark.parametrize("args", [
+    ["new", "-o", "chnges/x.yaml"],
+    ["validate", "changes/CHG-EXAMPLE-0001.yaml", "--output", "out/dir/r.json"],
+    ["calendar", "--html", "site/cal.html"],
+    ["--config", "cfg/guard.yaml", "init"],
+])
+def test_missing_folder_is_refused_not_created(repo: Path, run_cli: RunCli,
+                                               args: list[str]) -> None:
+    assert run_cli("init", cwd=repo).code == 0
+    before = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if ".git" not in
+                    p.parts)
+    r = run_cli(*args, "--now", NOW, cwd=repo) if args[0] != "--config" else \
+        run_cli(*args, cwd=repo)
+    assert r.code == 2
+    missing = next(a for a in args if "/" in a and not a.startswith("changes/")).split("/")[0]
+    assert f"folder {missing} does not exist" in r.err and "Traceback" not in r.err
+    after = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if ".git" not in
+                   p.parts)
+    assert after == before
+
+
+@pytest.mark.parametrize(("path", "why"), [("/etc/passwd", "no leading '/'"),
+                                           ("../x", "must not contain '..'"),
+                                           ("db/../../x", "must not contain '..'")])
+def test_new_refuses_paths_outside_the_repo(repo: Path, run_cli: RunCli, path: str,
+                                            why: str) -> None:
+    r = run_cli("new", "--change", path, "-o", "p.yaml", cwd=repo)
+    assert r.code == 2
+    assert f"--change {path!r}" in r.err and why in r.err
+    assert not (repo / "p.yaml").exists()
+
+
+def test_files_to_be_created_are_said_so(cfg_repo: Path, run_cli: RunCli) -> None:
+    (cfg_repo / "db").mkdir()
+    (cfg_repo / "db" / "old.yaml").write_text("x: 1\n")
+    r = run_cli("new", "--id", "CHG-2026-1", "--change", "db/new.yaml", "--change", "db/old.yaml",
+                "--now", NOW, cwd=cfg_repo)
+    assert r.code == 0, r.err
+    lines = {ln.split(",")[0]: ln for ln in r.out.splitlines() if "path:" in ln}
+    assert "will be created" in lines['  - {path: "db/new.yaml"']
+    assert "will be created" not in lines['  - {path: "db/old.yaml"']
+    (cfg_repo / "changes").mkdir()
+    (cfg_repo / "changes" / "n.yaml").write_text(r.out)
+    v = run_cli("validate", "changes/n.yaml", "--now", NOW, "--format", "json", cwd=cfg_repo)
+    assert "note: changes/n.yaml: db/new.yaml does not exist yet: will be created" in v.err
+    assert "db/old.yaml" not in v.err
+    json.loads(v.out)  # notes never reach the document
+
+
+def test_past_window_wording_and_no_microseconds(cfg_repo: Path, run_cli: RunCli) -> None:
+    _plan_file(cfg_repo, plan())
+    r = run_cli("validate", "changes/p.yaml", "--format", "json", cwd=cfg_repo)  # wall clock
+    assert r.code == 1
+    msgs = {f["rule"]: f["message"] for f in json.loads(r.out)["findings"]}
+    assert msgs["window-lead-time"].startswith(
+        "window already ended (2016-04-03T01:00:00+08:00–2016-04-03T05:00:00+08:00, now is ")
+    assert "0.0 h" not in msgs["window-lead-time"]
+    for m in msgs.values():
+        assert not re.search(r"\d\d:\d\d:\d\d\.\d", m), m
+    soon = run_cli("validate", "changes/p.yaml", "--now", "2016-04-02T01:00:00+08:00",
+                   "--format", "json", cwd=cfg_repo)
+    lead = [f["message"] for f in json.loads(soon.out)["findings"]
+            if f["rule"] == "window-lead-time"]
+    assert lead == ["window starts in 24.0 h; lead time is 48 h"]

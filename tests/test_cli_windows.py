@@ -110,17 +110,69 @@ def test_bad_options_exit_2(cfg_repo: Path, run_cli: RunCli, args: list[str],
     assert r.out == ""
 
 
-def test_dst_gap_window_is_a_config_error(repo: Path, run_cli: RunCli) -> None:
-    (repo / ".changeguard.yaml").write_text(
-        "apiVersion: changeguard/v1\nkind: GuardConfig\ntimezone: America/New_York\n"
-        "windows:\n  - {name: gap, days: [sun], start: \"02:30\", end: \"04:00\"}\n")
-    r = run_cli("windows", "--from", "2026-03-01T00:00:00Z", "--days", "14", cwd=repo)
+GAP_CONFIG = ("apiVersion: changeguard/v1\nkind: GuardConfig\ntimezone: America/New_York\n"
+              "windows:\n  - {name: gap, days: [sun], start: \"02:30\", end: \"04:00\"}\n")
+
+
+def test_dst_gap_date_is_named_and_the_others_listed(repo: Path, run_cli: RunCli) -> None:
+    # issue 12: one spring-forward night must not make the whole listing exit 2
+    (repo / ".changeguard.yaml").write_text(GAP_CONFIG)
+    r = run_cli("windows", "--from", "2026-03-01T00:00:00Z", "--days", "21", cwd=repo)
+    assert r.code == 0, r.err
+    assert "Sun 2026-03-01 02:30 EST → Sun 2026-03-01 04:00 EST  gap" in r.out
+    assert "Sun 2026-03-15 02:30 EDT → Sun 2026-03-15 04:00 EDT  gap" in r.out
+    assert ("gap on Sun 2026-03-08 cannot exist: start 02:30 does not exist on 2026-03-08 in "
+            "America/New_York (DST gap: clocks jump from 02:00 to 03:00)") in r.out
+    j = run_cli("windows", "--from", "2026-03-01T00:00:00Z", "--days", "21", "--format", "json",
+                cwd=repo)
+    doc = json.loads(j.out)
+    assert [w["start"] for w in doc["windows"]] == ["2026-03-01T02:30:00-05:00",
+                                                    "2026-03-15T02:30:00-04:00"]
+    assert doc["skipped"] == [{"name": "gap", "date": "2026-03-08", "reason":
+                               "start 02:30 does not exist on 2026-03-08 in America/New_York "
+                               "(DST gap: clocks jump from 02:00 to 03:00)"}]
+    o = run_cli("windows", "--from", "2026-03-01T00:00:00Z", "--days", "21", "--output",
+                "gap.ics", cwd=repo)
+    assert o.code == 0, o.err
+    assert "note: gap on Sun 2026-03-08 cannot exist" in o.err
+    cal = icalendar.Calendar.from_ical((repo / "gap.ics").read_bytes())
+    assert len(list(cal.walk("VEVENT"))) == 2
+
+
+def test_dst_gap_still_denies_a_plan_in_that_window(repo: Path, run_cli: RunCli) -> None:
+    # judging a plan against the impossible occurrence stays a config error (exit 2)
+    from tests.plans import plan, write_yaml
+
+    (repo / ".changeguard.yaml").write_text(GAP_CONFIG)
+    write_yaml(repo / "changes" / "p.yaml", plan(window={
+        "start": "2026-03-08T03:00:00-04:00", "end": "2026-03-08T03:30:00-04:00"}))
+    r = run_cli("validate", "changes/p.yaml", "--now", "2026-03-01T00:00:00Z", cwd=repo)
     assert r.code == 2
-    assert "'gap'" in r.err and "2026-03-08" in r.err and "DST gap" in r.err
-    before = sorted(p.name for p in repo.iterdir())
-    o = run_cli("windows", "--from", "2026-03-01T00:00:00Z", "--output", "gap.ics", cwd=repo)
-    assert o.code == 2 and "DST gap" in o.err
-    assert sorted(p.name for p in repo.iterdir()) == before  # no file, no temp file
+    assert "'gap'" in r.err and "2026-03-08" in r.err and "clocks jump from 02:00 to 03:00" in r.err
+
+
+def test_log_freeze_is_listed(tmp_path: Path, git_env: dict[str, str], run_cli: RunCli) -> None:
+    # issue 12: a `changeguard freeze` must show in `windows`, text and JSON
+    from tests.test_changelog_support import make_repo
+
+    r = make_repo(tmp_path / "cfg")
+    chen = {"GIT_AUTHOR_EMAIL": "chen@example.org", "GIT_AUTHOR_NAME": "Chen"}
+    empty = run_cli("windows", "--format", "json", cwd=r)
+    assert json.loads(empty.out)["freezes"] == []
+    f = run_cli("freeze", "--reason", "replication incident", cwd=r, env=chen)
+    assert f.code == 0, f.err
+    t = run_cli("windows", cwd=r)
+    assert t.code == 0, t.err
+    frozen = t.out.split("Freezes:")[1]
+    assert "stop-the-line: replication incident (by chen@example.org)" in frozen
+    assert "none" not in frozen
+    j = json.loads(run_cli("windows", "--format", "json", cwd=r).out)
+    assert [(x["name"], x["reason"]) for x in j["freezes"]] == [
+        ("stop-the-line", "replication incident (by chen@example.org); until "
+                          "`changeguard unfreeze`")]
+    assert "." not in j["freezes"][0]["start"] + j["freezes"][0]["end"]  # no microseconds
+    assert run_cli("unfreeze", cwd=r, env=chen).code == 0
+    assert json.loads(run_cli("windows", "--format", "json", cwd=r).out)["freezes"] == []
 
 
 def test_no_config_lists_nothing(repo: Path, run_cli: RunCli) -> None:

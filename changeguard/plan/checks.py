@@ -30,6 +30,11 @@ class EvalContext:
 Check = Callable[[LoadedPlan, ChangePlan, EvalContext], list[Finding]]
 
 
+def _ts(t: datetime) -> str:
+    """A time for a message: RFC 3339 to the second (a wall-clock `now` has microseconds)."""
+    return t.isoformat(timespec="seconds")
+
+
 def _f(rule: str, lp: LoadedPlan, pointer: str, message: str,
        severity: Severity | None = None) -> Finding:
     r = RULES[rule]
@@ -99,10 +104,10 @@ def check_in_maintenance(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> 
         return []
     nxt = timewin.occurrences(ctx.config.windows, w.start - timedelta(days=1),
                               w.start + timedelta(days=15), ctx.config.timezone)
-    names = ", ".join(f"{o.name} {o.local_start.isoformat()}–{o.local_end.isoformat()}"
+    names = ", ".join(f"{o.name} {_ts(o.local_start)}–{_ts(o.local_end)}"
                       for o in nxt[:2])
     return [_f("window-in-maintenance", lp, "/window",
-               f"window {w.start.isoformat()}–{w.end.isoformat()} is not inside a maintenance "
+               f"window {_ts(w.start)}–{_ts(w.end)} is not inside a maintenance "
                f"window" + (f" (nearest: {names})" if names else ""))]
 
 
@@ -112,7 +117,7 @@ def check_not_frozen(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list
     hits = timewin.overlapping_freezes(ctx.config.freezes, plan.window.start, plan.window.end)
     sev = Severity.WARN if plan.is_emergency else Severity.DENY
     return [_f("window-not-frozen", lp, "/window",
-               f"window overlaps freeze {fz.name!r} ({fz.start.isoformat()}–{fz.end.isoformat()}"
+               f"window overlaps freeze {fz.name!r} ({_ts(fz.start)}–{_ts(fz.end)}"
                + (f": {fz.reason}" if fz.reason else "") + ")", sev) for fz in hits]
 
 
@@ -121,19 +126,26 @@ def check_lead_time(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[
     if plan.is_emergency or need <= 0:
         return []
     at = ctx.submitted_at or ctx.now
+    when = "submission" if ctx.submitted_at else "now"
     have = (plan.window.start - at).total_seconds() / 3600
     if have >= need:
         return []
-    return [_f("window-lead-time", lp, "/window/start",
-               f"window starts {max(have, 0):.1f} h after submission; lead time is {need:g} h")]
+    if have <= 0:  # "0.0 h after submission" said nothing useful about a past window
+        state = "ended" if plan.window.end <= at else "started"
+        what = (f"window already {state} ({_ts(plan.window.start)}–{_ts(plan.window.end)}, "
+                f"{when} is {_ts(at)})")
+    else:
+        what = (f"window starts {have:.1f} h after submission" if ctx.submitted_at
+                else f"window starts in {have:.1f} h")
+    return [_f("window-lead-time", lp, "/window/start", f"{what}; lead time is {need:g} h")]
 
 
 def check_not_past(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
     if plan.window.end > ctx.now:
         return []
     return [_f("window-not-past", lp, "/window/end",
-               f"window ended at {plan.window.end.isoformat()}, before now "
-               f"({ctx.now.isoformat()})")]
+               f"window ended at {_ts(plan.window.end)}, before now "
+               f"({_ts(ctx.now)})")]
 
 
 def step_intervals(plan: ChangePlan) -> list[tuple[datetime, datetime]]:
@@ -158,13 +170,13 @@ def check_disruptive_steps(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -
         label = step.id or f"#{i + 1}"
         if end > plan.window.end:
             findings.append(_f("disruptive-steps-in-window", lp, f"/steps/{i}",
-                               f"{step.kind.value} step {label} ends at {end.isoformat()}, after "
-                               f"the window closes ({plan.window.end.isoformat()})"))
+                               f"{step.kind.value} step {label} ends at {_ts(end)}, after "
+                               f"the window closes ({_ts(plan.window.end)})"))
         elif (not plan.is_emergency and cfg.windows
               and timewin.containing(cfg.windows, start, end, cfg.timezone) is None):
             findings.append(_f("disruptive-steps-in-window", lp, f"/steps/{i}",
-                               f"{step.kind.value} step {label} ({start.isoformat()}–"
-                               f"{end.isoformat()}) runs outside any maintenance window; "
+                               f"{step.kind.value} step {label} ({_ts(start)}–"
+                               f"{_ts(end)}) runs outside any maintenance window; "
                                "declare an emergency change if it cannot wait"))
     return findings
 

@@ -38,8 +38,13 @@ def proposed_blobs(repo: Path, plan: ChangePlan, rev: str | None = None) -> dict
     return blob_ids(plan.paths, read)
 
 
-def evaluate_plan(lp: LoadedPlan, ctx: EvalContext) -> list[Finding]:
-    """All findings for one loaded plan, after policy overrides and waivers."""
+def evaluate_plan(lp: LoadedPlan, ctx: EvalContext,
+                  judged: set[str] | None = None) -> list[Finding]:
+    """All findings for one loaded plan, after policy overrides and waivers.
+
+    `judged`, when given, receives the repo paths of the proposed files that were validated
+    (for the report's file count).
+    """
     from changeguard.policy import apply_policy, effective_rules, evaluate_requires, load_packs
 
     findings = list(lp.findings)
@@ -49,7 +54,7 @@ def evaluate_plan(lp: LoadedPlan, ctx: EvalContext) -> list[Finding]:
     rules = effective_rules(load_packs(ctx.config, ctx.repo))
     for check in PLAN_CHECKS.values():
         findings.extend(check(lp, plan, ctx))
-    findings.extend(check_proposed(lp, plan, ctx))
+    findings.extend(check_proposed(lp, plan, ctx, judged))
     findings.extend(evaluate_requires(lp, plan, rules))
     findings = apply_policy(findings, plan, rules)
     findings = apply_waivers(findings, lp, plan, rules)
@@ -87,7 +92,8 @@ def _waiver(lp: LoadedPlan, ptr: str, message: str, hint: str | None) -> Finding
                    hint or RULES["waiver-invalid"].hint)
 
 
-def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[Finding]:
+def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
+                   judged: set[str] | None = None) -> list[Finding]:
     """config-schema/replication on proposed files, transitions from base, blast radius."""
     if not ctx.config.schemas:
         return []
@@ -108,8 +114,10 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -> list[F
     after: list[Topology] = []
     if mapped:
         # a group (e.g. Patroni members of one scope) is judged whole, not file by file
-        findings.extend(check_files(ctx.repo, mapped, mappings, read=read_new,
-                                    complete_groups=True).findings)
+        checked = check_files(ctx.repo, mapped, mappings, read=read_new, complete_groups=True)
+        findings.extend(checked.findings)
+        if judged is not None:
+            judged.update(checked.checked)
         after, _ = load_topologies(ctx.repo, mapped, mappings, read=read_new,
                                    complete_groups=True)
     if mapped and base_ok:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from changeguard.errors import ChangeguardError
 from changeguard.findings import Finding, Severity, sort_key
 
 # C0/C1 controls (except tab/newline) let a hostile file name or message drive the terminal
@@ -38,3 +39,8 @@ def summarize(findings: Sequence[Finding], files: int) -> Summary:
     """Counts for the summary line and the JSON `summary` object."""
     deny = sum(1 for f in findings if f.severity is Severity.DENY)
     return Summary(deny=deny, warn=len(findings) - deny, files=files)
+
+
+def error_json(e: ChangeguardError) -> dict[str, object]:
+    """An error as the finding-like `{"message", "file", "line", "hint"}` object."""
+    return {"message": e.message, "file": e.file, "line": e.line, "hint": e.hint}

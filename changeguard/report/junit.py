@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from itertools import groupby
 
+from changeguard.errors import ChangeguardError
 from changeguard.findings import Finding, Severity
 from changeguard.report._common import ordered, scrub
 
@@ -48,15 +49,28 @@ def _suite(parent: ET.Element, file: str, findings: list[Finding]) -> tuple[int,
     return tests, failures
 
 
-def _counts(el: ET.Element, tests: int, failures: int) -> None:
+def _counts(el: ET.Element, tests: int, failures: int, errors: int = 0) -> None:
     el.set("tests", str(tests))
     el.set("failures", str(failures))
-    el.set("errors", "0")
+    el.set("errors", str(errors))
     el.set("skipped", "0")
 
 
+def _error_suite(parent: ET.Element, errors: Sequence[ChangeguardError]) -> int:
+    """One errored testcase per error: the input could not be evaluated (exit 2)."""
+    suite = ET.SubElement(parent, "testsuite", name="changeguard errors")
+    for e in errors:
+        where = f"{e.file}:{e.line}" if e.file and e.line else (e.file or _NO_FILE)
+        case = ET.SubElement(suite, "testcase", classname=scrub(e.file or _NO_FILE),
+                             name="input-error", time="0")
+        err = ET.SubElement(case, "error", type="input-error", message=scrub(e.message))
+        err.text = scrub(f"{where}: {e.message}" + (f"\n  hint: {e.hint}" if e.hint else ""))
+    _counts(suite, len(errors), 0, len(errors))
+    return len(errors)
+
+
 def render_junit(findings: Sequence[Finding], *, files: int,
-                 paths: Sequence[str] = ()) -> str:
+                 paths: Sequence[str] = (), errors: Sequence[ChangeguardError] = ()) -> str:
     """JUnit XML: <failure> per denied rule, warnings as <system-out>, clean files pass.
 
     `paths` names every checked file so clean ones get a passing testcase; checked files not
@@ -73,6 +87,7 @@ def render_junit(findings: Sequence[Finding], *, files: int,
     if unnamed > 0:
         t, _ = _suite(root, f"(other files: {unnamed})", [])
         tests += t
-    _counts(root, tests, failures)
+    errored = _error_suite(root, errors) if errors else 0
+    _counts(root, tests + errored, failures, errored)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)

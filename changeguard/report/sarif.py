@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from urllib.parse import quote
 
+from changeguard.errors import ChangeguardError
 from changeguard.findings import Finding, Severity
 from changeguard.report._common import ordered
 from changeguard.rules import RULES, Rule
@@ -59,13 +60,29 @@ def _rules(findings: Sequence[Finding]) -> tuple[list[JSONObj], dict[str, int]]:
     return descriptors, index
 
 
-def _location(f: Finding) -> list[JSONObj]:
+def _location(f: Finding | ChangeguardError) -> list[JSONObj]:
     if f.file is None:
         return []
     physical: JSONObj = {"artifactLocation": {"uri": quote(f.file.replace("\\", "/"), safe="/")}}
     if f.line:
         physical["region"] = {"startLine": f.line}
     return [{"physicalLocation": physical}]
+
+
+def _notification(e: ChangeguardError) -> JSONObj:
+    note: JSONObj = {"level": "error", "message": {"text": e.message}}
+    locations = _location(e)
+    if locations:
+        note["locations"] = locations
+    if e.hint:
+        note["properties"] = {"hint": e.hint}
+    return note
+
+
+def _invocation(errors: Sequence[ChangeguardError]) -> JSONObj:
+    """SARIF §3.20: the run could not evaluate its input (exit 2), with why."""
+    return {"executionSuccessful": False, "exitCode": 2,
+            "toolExecutionNotifications": [_notification(e) for e in errors]}
 
 
 def _result(f: Finding, index: dict[str, int]) -> JSONObj:
@@ -84,8 +101,12 @@ def _result(f: Finding, index: dict[str, int]) -> JSONObj:
     return result
 
 
-def render_sarif(findings: Sequence[Finding], *, files: int) -> str:
-    """A SARIF 2.1.0 log with one run: tool.driver (all rules) and one result per finding."""
+def render_sarif(findings: Sequence[Finding], *, files: int,
+                 errors: Sequence[ChangeguardError] = ()) -> str:
+    """A SARIF 2.1.0 log with one run: tool.driver (all rules) and one result per finding.
+
+    Errors (exit 2) become `invocations[0].toolExecutionNotifications` of an unsuccessful run.
+    """
     descriptors, index = _rules(findings)
     run: JSONObj = {
         "tool": {"driver": {"name": "changeguard", "version": tool_version(),
@@ -93,5 +114,7 @@ def render_sarif(findings: Sequence[Finding], *, files: int) -> str:
         "results": [_result(f, index) for f in ordered(findings)],
         "properties": {"files": files},
     }
+    if errors:
+        run["invocations"] = [_invocation(errors)]
     return json.dumps({"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]},
                       indent=2)
