@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 def calendar(
     ctx: typer.Context,
-    html: Annotated[Path | None, typer.Option("--html", help="Write the HTML page to FILE.")]
+    html: Annotated[Path | None, typer.Option("--html", "--output", "-o", help="Write the HTML page to FILE.")]
     = None,
     start: Annotated[str | None, typer.Option(
         "--from", help="Start (RFC 3339; default: start of today in the config's zone).")] = None,

@@ -59,7 +59,7 @@ def validate(
     fmt: Annotated[str | None, typer.Option("--format", help=FMT_HELP)] = None,
     rev: Annotated[str | None, typer.Option("--rev", help="Read proposed files from REV.")] = None,
     base: Annotated[str, typer.Option("--base", help="Current version of changed files.")] = "HEAD",
-    output: Annotated[Path | None, typer.Option("--output", help="Write the report here.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
 ) -> int:
     """Validate change plans: every plan rule plus the replication checks of proposed files.
 

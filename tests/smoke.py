@@ -153,7 +153,8 @@ def _everyday(exe: str, repo: Path, env: dict[str, str]) -> tuple[Run, list[str]
     cid = "CHG-2016-0403-storage"
     for args, e in ((["rules"], env), (["explain", "rollback-required"], env),
                     (["windows", "--now", NOW], env), (["windows", "--ics", "--now", NOW], env),
-                    (["calendar", "--html", "cal.html", "--now", NOW], env),
+                    (["calendar", "-o", "cal.html", "--now", NOW], env),
+                    (["validate", "changes/p.yaml", "--now", NOW, "-o", "report.txt"], env),
                     (["check", "--all"], env),
                     (["new", "--id", "CHG-2026-0001", "-o", "changes/n.yaml"], env),
                     (["submit", "changes/p.yaml", "--now", NOW], env),
