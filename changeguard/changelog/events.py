@@ -15,6 +15,7 @@ import hashlib
 import json
 import random
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -44,7 +45,7 @@ from changeguard.changelog.store import (
     parse_tree,
     ref_tip,
 )
-from changeguard.errors import GitError, RefusedError
+from changeguard.errors import GitError, InputError, RefusedError
 
 TRAILERS = ("Changeguard-Event", "Changeguard-Change", "Changeguard-Digest", "Changeguard-Actor")
 MIN_ATTEMPTS = 60
@@ -146,6 +147,50 @@ def _event_from(d: object) -> Event:
                  digest=d["digest"], comment=d.get("comment"), reason=d.get("reason"),
                  verified=tuple(verified), until=d.get("until"),
                  plan=cast("PlanSummary | None", plan))
+
+
+# --------------------------------------------------------------- text an event may carry
+
+# option names for the event fields a user types (for error messages)
+_OPTION = {"comment": "--comment", "reason": "--reason", "verified": "--verified",
+           "until": "--until"}
+
+
+def control_chars(text: str) -> str:
+    """The control characters (other than newline and tab) in `text`, as U+XXXX; "" if none.
+
+    A commit message is history's only record of an event, so nothing in it may look like a
+    separator to any reader (SPEC §12 "History is read without in-band delimiters").
+    """
+    bad = sorted({ch for ch in text if ch not in "\n\t" and unicodedata.category(ch) == "Cc"})
+    return ", ".join(f"U+{ord(ch):04X}" for ch in bad)
+
+
+def _texts(value: object, where: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in [*_texts(k, where), *_texts(v, where)]]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _texts(v, where)]
+    return []
+
+
+def refuse_control_chars(ev: Event) -> None:
+    """InputError (exit 2) when any text of the event is not clean UTF-8 without controls."""
+    fields = {"actor": ev.actor, "comment": ev.comment, "reason": ev.reason,
+              "verified": ev.verified, "until": ev.until, "plan": ev.plan}
+    for name, value in fields.items():
+        what = _OPTION.get(name, f"the event's {name}")
+        for _, text in _texts(value, name):
+            if any(unicodedata.category(ch) == "Cs" for ch in text):
+                raise InputError(f"{what} is not valid UTF-8 text; nothing was recorded",
+                                 hint="pass the text in UTF-8 (check the terminal's locale)")
+            bad = control_chars(text)
+            if bad:
+                raise InputError(f"{what} contains control character(s) {bad}; "
+                                 "nothing was recorded",
+                                 hint="only newline and tab are allowed in event text")
 
 
 # --------------------------------------------------------------- reading a tip
@@ -255,8 +300,9 @@ def _update_index(snap: Snapshot, cur: ChangeState | None, new: ChangeState) -> 
 def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
                  author: Author, sign: bool) -> tuple[str, ChangeState | FreezeState]:
     """Apply the event on `tip` (re-validating it) and write its commit; the ref is not moved."""
-    snap = Snapshot(git, tip)
     ev = prep.event
+    refuse_control_chars(ev)  # before any object is written
+    snap = Snapshot(git, tip)
     new: ChangeState | FreezeState
     if ev.kind in ("freeze", "unfreeze"):
         cur = snap.freeze()

@@ -5,8 +5,9 @@ Per commit: a parseable event whose trailers agree with its body; author email =
 writer uses); the stored state equal to the replayed state; no file changed that the event does
 not explain; submit digests recomputed from the stored plan and blob ids; and, with
 `require_signed`, a good SSH signature by the actor's own roster key. The ref's reflog must only
-ever have moved forward (rewritten history). One `git log --raw` and one bulk `cat-file` keep
-the cost linear in the number of events.
+ever have moved forward (rewritten history). Records are read per real commit object, never
+split out of a formatted log (SPEC §12): one `rev-list`, one bulk `cat-file` of the commits, one
+`diff-tree --stdin -z` and one bulk `cat-file` of the blobs keep the cost linear.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from changeguard.changelog.events import change_dir, index_entries, list_shard, parse_message
+from changeguard.changelog.events import (
+    change_dir,
+    control_chars,
+    index_entries,
+    list_shard,
+    parse_message,
+    refuse_control_chars,
+)
 from changeguard.changelog.state import (
     NO_CHANGE,
     OPEN_STATES,
@@ -33,7 +41,7 @@ from changeguard.changelog.state import (
     ts,
 )
 from changeguard.changelog.store import Git, ref_tip
-from changeguard.errors import RefusedError
+from changeguard.errors import InputError, RefusedError
 from changeguard.model import GuardConfig
 
 
@@ -49,6 +57,8 @@ class Commit:
     parents: list[str]
     author_email: str
     message: str
+    tree: str = ""
+    unreadable: str | None = None  # why the object cannot be judged (bad bytes in it)
     changes: dict[str, str | None] = field(default_factory=dict)  # path -> new blob (None=del)
 
 
@@ -69,21 +79,62 @@ class Report:
 
 
 def read_history(git: Git, tip: str) -> list[Commit]:
-    """Every commit from the root to `tip` with the files it changed (one git process)."""
-    raw = git.run("log", "--reverse", "--root", "-r", "--raw", "--no-renames", "--no-abbrev",
-                  "--format=%x1e%H%x1f%P%x1f%ae%x1f%B%x1f", tip).stdout.decode(
-                      "utf-8", errors="replace")
-    out: list[Commit] = []
-    for rec in raw.split("\x1e")[1:]:
-        sha, parents, email, message, files = rec.split("\x1f", 4)
-        c = Commit(sha, parents.split(), email, message)
-        for line in files.splitlines():
-            if not line.startswith(":"):
-                continue
-            meta, path = line.split("\t", 1)
-            new = meta.split()[3]
-            c.changes[path] = None if set(new) == {"0"} else new
-        out.append(c)
+    """Every commit from the root to `tip`, each read from its own object (SPEC §12).
+
+    No record is cut out of a formatted `git log` stream: a commit message may hold any
+    separator, so the shas come from `rev-list`, each message/author/tree/parents from that
+    sha's object (one bulk `cat-file`), and the changed files from `diff-tree -z`, whose
+    NUL-terminated paths cannot be forged by a message.
+    """
+    shas = git.out("rev-list", "--reverse", "--topo-order", tip).split()
+    out = [_parse_commit(sha, got) for sha, got in zip(shas, git.read_many(shas), strict=True)]
+    diffs = _diff_trees(git, shas)
+    for c in out:
+        c.changes = diffs.get(c.sha, {})
+    return out
+
+
+def _parse_commit(sha: str, got: tuple[str, str, bytes] | None) -> Commit:
+    if got is None or got[1] != "commit":
+        return Commit(sha, [], "", "", unreadable="not a readable commit object")
+    head, _, body = got[2].partition(b"\n\n")
+    c = Commit(sha, [], "", "")
+    for line in head.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"tree":
+            c.tree = value.decode()
+        elif key == b"parent":
+            c.parents.append(value.decode())
+        elif key == b"author":
+            c.author_email = value.rpartition(b"<")[2].partition(b">")[0].decode(
+                errors="replace")
+    try:
+        c.message = body.decode()
+    except UnicodeDecodeError:
+        c.message = body.decode(errors="replace")
+        c.unreadable = "commit message is not UTF-8"
+        return c
+    bad = control_chars(c.message)
+    if bad:
+        c.unreadable = f"commit message contains control character(s) {bad}"
+    return c
+
+
+def _diff_trees(git: Git, shas: list[str]) -> dict[str, dict[str, str | None]]:
+    """commit -> {path: new blob or None} against its first parent (one git process)."""
+    raw = git.run("diff-tree", "--stdin", "-r", "--raw", "--no-renames", "--no-abbrev",
+                  "--root", "--always", "-z", input="".join(s + "\n" for s in shas).encode()
+                  ).stdout
+    out: dict[str, dict[str, str | None]] = {}
+    cur: dict[str, str | None] = {}
+    tokens = iter(raw.split(b"\0"))
+    for tok in tokens:
+        if tok.startswith(b":"):
+            new = tok.split()[3].decode()
+            path = next(tokens).decode("utf-8", errors="surrogateescape")
+            cur[path] = None if set(new) == {"0"} else new
+        elif tok:
+            cur = out.setdefault(tok.decode(), {})
     return out
 
 
@@ -207,12 +258,17 @@ def _blobs(git: Git, history: list[Commit]) -> dict[str, bytes]:
 
 def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, str],
            config: GuardConfig) -> list[str]:
+    if c.unreadable is not None:
+        return [c.unreadable]
     if len(c.parents) > 1:
         return ["merge commit in the change log (history must be linear)"]
     try:
         ev = parse_message(c.message)
+        refuse_control_chars(ev)
     except (ValueError, KeyError, json.JSONDecodeError) as e:
         return [f"not a change-log event: {e}"]
+    except InputError as e:
+        return [f"event text refused: {e.message}"]
     problems: list[str] = []
     if c.author_email.lower() != ev.actor.lower():
         problems.append(f"commit author {c.author_email} is not the event's actor {ev.actor} "
@@ -362,10 +418,10 @@ def _signatures(git: Git, config: GuardConfig, tip: str) -> dict[str, str]:
         allowed = Path(d) / "allowed_signers"
         allowed.write_text("\n".join(lines) + "\n")
         out = git.out("-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
-                      "log", "--format=%H %G? %GS", tip)
+                      "log", "-z", "--format=%H %G? %GS", tip)
     sigs: dict[str, str] = {}
-    for line in out.splitlines():
-        sha, _, rest = line.partition(" ")
+    for rec in out.split("\0"):  # keyed by each real commit's own %H
+        sha, _, rest = rec.strip().partition(" ")
         sigs[sha] = rest
     return sigs
 

@@ -1,0 +1,144 @@
+"""SPEC §12: each attack on the trust model, reproduced with the real CLI and real git.
+
+An attacker here is a roster member or repo writer who uses git plumbing (`hash-object`,
+`mktree`, `commit-tree`, `update-ref`) where the CLI would refuse. Each test fails on a
+changeguard that believes the forged record, and names the check that catches it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.test_changelog_support import (
+    NOW,
+    PLAN_ID,
+    Cg,
+    cg,
+    config,
+    make_repo,
+    plan_path,
+    verify,
+)
+from tests.test_changelog_verify import _keygen, _use_key
+
+__all__ = ["cg"]
+REF = "refs/heads/changeguard/log"
+
+
+def _plumb(repo: Path, *args: str, input: bytes | None = None) -> str:
+    """An attacker's git call (their own environment: identity, signing key)."""
+    return subprocess.run(["git", *args], cwd=repo, input=input, capture_output=True,
+                          check=True, env=os.environ).stdout.decode().strip()
+
+
+def _signed_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, Path]]:
+    """A require_signed config repo where ana, dev and ravi each hold only their own key."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    cfg = config(require_signed=True)
+    paths: dict[str, Path] = {}
+    for r in cfg["reviewers"]:
+        name = r["email"].split("@")[0]
+        paths[name], r["signing_key"] = _keygen(keys, name)
+    repo = make_repo(tmp_path / "cfg", cfg)
+    _use_key(monkeypatch, paths["ana"])
+    return repo, paths
+
+
+def _as(monkeypatch: pytest.MonkeyPatch, keys: dict[str, Path], name: str) -> str:
+    """Act as `name` with their own key (what a real person's shell has)."""
+    _use_key(monkeypatch, keys[name])
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", f"{name}@example.org")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", name)
+    return f"{name}@example.org"
+
+
+def _propose(repo: Path, content: str) -> None:
+    """New proposed content for the guarded file: same plan text, a new revision (§13)."""
+    (repo / "db" / "apac-gateway.topology.yaml").write_text(content)
+
+
+# --------------------------------------------------------------- 1. record splitting
+
+
+def _path(repo: Path, rev: str, part: str) -> str:
+    """The one tree path of `rev` containing `part`."""
+    return next(p for p in git(repo, "ls-tree", "-r", "--name-only", rev).split() if part in p)
+
+
+def _raw_line(repo: Path, rev: str, path: str) -> str:
+    """A `git log --raw` line claiming `path` changed to its blob at `rev`."""
+    blob = git(repo, "rev-parse", f"{rev}:{path}").strip()
+    return f":100644 100644 {blob} {blob} M\t{path}\n"
+
+
+def _raw_lines(repo: Path, rev: str) -> str:
+    out = _plumb(repo, "diff-tree", "-r", "--raw", "--no-renames", "--no-abbrev", rev)
+    return "".join(line + "\n" for line in out.splitlines()[1:])
+
+
+
+def test_attack_record_splitting_borrows_a_signed_approval(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, keys = _signed_repo(tmp_path, monkeypatch)
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    _as(monkeypatch, keys, "ravi")
+    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org").code == 0
+    ravi_rev1 = git(repo, "rev-parse", REF).strip()
+    # ana prepares revision 2 and, in a scratch copy with signing off, the commits a real
+    # submit and a real approval by ravi would make; she has ravi's signature only on rev 1
+    _propose(repo, "proposed: 2  # not what ravi reviewed\n")
+    scratch = tmp_path / "scratch"
+    shutil.copytree(repo, scratch)
+    (scratch / ".changeguard.yaml").write_text(
+        (scratch / ".changeguard.yaml").read_text().replace("require_signed: true",
+                                                            "require_signed: false"))
+    _use_key(monkeypatch, None)
+    assert cg(scratch, "submit", plan_path(), "--now", NOW).code == 0
+    assert cg(scratch, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org").code == 0
+    _as(monkeypatch, keys, "ana")
+    git(repo, "fetch", "-q", str(scratch), f"{REF}:refs/scratch")
+    sub2, app2 = git(repo, "rev-parse", "refs/scratch~1", "refs/scratch").split()
+    git(repo, "update-ref", "-d", "refs/scratch")
+    plan_yaml, shard = _path(repo, app2, "plan.yaml"), _path(repo, app2, "list/")
+    # the record for ana's commit claims the files of a real submit; the borrowed record
+    # claims the list row, and git appends the real diff (state.json) to it
+    msg = (git(repo, "log", "-1", "--format=%B", sub2) + "\x1f\n"
+           + _raw_lines(repo, sub2) + _raw_line(repo, app2, plan_yaml)
+           + f"\x1e{ravi_rev1}\x1f{ravi_rev1}\x1fravi@example.org\x1f"
+           + git(repo, "log", "-1", "--format=%B", app2).rstrip("\n")
+           + "\x1f\n" + _raw_line(repo, app2, shard))
+    tree = git(repo, "rev-parse", f"{app2}^{{tree}}").strip()
+    forged = _plumb(repo, "commit-tree", "-S", tree, "-p", ravi_rev1, input=msg.encode())
+    git(repo, "update-ref", REF, forged, ravi_rev1)
+
+    rep = verify(cg, repo)
+    assert not rep["ok"]
+    assert rep["problems"][0]["commit"] == forged
+    assert "control character" in rep["problems"][0]["message"]
+    res = cg(repo, "log", "verify")
+    assert res.code == 1 and forged in res.err
+
+
+def test_attack_stray_record_separator_is_a_problem_not_a_traceback(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+    repo = make_repo(tmp_path / "cfg")
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    tip = git(repo, "rev-parse", REF).strip()
+    msg = git(repo, "log", "-1", "--format=%B", tip).replace("\n\n", "\n\n\x1e", 1)
+    tree = git(repo, "rev-parse", f"{tip}^{{tree}}").strip()
+    env = dict(os.environ, GIT_AUTHOR_EMAIL="dev@example.org")
+    bad = subprocess.run(["git", "commit-tree", tree, "-p", f"{tip}~1"], cwd=repo, env=env,
+                         input=msg, capture_output=True, text=True, check=True).stdout.strip()
+    git(repo, "update-ref", REF, bad)
+    res = cg(repo, "log", "verify")
+    assert res.code == 1 and "Traceback" not in res.err and "internal error" not in res.err
+    assert bad in res.err and "control character" in res.err
