@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,51 @@ def test_attack_stray_record_separator_is_a_problem_not_a_traceback(
     res = cg(repo, "log", "verify")
     assert res.code == 1 and "Traceback" not in res.err and "internal error" not in res.err
     assert bad in res.err and "control character" in res.err
+
+
+def test_attack_control_character_in_event_text_refused_on_write(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+    repo = make_repo(tmp_path / "cfg")
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    before = git(repo, "rev-parse", REF).strip()
+    res = cg(repo, "approve", PLAN_ID, "--now", NOW, "--comment", "ok\x1eforged",
+             email="dev@example.org")
+    assert res.code == 2 and "--comment contains control character(s) U+001E" in res.err
+    assert git(repo, "rev-parse", REF).strip() == before
+
+
+# --------------------------------------------------------------- 16. non-UTF-8 argv
+
+
+@pytest.mark.parametrize("args", [
+    ("approve", PLAN_ID, "--comment"), ("reject", PLAN_ID, "--reason"),
+    ("freeze", "--reason")])
+def test_attack_non_utf8_event_text_is_a_usage_error(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg, args: tuple[str, ...]) -> None:
+    repo = make_repo(tmp_path / "cfg")
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    before = git(repo, "rev-parse", REF).strip()
+    env = dict(git_env, GIT_AUTHOR_EMAIL="ravi@example.org")
+    p = subprocess.run([sys.executable, "-m", "changeguard", *args, b"bad \xff byte",
+                        "--now", NOW], cwd=repo, env=env, capture_output=True, text=True)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and f"{args[-1]} is not valid UTF-8" in p.stderr
+    assert git(repo, "rev-parse", REF).strip() == before
+
+
+# --------------------------------------------------------------- 13. someone else's key
+
+
+def test_attack_event_signed_with_another_members_key_is_not_written(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, keys = _signed_repo(tmp_path, monkeypatch)
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    before = git(repo, "rev-parse", REF).strip()
+    _use_key(monkeypatch, keys["dev"])  # ravi's shell holds dev's key
+    res = cg(repo, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org")
+    assert res.code == 1 and "not with the roster key of ravi@example.org" in res.err
+    assert git(repo, "rev-parse", REF).strip() == before
+    _use_key(monkeypatch, keys["ravi"])
+    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org").code == 0
+    assert verify(cg, repo)["ok"]

@@ -14,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import tempfile
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import cast
 
 from changeguard.changelog.state import (
@@ -263,8 +265,7 @@ def _apply_change(snap: Snapshot, prep: Prepared, world_for: WorldFor) -> Change
     if ev.kind in ("submit", "approve"):
         probe = apply(ev, cur, World(world.roster)) if ev.kind == "submit" else cur
         if probe is not None:
-            world = World(world.roster, world.emergency_review_hours, world.config_freezes,
-                          world.freeze, snap.candidates(probe))
+            world = replace(world, others=snap.candidates(probe))
     new = apply(ev, cur, world)
     base = change_dir(ev.change)
     if ev.kind == "submit":
@@ -313,7 +314,32 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     tree = snap.root.write()
     if tree is None:
         raise GitError("internal: empty change-log tree")
-    return commit_tree(git, tree, tip, format_message(ev), author, sign), new
+    commit = commit_tree(git, tree, tip, format_message(ev), author, sign)
+    if sign:
+        check_signed_by(git, commit, ev.actor, world_for(snap, None, ev).keys)
+    return commit, new
+
+
+def check_signed_by(git: Git, commit: str, actor: str, keys: dict[str, str]) -> None:
+    """RefusedError unless `commit` carries a good signature by `actor`'s roster key.
+
+    Called before the ref moves (SPEC §12 "People, not strings"): a signature by any other
+    key would be written and only flagged later by `log verify`.
+    """
+    key = keys.get(actor.lower())
+    if key is None:
+        raise RefusedError(f"require_signed is set but the roster lists no signing_key for "
+                           f"{actor}; nothing was recorded",
+                           hint="add your SSH public key as signing_key in the roster")
+    with tempfile.TemporaryDirectory() as d:
+        allowed = Path(d) / "allowed_signers"
+        allowed.write_text(f'{actor} namespaces="git" {key}\n')
+        got = git.out("-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
+                      "log", "-1", "--format=%G?", commit)
+    if got != "G":
+        raise RefusedError(f"the event was signed, but not with the roster key of {actor} "
+                           f"(signature status {got}); nothing was recorded",
+                           hint="set user.signingkey to the key listed for you in the roster")
 
 
 def append(git: Git, ref: str, prep: Prepared, world_for: WorldFor, author: Author,

@@ -164,6 +164,7 @@ class World:
     config_freezes: tuple[tuple[datetime, datetime, str], ...] = ()
     freeze: FreezeState | None = None
     others: list[ChangeState] = field(default_factory=list)  # conflict candidates
+    keys: dict[str, str] = field(default_factory=dict)  # lower-case email -> SSH signing key
 
     def roles(self, actor: str) -> tuple[str, ...] | None:
         """Roster roles of `actor`, or None when not on the roster."""

@@ -96,7 +96,8 @@ def make_world(config: GuardConfig, freeze: FreezeState | None) -> World:
     """Roster, review hours and freezes from the config plus the log's freeze state."""
     roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
     frz = tuple((f.start, f.end, f.name) for f in config.freezes)
-    return World(roster, config.emergency_review_hours, frz, freeze)
+    keys = {r.email.lower(): r.signing_key.strip() for r in config.reviewers if r.signing_key}
+    return World(roster, config.emergency_review_hours, frz, freeze, keys=keys)
 
 
 def world_for(s: Session) -> WorldFor:
