@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
+from tests.plans import write_yaml
 from tests.test_changelog_support import (
     NOW,
     PLAN_ID,
@@ -23,8 +24,10 @@ from tests.test_changelog_support import (
     cg,
     config,
     make_repo,
+    plan,
     plan_path,
     verify,
+    write_plan,
 )
 from tests.test_changelog_verify import _keygen, _use_key
 
@@ -191,3 +194,27 @@ def test_attack_event_signed_with_another_members_key_is_not_written(
     _use_key(monkeypatch, keys["ravi"])
     assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org").code == 0
     assert verify(cg, repo)["ok"]
+
+
+# --------------------------------------------------------------- 6. people, not strings
+
+
+def test_attack_self_approval_through_an_alias_author(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+    repo = make_repo(tmp_path / "cfg")
+    alias = "ana+cg@example.org"  # the same person as roster member ana@example.org
+    write_plan(repo, plan(author=alias))
+    res = cg(repo, "submit", plan_path(), "--now", NOW, email=alias)
+    assert res.code == 1 and f"author {alias} is not a roster member" in res.err
+    assert git(repo, "for-each-ref", REF) == ""
+    # written anyway where the alias was on a roster, then brought over with plain git
+    scratch = tmp_path / "scratch"
+    shutil.copytree(repo, scratch)
+    cfg = config()
+    cfg["reviewers"].append({"email": alias, "roles": []})
+    write_yaml(scratch / ".changeguard.yaml", cfg)
+    assert cg(scratch, "submit", plan_path(), "--now", NOW, email=alias).code == 0
+    git(repo, "fetch", "-q", str(scratch), f"{REF}:{REF}")
+    rep = verify(cg, repo)
+    assert rep["problems"][0]["commit"] == git(repo, "rev-parse", REF).strip()
+    assert "is not a roster member" in rep["problems"][0]["message"]
