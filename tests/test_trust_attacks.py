@@ -11,10 +11,15 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from changeguard.changelog.events import format_message, parse_message
+from changeguard.changelog.state import apply, dump_json, dump_state, list_row
+from changeguard.changelog.workflow import make_world
+from changeguard.model import GuardConfig
 from tests.conftest import git
 from tests.plans import write_yaml
 from tests.test_changelog_support import (
@@ -218,3 +223,49 @@ def test_attack_self_approval_through_an_alias_author(
     rep = verify(cg, repo)
     assert rep["problems"][0]["commit"] == git(repo, "rev-parse", REF).strip()
     assert "is not a roster member" in rep["problems"][0]["message"]
+
+
+# --------------------------------------------------------------- 5. summaries re-derived
+
+
+def _rewrite_submit(repo: Path, **claims: object) -> str:
+    """ana re-writes her own (signed) submit so its summary claims more than the plan says."""
+    tip = git(repo, "rev-parse", REF).strip()
+    msg = git(repo, "log", "-1", "--format=%B", tip)
+    ev = parse_message(msg)
+    assert ev.plan is not None
+    forged = replace(ev, plan={**ev.plan, **claims})  # type: ignore[typeddict-item]
+    state = apply(forged, None, make_world(GuardConfig.model_validate(config()), None))
+    files = {_path(repo, tip, "state.json"): dump_state(state),
+             _path(repo, tip, "list/"): dump_json({PLAN_ID: list_row(state)})}
+    env = dict(os.environ, GIT_INDEX_FILE=str(repo / ".git" / "attacker-index"))
+    subprocess.run(["git", "read-tree", tip], cwd=repo, env=env, check=True)
+    for path, data in files.items():
+        blob = _plumb(repo, "hash-object", "-w", "--stdin", input=data)
+        subprocess.run(["git", "update-index", "--cacheinfo", f"100644,{blob},{path}"],
+                       cwd=repo, env=env, check=True)
+    tree = subprocess.run(["git", "write-tree"], cwd=repo, env=env, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    new = _plumb(repo, "commit-tree", "-S", tree, input=format_message(forged).encode())
+    git(repo, "update-ref", REF, new, tip)
+    return new
+
+
+@pytest.mark.parametrize("claims", [
+    {"type": "emergency", "window": {"start": "2016-04-03T01:00:00+08:00",
+                                     "end": "2030-04-03T05:00:00+08:00"}},
+    {"risk": "low"},
+    {"requirements": []},
+    {"waivers": ["approvals-required"]},
+])
+def test_attack_signed_submit_summary_claims_more_than_its_plan(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg, monkeypatch: pytest.MonkeyPatch,
+        claims: dict[str, object]) -> None:
+    repo, _ = _signed_repo(tmp_path, monkeypatch)
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    forged = _rewrite_submit(repo, **claims)
+    rep = verify(cg, repo)
+    assert rep["problems"][0]["commit"] == forged
+    msg = rep["problems"][0]["message"]
+    assert "submit summary differs from the stored plan" in msg
+    assert all(k in msg for k in claims)

@@ -33,6 +33,7 @@ from changeguard.changelog.state import (
     ChangeState,
     Event,
     FreezeState,
+    PlanSummary,
     World,
     apply,
     apply_freeze,
@@ -42,7 +43,7 @@ from changeguard.changelog.state import (
 )
 from changeguard.changelog.store import Git, ref_tip
 from changeguard.errors import InputError, RefusedError
-from changeguard.model import GuardConfig
+from changeguard.model import ChangePlan, GuardConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +244,8 @@ def verify(git: Git, config: GuardConfig) -> Report:
     replay = Replay(config)
     for c in history:
         report.events += 1
-        report.problems += [Problem(c.sha, m) for m in _check(c, replay, blobs, sigs, config)]
+        found = _check(c, replay, blobs, sigs, config, git.repo)
+        report.problems += [Problem(c.sha, m) for m in found]
     report.problems += _reflog(git, config.log.ref, {c.sha for c in history})
     return report
 
@@ -257,7 +259,7 @@ def _blobs(git: Git, history: list[Commit]) -> dict[str, bytes]:
 
 
 def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, str],
-           config: GuardConfig) -> list[str]:
+           config: GuardConfig, repo: Path) -> list[str]:
     if c.unreadable is not None:
         return [c.unreadable]
     if len(c.parents) > 1:
@@ -291,7 +293,7 @@ def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, s
                         f"({_diff(stored, new)}): a state no event explains")
         _adopt(replay, ev, stored)
     if ev.kind == "submit":
-        problems += _check_submit(c, ev, blobs)
+        problems += _check_submit(c, ev, blobs, config, repo)
     if ev.change != NO_CHANGE and ev.change in replay.changes:
         problems += _check_index(c, ev, replay)
         problems += _check_list(c, ev, replay, blobs)
@@ -371,7 +373,8 @@ def _own_index(path: str, change_id: str) -> bool:
             and parts[2][:2] == parts[1])
 
 
-def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes]) -> list[str]:
+def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes], config: GuardConfig,
+                  git_repo: Path) -> list[str]:
     from changeguard.errors import ChangeguardError
     from changeguard.plan import compute_digest, parse_plan
 
@@ -390,8 +393,24 @@ def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes]) -> list[str]:
     if lp.plan is None or lp.plan.id != ev.change or lp.plan.author != ev.plan["author"]:
         return [f"stored plan is not a valid plan for {ev.change} by {ev.plan['author']}"]
     digest = compute_digest(lp.plan, ev.plan["paths"])
-    return [] if digest == ev.digest else [
-        f"digest {ev.digest} does not match the stored plan and blobs ({digest})"]
+    if digest != ev.digest:
+        return [f"digest {ev.digest} does not match the stored plan and blobs ({digest})"]
+    return _check_summary(ev.plan, lp.plan, config, git_repo)
+
+
+def _check_summary(got: PlanSummary, plan: ChangePlan, config: GuardConfig,
+                   repo: Path) -> list[str]:
+    """Nothing in a submit is taken on its word: re-derive its summary from the stored plan."""
+    from changeguard.changelog.workflow import plan_summary
+
+    want = plan_summary(plan, got["paths"], config, repo, got["plan_blob"])
+    diff = [k for k in want if k != "paths" and want[k] != got[k]]  # type: ignore[literal-required]
+    if list(got["paths"]) != list(plan.paths):
+        diff.append("paths")
+    if not diff:
+        return []
+    return [f"submit summary differs from the stored plan in {', '.join(diff)}: "
+            "a summary no plan explains"]
 
 
 def _check_index(c: Commit, ev: Event, replay: Replay) -> list[str]:
