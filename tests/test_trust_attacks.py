@@ -7,6 +7,7 @@ changeguard that believes the forged record, and names the check that catches it
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from changeguard.model import GuardConfig
 from tests.conftest import git
 from tests.plans import write_yaml
 from tests.test_changelog_support import (
+    IN_WINDOW,
     NOW,
     PLAN_ID,
     Cg,
@@ -34,7 +36,7 @@ from tests.test_changelog_support import (
     verify,
     write_plan,
 )
-from tests.test_changelog_verify import _keygen, _use_key
+from tests.test_changelog_verify import _commit_on_tip, _keygen, _use_key
 
 __all__ = ["cg"]
 REF = "refs/heads/changeguard/log"
@@ -133,6 +135,12 @@ def test_attack_record_splitting_borrows_a_signed_approval(
     assert rep["problems"][0]["commit"] == forged
     assert "control character" in rep["problems"][0]["message"]
     res = cg(repo, "log", "verify")
+    assert res.code == 1 and forged in res.err
+    # and the gate does not believe the log either
+    git(repo, "add", "db")
+    git(repo, "commit", "-q", "-m", "db2 volume",
+        env=dict(os.environ, GIT_COMMITTER_DATE=IN_WINDOW, GIT_AUTHOR_DATE=IN_WINDOW))
+    res = cg(repo, "check", "--range", "HEAD~1..HEAD")
     assert res.code == 1 and forged in res.err
 
 
@@ -269,3 +277,30 @@ def test_attack_signed_submit_summary_claims_more_than_its_plan(
     msg = rep["problems"][0]["message"]
     assert "submit summary differs from the stored plan" in msg
     assert all(k in msg for k in claims)
+
+
+# --------------------------------------------------------------- 11. only a verified log
+
+
+def test_attack_forged_state_approval_is_not_believed(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+    repo = make_repo(tmp_path / "cfg")
+    (repo / "db" / "apac-gateway.topology.yaml").write_text("proposed: 2\n")
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    tip = git(repo, "rev-parse", REF).strip()
+    state = json.loads(git(repo, "show", f"{tip}:{_path(repo, tip, 'state.json')}"))
+    state["state"] = "approved"
+    state["approvals"] = [{"actor": "dev@example.org", "digest": state["digest"],
+                           "stale": False, "at": NOW, "roles": ["dba"], "comment": None}]
+    shard = _path(repo, tip, "list/")
+    forged = _commit_on_tip(repo, {_path(repo, tip, "state.json"): dump_state(state),
+                                   shard: dump_json({PLAN_ID: list_row(state)})},
+                            "approve it quietly\n")
+    git(repo, "add", "db")
+    git(repo, "commit", "-q", "-m", "db2 volume",
+        env=dict(os.environ, GIT_COMMITTER_DATE=IN_WINDOW, GIT_AUTHOR_DATE=IN_WINDOW))
+    res = cg(repo, "check", "--range", "HEAD~1..HEAD")
+    assert res.code == 1 and forged in res.err and "does not verify" in res.err
+    for args in (("show", PLAN_ID), ("list",)):
+        res = cg(repo, *args, "--now", NOW)
+        assert res.code == 0 and f"the change log does not verify at {forged}" in res.err

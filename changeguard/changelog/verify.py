@@ -12,6 +12,7 @@ split out of a formatted log (SPEC §12): one `rev-list`, one bulk `cat-file` of
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections import defaultdict
@@ -248,6 +249,45 @@ def verify(git: Git, config: GuardConfig) -> Report:
         report.problems += [Problem(c.sha, m) for m in found]
     report.problems += _reflog(git, config.log.ref, {c.sha for c in history})
     return report
+
+
+_CACHE = "changeguard-verified"  # under the git dir: keys of log tips that verified
+
+
+def first_problem(git: Git, config: GuardConfig) -> Problem | None:
+    """The first problem of the log at its tip, or None (SPEC §12 "Only a verified log").
+
+    A tip that verified under this config is remembered under `.git/`, so `show`/`list` and
+    the gate pay for a full replay once per new tip, not on every run.
+    """
+    tip = ref_tip(git, config.log.ref)
+    if tip is None:
+        return None
+    key = hashlib.sha256(f"{tip}\n{config.model_dump_json()}".encode()).hexdigest()
+    cache = Path(git.out("rev-parse", "--absolute-git-dir")) / _CACHE
+    try:
+        if key in cache.read_text().split():
+            return None
+    except OSError:
+        pass
+    report = verify(git, config)
+    if report.problems:
+        return report.problems[0]
+    try:
+        with cache.open("a") as f:
+            f.write(key + "\n")
+    except OSError:
+        pass  # a read-only clone just verifies again next time
+    return None
+
+
+def refuse_unverified(git: Git, config: GuardConfig) -> None:
+    """RefusedError (exit 1) naming the first bad commit when the log does not verify."""
+    bad = first_problem(git, config)
+    if bad is not None:
+        raise RefusedError(f"the change log does not verify at {bad.commit}: {bad.message}",
+                           hint="nothing in an unverified log is believed; run "
+                                "`changeguard log verify`")
 
 
 def _blobs(git: Git, history: list[Commit]) -> dict[str, bytes]:
