@@ -136,6 +136,10 @@ def test_attack_record_splitting_borrows_a_signed_approval(
     assert "control character" in rep["problems"][0]["message"]
     res = cg(repo, "log", "verify")
     assert res.code == 1 and forged in res.err
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    git(clone, "fetch", "-q", "origin", f"{REF}:{REF}")
+    assert verify(cg, clone)["problems"][0]["commit"] == forged
     # and the gate does not believe the log either
     git(repo, "add", "db")
     git(repo, "commit", "-q", "-m", "db2 volume",
