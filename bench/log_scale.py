@@ -86,7 +86,9 @@ def _submit_event(i: int) -> tuple[Event, bytes]:
         "window": {"start": plan.window.start.isoformat(), "end": plan.window.end.isoformat()},
         "paths": blobs, "waivers": [], "plan_blob": blob_id(raw),
         "requirements": [{"rule": "approvals-normal", "min": 1, "roles": [],
-                          "description": "one approval"}],
+                          # as builtin:default says: log verify re-derives it (SPEC §12)
+                          "description": "Normal and standard low/medium-risk changes need "
+                                         "one approval"}],
     }
     ev = Event("submit", plan.id, AUTHOR, NOW, compute_digest(plan, blobs),
                plan=summary)  # type: ignore[arg-type]

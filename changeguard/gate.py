@@ -105,6 +105,7 @@ def check_range(repo: Path, spec: str, *, config_path: Path | None
     base, head = parse_range(spec)
     git = Git(repo)
     cfg = gate_config(repo, git, base, head, config_path)
+    _verify_log(repo, config_path)
     findings: list[Finding] = []
     errors: list[ChangeguardError] = []
     judged: set[str] = set()
@@ -116,6 +117,19 @@ def check_range(repo: Path, spec: str, *, config_path: Path | None
         found = _coverage(git, cfg, guarded, c) + _configs(repo, git, cfg, mapped, c, errors)
         findings += [_at_commit(f, c) for f in found]
     return findings, len(judged), errors
+
+
+def _verify_log(repo: Path, config_path: Path | None) -> None:
+    """Only a verified log is believed (SPEC §12): exit 1 naming the first bad commit."""
+    from changeguard.changelog.store import Git as LogGit
+    from changeguard.changelog.verify import refuse_unverified
+    from changeguard.config import load_config
+
+    log_git = LogGit(repo)
+    try:
+        refuse_unverified(log_git, load_config(repo, config_path))
+    finally:
+        log_git.close()
 
 
 def _mapped(cfg: LightConfig, path: str) -> bool:

@@ -137,6 +137,18 @@ def _use_key(mp: pytest.MonkeyPatch, key: Path | None) -> None:
     mp.setenv("GIT_CONFIG_VALUE_1", str(key) if key else "")
 
 
+def _resign(repo: Path, email: str) -> str:
+    """Replace the log tip by a copy signed with the key in the environment."""
+    tip = git(repo, "rev-parse", REF).strip()
+    msg = git(repo, "log", "-1", "--format=%B", tip)
+    env = dict(os.environ, GIT_AUTHOR_EMAIL=email)
+    new = subprocess.run(["git", "commit-tree", "-S", f"{tip}^{{tree}}", "-p", f"{tip}~1"],
+                         cwd=repo, env=env, input=msg, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    git(repo, "update-ref", REF, new, tip)
+    return new
+
+
 def test_require_signed(tmp_path: Path, git_env: dict[str, str], cg: Cg,
                         monkeypatch: pytest.MonkeyPatch) -> None:
     keys = tmp_path / "keys"
@@ -156,20 +168,25 @@ def test_require_signed(tmp_path: Path, git_env: dict[str, str], cg: Cg,
     _use_key(monkeypatch, dev_key)
     assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
     assert verify(cg, r) == {"ok": True, "events": 2, "problems": []}
-    # ravi acts but signs with dev's key: a good signature by the wrong person
+    # ravi acts but signs with dev's key: refused before the ref moves (SPEC §12) ...
     _use_key(monkeypatch, dev_key)
-    assert cg(r, "freeze", "--reason", "x", "--now", NOW, email="ravi@example.org").code == 0
-    wrong = git(r, "rev-parse", REF).strip()
-    # an unsigned event slipped in while require_signed was switched off
+    res = cg(r, "freeze", "--reason", "x", "--now", NOW, email="ravi@example.org")
+    assert res.code == 1 and "no signing_key for ravi" in res.err
+    assert git(r, "rev-list", "--count", REF).strip() == "2"
+    # ... so it slips in only while require_signed is switched off, re-signed with plumbing
     cfg["require_signed"] = False
     (r / ".changeguard.yaml").write_text(yaml.safe_dump(cfg))
+    assert cg(r, "freeze", "--reason", "x", "--now", NOW, email="ravi@example.org").code == 0
+    wrong = _resign(r, email="ravi@example.org")
+    # and an unsigned event
     _use_key(monkeypatch, None)
     assert cg(r, "unfreeze", "--now", NOW, email="ravi@example.org").code == 0
     unsigned = git(r, "rev-parse", REF).strip()
     cfg["require_signed"] = True
     (r / ".changeguard.yaml").write_text(yaml.safe_dump(cfg))
     rep = verify(cg, r)
-    assert [p["commit"] for p in rep["problems"]] == [wrong, unsigned]
+    assert [p["commit"] for p in rep["problems"]][:2] == [wrong, unsigned]
+    assert "history rewritten" in rep["problems"][2]["message"]  # the replaced original
     assert "not by the actor ravi@example.org" in rep["problems"][0]["message"]
     assert "unsigned" in rep["problems"][1]["message"]
 

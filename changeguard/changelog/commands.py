@@ -69,6 +69,17 @@ def run_unfreeze(g: Globals, now: str | None) -> int:
     return run(g, now, unfreeze)
 
 
+def tip_warnings(s: Session) -> list[str]:
+    """A warning when the log tip `show`/`list` read does not verify (SPEC §12)."""
+    from changeguard.changelog.verify import first_problem
+
+    bad = first_problem(s.git, s.config)
+    if bad is None:
+        return []
+    return [f"warning: the change log does not verify at {bad.commit}: {bad.message}",
+            "  hint: what is shown may be forged; run `changeguard log verify`"]
+
+
 def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> int:
     """`show ID [--format text|json]`."""
     from changeguard.changelog.workflow import show_json, show_text
@@ -79,7 +90,7 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> in
         data = show_json(s, change_id)
         text = json.dumps(data, indent=2, ensure_ascii=False) if f == "json" \
             else show_text(s, data)
-        return Outcome(0, [text])
+        return Outcome(0, [text], tip_warnings(s))
 
     return run(g, now, act)
 
@@ -95,7 +106,7 @@ def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
         rows = list_rows(s, state, only_overdue)
         # no indent: json's C encoder keeps `list` at 10k changes well under half a second
         return Outcome(0, [json.dumps(rows, ensure_ascii=False) if f == "json"
-                           else list_text(rows)])
+                           else list_text(rows)], tip_warnings(s))
 
     return run(g, now, act)
 

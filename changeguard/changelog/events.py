@@ -14,9 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import tempfile
 import time
+import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import cast
 
 from changeguard.changelog.state import (
@@ -44,7 +47,7 @@ from changeguard.changelog.store import (
     parse_tree,
     ref_tip,
 )
-from changeguard.errors import GitError, RefusedError
+from changeguard.errors import GitError, InputError, RefusedError
 
 TRAILERS = ("Changeguard-Event", "Changeguard-Change", "Changeguard-Digest", "Changeguard-Actor")
 MIN_ATTEMPTS = 60
@@ -148,6 +151,50 @@ def _event_from(d: object) -> Event:
                  plan=cast("PlanSummary | None", plan))
 
 
+# --------------------------------------------------------------- text an event may carry
+
+# option names for the event fields a user types (for error messages)
+_OPTION = {"comment": "--comment", "reason": "--reason", "verified": "--verified",
+           "until": "--until"}
+
+
+def control_chars(text: str) -> str:
+    """The control characters (other than newline and tab) in `text`, as U+XXXX; "" if none.
+
+    A commit message is history's only record of an event, so nothing in it may look like a
+    separator to any reader (SPEC §12 "History is read without in-band delimiters").
+    """
+    bad = sorted({ch for ch in text if ch not in "\n\t" and unicodedata.category(ch) == "Cc"})
+    return ", ".join(f"U+{ord(ch):04X}" for ch in bad)
+
+
+def _texts(value: object, where: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in [*_texts(k, where), *_texts(v, where)]]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _texts(v, where)]
+    return []
+
+
+def refuse_control_chars(ev: Event) -> None:
+    """InputError (exit 2) when any text of the event is not clean UTF-8 without controls."""
+    fields = {"actor": ev.actor, "comment": ev.comment, "reason": ev.reason,
+              "verified": ev.verified, "until": ev.until, "plan": ev.plan}
+    for name, value in fields.items():
+        what = _OPTION.get(name, f"the event's {name}")
+        for _, text in _texts(value, name):
+            if any(unicodedata.category(ch) == "Cs" for ch in text):
+                raise InputError(f"{what} is not valid UTF-8 text; nothing was recorded",
+                                 hint="pass the text in UTF-8 (check the terminal's locale)")
+            bad = control_chars(text)
+            if bad:
+                raise InputError(f"{what} contains control character(s) {bad}; "
+                                 "nothing was recorded",
+                                 hint="only newline and tab are allowed in event text")
+
+
 # --------------------------------------------------------------- reading a tip
 
 
@@ -218,8 +265,7 @@ def _apply_change(snap: Snapshot, prep: Prepared, world_for: WorldFor) -> Change
     if ev.kind in ("submit", "approve"):
         probe = apply(ev, cur, World(world.roster)) if ev.kind == "submit" else cur
         if probe is not None:
-            world = World(world.roster, world.emergency_review_hours, world.config_freezes,
-                          world.freeze, snap.candidates(probe))
+            world = replace(world, others=snap.candidates(probe))
     new = apply(ev, cur, world)
     base = change_dir(ev.change)
     if ev.kind == "submit":
@@ -255,8 +301,9 @@ def _update_index(snap: Snapshot, cur: ChangeState | None, new: ChangeState) -> 
 def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
                  author: Author, sign: bool) -> tuple[str, ChangeState | FreezeState]:
     """Apply the event on `tip` (re-validating it) and write its commit; the ref is not moved."""
-    snap = Snapshot(git, tip)
     ev = prep.event
+    refuse_control_chars(ev)  # before any object is written
+    snap = Snapshot(git, tip)
     new: ChangeState | FreezeState
     if ev.kind in ("freeze", "unfreeze"):
         cur = snap.freeze()
@@ -267,7 +314,32 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     tree = snap.root.write()
     if tree is None:
         raise GitError("internal: empty change-log tree")
-    return commit_tree(git, tree, tip, format_message(ev), author, sign), new
+    commit = commit_tree(git, tree, tip, format_message(ev), author, sign)
+    if sign:
+        check_signed_by(git, commit, ev.actor, world_for(snap, None, ev).keys)
+    return commit, new
+
+
+def check_signed_by(git: Git, commit: str, actor: str, keys: dict[str, str]) -> None:
+    """RefusedError unless `commit` carries a good signature by `actor`'s roster key.
+
+    Called before the ref moves (SPEC §12 "People, not strings"): a signature by any other
+    key would be written and only flagged later by `log verify`.
+    """
+    key = keys.get(actor.lower())
+    if key is None:
+        raise RefusedError(f"require_signed is set but the roster lists no signing_key for "
+                           f"{actor}; nothing was recorded",
+                           hint="add your SSH public key as signing_key in the roster")
+    with tempfile.TemporaryDirectory() as d:
+        allowed = Path(d) / "allowed_signers"
+        allowed.write_text(f'{actor} namespaces="git" {key}\n')
+        got = git.out("-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
+                      "log", "-1", "--format=%G?", commit)
+    if got != "G":
+        raise RefusedError(f"the event was signed, but not with the roster key of {actor} "
+                           f"(signature status {got}); nothing was recorded",
+                           hint="set user.signingkey to the key listed for you in the roster")
 
 
 def append(git: Git, ref: str, prep: Prepared, world_for: WorldFor, author: Author,

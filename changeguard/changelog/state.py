@@ -164,6 +164,7 @@ class World:
     config_freezes: tuple[tuple[datetime, datetime, str], ...] = ()
     freeze: FreezeState | None = None
     others: list[ChangeState] = field(default_factory=list)  # conflict candidates
+    keys: dict[str, str] = field(default_factory=dict)  # lower-case email -> SSH signing key
 
     def roles(self, actor: str) -> tuple[str, ...] | None:
         """Roster roles of `actor`, or None when not on the roster."""
@@ -316,6 +317,11 @@ def _submit(ev: Event, cur: ChangeState | None, world: World) -> ChangeState:
         raise _refuse(f"only the plan's author {p['author']} may submit {ev.change}"
                       f" (you are {ev.actor})", hint="set GIT_AUTHOR_EMAIL/user.email, or "
                                                      "make yourself the plan's author")
+    if world.roles(p["author"]) is None:
+        # people, not strings (SPEC §12): an alias outside the roster could approve itself
+        who = ", ".join(sorted(world.roster)) or "nobody (the config has no reviewers)"
+        raise _refuse(f"the plan's author {p['author']} is not a roster member; only roster "
+                      f"members may submit changes", hint=f"roster members: {who}")
     if cur is not None:
         if cur["digest"] == ev.digest:
             raise _refuse(f"{ev.change} revision {cur['revision']} already has this digest")

@@ -5,12 +5,14 @@ Per commit: a parseable event whose trailers agree with its body; author email =
 writer uses); the stored state equal to the replayed state; no file changed that the event does
 not explain; submit digests recomputed from the stored plan and blob ids; and, with
 `require_signed`, a good SSH signature by the actor's own roster key. The ref's reflog must only
-ever have moved forward (rewritten history). One `git log --raw` and one bulk `cat-file` keep
-the cost linear in the number of events.
+ever have moved forward (rewritten history). Records are read per real commit object, never
+split out of a formatted log (SPEC §12): one `rev-list`, one bulk `cat-file` of the commits, one
+`diff-tree --stdin -z` and one bulk `cat-file` of the blobs keep the cost linear.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections import defaultdict
@@ -18,13 +20,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from changeguard.changelog.events import change_dir, index_entries, list_shard, parse_message
+from changeguard.changelog.events import (
+    change_dir,
+    control_chars,
+    index_entries,
+    list_shard,
+    parse_message,
+    refuse_control_chars,
+)
 from changeguard.changelog.state import (
     NO_CHANGE,
     OPEN_STATES,
     ChangeState,
     Event,
     FreezeState,
+    PlanSummary,
     World,
     apply,
     apply_freeze,
@@ -33,8 +43,8 @@ from changeguard.changelog.state import (
     ts,
 )
 from changeguard.changelog.store import Git, ref_tip
-from changeguard.errors import GitError, RefusedError
-from changeguard.model import GuardConfig
+from changeguard.errors import GitError, InputError, RefusedError
+from changeguard.model import ChangePlan, GuardConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +59,8 @@ class Commit:
     parents: list[str]
     author_email: str
     message: str
+    tree: str = ""
+    unreadable: str | None = None  # why the object cannot be judged (bad bytes in it)
     changes: dict[str, str | None] = field(default_factory=dict)  # path -> new blob (None=del)
 
 
@@ -69,21 +81,62 @@ class Report:
 
 
 def read_history(git: Git, tip: str) -> list[Commit]:
-    """Every commit from the root to `tip` with the files it changed (one git process)."""
-    raw = git.run("log", "--reverse", "--root", "-r", "--raw", "--no-renames", "--no-abbrev",
-                  "--format=%x1e%H%x1f%P%x1f%ae%x1f%B%x1f", tip).stdout.decode(
-                      "utf-8", errors="replace")
-    out: list[Commit] = []
-    for rec in raw.split("\x1e")[1:]:
-        sha, parents, email, message, files = rec.split("\x1f", 4)
-        c = Commit(sha, parents.split(), email, message)
-        for line in files.splitlines():
-            if not line.startswith(":"):
-                continue
-            meta, path = line.split("\t", 1)
-            new = meta.split()[3]
-            c.changes[path] = None if set(new) == {"0"} else new
-        out.append(c)
+    """Every commit from the root to `tip`, each read from its own object (SPEC §12).
+
+    No record is cut out of a formatted `git log` stream: a commit message may hold any
+    separator, so the shas come from `rev-list`, each message/author/tree/parents from that
+    sha's object (one bulk `cat-file`), and the changed files from `diff-tree -z`, whose
+    NUL-terminated paths cannot be forged by a message.
+    """
+    shas = git.out("rev-list", "--reverse", "--topo-order", tip).split()
+    out = [_parse_commit(sha, got) for sha, got in zip(shas, git.read_many(shas), strict=True)]
+    diffs = _diff_trees(git, shas)
+    for c in out:
+        c.changes = diffs.get(c.sha, {})
+    return out
+
+
+def _parse_commit(sha: str, got: tuple[str, str, bytes] | None) -> Commit:
+    if got is None or got[1] != "commit":
+        return Commit(sha, [], "", "", unreadable="not a readable commit object")
+    head, _, body = got[2].partition(b"\n\n")
+    c = Commit(sha, [], "", "")
+    for line in head.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"tree":
+            c.tree = value.decode()
+        elif key == b"parent":
+            c.parents.append(value.decode())
+        elif key == b"author":
+            c.author_email = value.rpartition(b"<")[2].partition(b">")[0].decode(
+                errors="replace")
+    try:
+        c.message = body.decode()
+    except UnicodeDecodeError:
+        c.message = body.decode(errors="replace")
+        c.unreadable = "commit message is not UTF-8"
+        return c
+    bad = control_chars(c.message)
+    if bad:
+        c.unreadable = f"commit message contains control character(s) {bad}"
+    return c
+
+
+def _diff_trees(git: Git, shas: list[str]) -> dict[str, dict[str, str | None]]:
+    """commit -> {path: new blob or None} against its first parent (one git process)."""
+    raw = git.run("diff-tree", "--stdin", "-r", "--raw", "--no-renames", "--no-abbrev",
+                  "--root", "--always", "-z", input="".join(s + "\n" for s in shas).encode()
+                  ).stdout
+    out: dict[str, dict[str, str | None]] = {}
+    cur: dict[str, str | None] = {}
+    tokens = iter(raw.split(b"\0"))
+    for tok in tokens:
+        if tok.startswith(b":"):
+            new = tok.split()[3].decode()
+            path = next(tokens).decode("utf-8", errors="surrogateescape")
+            cur[path] = None if set(new) == {"0"} else new
+        elif tok:
+            cur = out.setdefault(tok.decode(), {})
     return out
 
 
@@ -207,9 +260,49 @@ def verify(git: Git, config: GuardConfig) -> Report:
     replay = Replay(config)
     for c in history:
         report.events += 1
-        report.problems += [Problem(c.sha, m) for m in _check(c, replay, blobs, sigs, config)]
+        found = _check(c, replay, blobs, sigs, config, git.repo)
+        report.problems += [Problem(c.sha, m) for m in found]
     report.problems += _reflog(git, config.log.ref, {c.sha for c in history})
     return report
+
+
+_CACHE = "changeguard-verified"  # under the git dir: keys of log tips that verified
+
+
+def first_problem(git: Git, config: GuardConfig) -> Problem | None:
+    """The first problem of the log at its tip, or None (SPEC §12 "Only a verified log").
+
+    A tip that verified under this config is remembered under `.git/`, so `show`/`list` and
+    the gate pay for a full replay once per new tip, not on every run.
+    """
+    tip = ref_tip(git, config.log.ref)
+    if tip is None:
+        return None
+    key = hashlib.sha256(f"{tip}\n{config.model_dump_json()}".encode()).hexdigest()
+    cache = Path(git.out("rev-parse", "--absolute-git-dir")) / _CACHE
+    try:
+        if key in cache.read_text().split():
+            return None
+    except OSError:
+        pass
+    report = verify(git, config)
+    if report.problems:
+        return report.problems[0]
+    try:
+        with cache.open("a") as f:
+            f.write(key + "\n")
+    except OSError:
+        pass  # a read-only clone just verifies again next time
+    return None
+
+
+def refuse_unverified(git: Git, config: GuardConfig) -> None:
+    """RefusedError (exit 1) naming the first bad commit when the log does not verify."""
+    bad = first_problem(git, config)
+    if bad is not None:
+        raise RefusedError(f"the change log does not verify at {bad.commit}: {bad.message}",
+                           hint="nothing in an unverified log is believed; run "
+                                "`changeguard log verify`")
 
 
 def _blobs(git: Git, history: list[Commit]) -> dict[str, bytes]:
@@ -221,13 +314,18 @@ def _blobs(git: Git, history: list[Commit]) -> dict[str, bytes]:
 
 
 def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, str],
-           config: GuardConfig) -> list[str]:
+           config: GuardConfig, repo: Path) -> list[str]:
+    if c.unreadable is not None:
+        return [c.unreadable]
     if len(c.parents) > 1:
         return ["merge commit in the change log (history must be linear)"]
     try:
         ev = parse_message(c.message)
+        refuse_control_chars(ev)
     except (ValueError, KeyError, json.JSONDecodeError) as e:
         return [f"not a change-log event: {e}"]
+    except InputError as e:
+        return [f"event text refused: {e.message}"]
     problems: list[str] = []
     if c.author_email.lower() != ev.actor.lower():
         problems.append(f"commit author {c.author_email} is not the event's actor {ev.actor} "
@@ -250,7 +348,7 @@ def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, s
                         f"({_diff(stored, new)}): a state no event explains")
         _adopt(replay, ev, stored)
     if ev.kind == "submit":
-        problems += _check_submit(c, ev, blobs)
+        problems += _check_submit(c, ev, blobs, config, repo)
     if ev.change != NO_CHANGE and ev.change in replay.changes:
         problems += _check_index(c, ev, replay)
         problems += _check_list(c, ev, replay, blobs)
@@ -330,7 +428,8 @@ def _own_index(path: str, change_id: str) -> bool:
             and parts[2][:2] == parts[1])
 
 
-def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes]) -> list[str]:
+def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes], config: GuardConfig,
+                  git_repo: Path) -> list[str]:
     from changeguard.errors import ChangeguardError
     from changeguard.plan import compute_digest, parse_plan
 
@@ -349,8 +448,24 @@ def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes]) -> list[str]:
     if lp.plan is None or lp.plan.id != ev.change or lp.plan.author != ev.plan["author"]:
         return [f"stored plan is not a valid plan for {ev.change} by {ev.plan['author']}"]
     digest = compute_digest(lp.plan, ev.plan["paths"])
-    return [] if digest == ev.digest else [
-        f"digest {ev.digest} does not match the stored plan and blobs ({digest})"]
+    if digest != ev.digest:
+        return [f"digest {ev.digest} does not match the stored plan and blobs ({digest})"]
+    return _check_summary(ev.plan, lp.plan, config, git_repo)
+
+
+def _check_summary(got: PlanSummary, plan: ChangePlan, config: GuardConfig,
+                   repo: Path) -> list[str]:
+    """Nothing in a submit is taken on its word: re-derive its summary from the stored plan."""
+    from changeguard.changelog.workflow import plan_summary
+
+    want = plan_summary(plan, got["paths"], config, repo, got["plan_blob"])
+    diff = [k for k in want if k != "paths" and want[k] != got[k]]  # type: ignore[literal-required]
+    if list(got["paths"]) != list(plan.paths):
+        diff.append("paths")
+    if not diff:
+        return []
+    return [f"submit summary differs from the stored plan in {', '.join(diff)}: "
+            "a summary no plan explains"]
 
 
 def _check_index(c: Commit, ev: Event, replay: Replay) -> list[str]:
@@ -377,10 +492,10 @@ def _signatures(git: Git, config: GuardConfig, tip: str) -> dict[str, str]:
         allowed = Path(d) / "allowed_signers"
         allowed.write_text("\n".join(lines) + "\n")
         out = git.out("-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
-                      "log", "--format=%H %G? %GS", tip)
+                      "log", "-z", "--format=%H %G? %GS", tip)
     sigs: dict[str, str] = {}
-    for line in out.splitlines():
-        sha, _, rest = line.partition(" ")
+    for rec in out.split("\0"):  # keyed by each real commit's own %H
+        sha, _, rest = rec.strip().partition(" ")
         sigs[sha] = rest
     return sigs
 

@@ -34,7 +34,7 @@ from changeguard.errors import InputError, RefusedError
 
 if TYPE_CHECKING:
     from changeguard.findings import Finding
-    from changeguard.model import GuardConfig
+    from changeguard.model import ChangePlan, GuardConfig
 
 # Rules a submit cannot satisfy yet (approvals come later) or that this module checks itself.
 _NOT_AT_SUBMIT = frozenset({"approvals-required", "emergency-review", "conflicting-changes"})
@@ -96,7 +96,8 @@ def make_world(config: GuardConfig, freeze: FreezeState | None) -> World:
     """Roster, review hours and freezes from the config plus the log's freeze state."""
     roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
     frz = tuple((f.start, f.end, f.name) for f in config.freezes)
-    return World(roster, config.emergency_review_hours, frz, freeze)
+    keys = {r.email.lower(): r.signing_key.strip() for r in config.reviewers if r.signing_key}
+    return World(roster, config.emergency_review_hours, frz, freeze, keys=keys)
 
 
 def world_for(s: Session) -> WorldFor:
@@ -139,7 +140,6 @@ def submit(s: Session, plan_path: Path) -> Outcome:
     from changeguard.plan import EvalContext, compute_digest, evaluate_plan, load_plan
     from changeguard.plan.digest import blob_id
     from changeguard.plan.evaluate import proposed_blobs
-    from changeguard.policy import approval_requirements
 
     lp = load_plan(plan_path, s.repo, max_bytes=s.config.max_file_bytes)
     ctx = EvalContext(s.repo, s.config, s.now, submitted_at=s.now)
@@ -155,17 +155,7 @@ def submit(s: Session, plan_path: Path) -> Outcome:
     if cur is not None and cur["digest"] == digest and cur["state"] != "rejected":
         return Outcome(0, [f"{plan.id}: unchanged (revision {cur['revision']}, {digest}); "
                            "nothing recorded"])
-    reqs: list[Requirement] = [
-        {"rule": r.rule, "min": r.min, "roles": list(r.roles), "description": r.description}
-        for r in approval_requirements(plan, s.config, s.repo)]
-    summary: PlanSummary = {
-        "title": plan.title, "author": plan.author, "type": str(plan.type),
-        "risk": str(plan.risk), "services": list(plan.services),
-        "environment": plan.environment,
-        "window": {"start": plan.window.start.isoformat(), "end": plan.window.end.isoformat()},
-        "paths": blobs, "requirements": reqs, "waivers": [w.rule for w in plan.waivers],
-        "plan_blob": blob_id(lp.raw),
-    }
+    summary = plan_summary(plan, blobs, s.config, s.repo, blob_id(lp.raw))
     ev = Event("submit", plan.id, s.actor.email, s.at(), digest, plan=summary)
     _, got, warns = record(s, Prepared(ev, lp.raw))
     new = _as_change(got)
@@ -173,6 +163,24 @@ def submit(s: Session, plan_path: Path) -> Outcome:
                   if f.severity is Severity.WARN]
     return Outcome(0, [f"{plan.id}: submitted revision {new['revision']} ({digest})",
                        *_needs(new, s)], warn_lines + warns)
+
+
+def plan_summary(plan: ChangePlan, blobs: dict[str, str | None], config: GuardConfig,
+                 repo: Path, plan_blob: str) -> PlanSummary:
+    """What a submit event records about its plan; `log verify` re-derives it (SPEC §12)."""
+    from changeguard.policy import approval_requirements
+
+    reqs: list[Requirement] = [
+        {"rule": r.rule, "min": r.min, "roles": list(r.roles), "description": r.description}
+        for r in approval_requirements(plan, config, repo)]
+    return {
+        "title": plan.title, "author": plan.author, "type": str(plan.type),
+        "risk": str(plan.risk), "services": list(plan.services),
+        "environment": plan.environment,
+        "window": {"start": plan.window.start.isoformat(), "end": plan.window.end.isoformat()},
+        "paths": blobs, "requirements": reqs, "waivers": [w.rule for w in plan.waivers],
+        "plan_blob": plan_blob,
+    }
 
 
 def _as_change(st: ChangeState | FreezeState) -> ChangeState:
