@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -118,8 +117,10 @@ def _rule_json(rule_id: str) -> dict[str, object]:
 
 
 def _author(repo: Path) -> str:
-    p = subprocess.run(["git", "config", "user.email"], cwd=repo, capture_output=True, text=True)
-    email = p.stdout.strip()
+    from changeguard.git import Git
+
+    email = Git(repo).run("config", "user.email", check=False).stdout.decode("utf-8", "replace"
+                                                                             ).strip()
     return email if "@" in email else "you@example.org"
 
 
