@@ -235,6 +235,38 @@ def test_unapproved_change_names_who_can_approve(cfg_repo: Path) -> None:
     assert "Ana <" not in p.stdout and "Cy <" not in p.stdout
 
 
+@pytest.mark.parametrize(("who", "listed", "absent"), [
+    ("ana@example.org", "Bo <bo@example.org>, Cy <cy@example.org>", "Ana <"),
+    ("bo@example.org", "Ana <ana@example.org>, Cy <cy@example.org>", "Bo <"),
+])
+def test_hint_never_suggests_the_committer_as_approver(cfg_repo: Path, who: str, listed: str,
+                                                       absent: str) -> None:
+    """Issue 12: with no change recorded yet, the one committing is the author-to-be."""
+    stage(cfg_repo, "db/main.yaml", "v: 2\n")
+    p = run_hook(cfg_repo, env={"GIT_AUTHOR_EMAIL": who})  # no log at all
+    assert p.returncode == 1
+    assert listed in p.stdout and absent not in p.stdout, p.stdout
+    write_log(cfg_repo, [change("CHG-1", {"db/other.yaml": None})])  # a log, path unlisted
+    p = run_hook(cfg_repo, env={"GIT_AUTHOR_EMAIL": who})
+    assert p.returncode == 1
+    assert listed in p.stdout and absent not in p.stdout, p.stdout
+
+
+def test_hint_roles_come_from_the_recorded_requirements(cfg_repo: Path) -> None:
+    """Issue 12: not a hard-coded copy of the default policy (high risk used to mean dba)."""
+    blob = stage(cfg_repo, "db/main.yaml", "v: 2\n")
+    net = [{"rule": "team-net", "min": 1, "roles": ["net"], "description": "net"}]
+    write_log(cfg_repo, [change("CHG-7", {"db/main.yaml": blob}, state="submitted",
+                                risk="high", author="bo@example.org", requirements=net)])
+    p = run_hook(cfg_repo)
+    assert p.returncode == 1
+    assert "get `changeguard approve CHG-7` by Cy <cy@example.org>" in p.stdout, p.stdout
+    write_log(cfg_repo, [change("CHG-7", {"db/main.yaml": blob}, state="submitted",
+                                risk="high", author="bo@example.org")])
+    p = run_hook(cfg_repo)  # nothing recorded: any roster member but the author
+    assert "by Ana <ana@example.org>, Cy <cy@example.org>" in p.stdout, p.stdout
+
+
 def test_unlisted_file_reports_no_change(cfg_repo: Path) -> None:
     blob = stage(cfg_repo, "db/main.yaml", "v: 2\n")
     stage(cfg_repo, "gateway/gw.json", "{}\n")
