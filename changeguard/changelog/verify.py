@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from changeguard.changelog.events import change_dir, index_entries, list_shard, parse_message
+from changeguard.changelog.events import index_entries, parse_message
+from changeguard.changelog.layout import change_dir, list_shard
 from changeguard.changelog.state import (
     NO_CHANGE,
     OPEN_STATES,

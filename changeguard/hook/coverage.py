@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from changeguard.changelog.layout import FREEZE_FILE, change_dir, key_hash
 from changeguard.config.light import LightConfig, Member
 from changeguard.findings import Finding, Severity
 from changeguard.git import Git, Staged
@@ -30,22 +31,9 @@ class LogView:
     freeze: dict[str, object] | None
 
 
-def path_key(path: str) -> str:
-    """`paths/<xx>/<key>/` directory name of a repo path in the log tip tree (DESIGN.md)."""
-    import hashlib  # only once a guarded path is staged
-
-    return hashlib.sha1(path.encode("utf-8", "surrogateescape"), usedforsecurity=False
-                        ).hexdigest()
-
-
-def change_dir(change_id: str) -> str:
-    """`changes/<xx>/<ID>`: the tip-tree directory of a change (xx = sha1(ID)[:2])."""
-    return f"changes/{path_key(change_id)[:2]}/{change_id}"
-
-
 def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None:
     """Read the tip tree with one `ls-tree` and one `cat-file --batch`; None: no log yet."""
-    keys = {path_key(p): p for p in paths}
+    keys = {key_hash(p): p for p in paths}
     # one pathspec per path; a mass change lists the whole index instead (argv limits)
     many = len(keys) > MAX_PATHSPECS
     specs = ["paths/"] if many else [f"paths/{k[:2]}/{k}/" for k in sorted(keys)]
@@ -64,7 +52,7 @@ def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None
                 and not any(c.isspace() for c in parts[3]):
             listed[keys[parts[2]]].append(parts[3])
     ids = sorted({i for ids in listed.values() for i in ids})
-    specs = [f"{ref}:{change_dir(i)}/state.json" for i in ids] + [f"{ref}:freeze.json"]
+    specs = [f"{ref}:{change_dir(i)}/state.json" for i in ids] + [f"{ref}:{FREEZE_FILE}"]
     blobs = git.cat_blobs(specs)
     states = {i: _json_object(blobs[s]) for i, s in zip(ids, specs, strict=False)}
     return LogView(listed, {i: s for i, s in states.items() if s is not None},
