@@ -105,7 +105,8 @@ def parse_light_config(loaded: Loaded) -> LightConfig:
     v.keys(data, (), d.KEYS)
     v.literal(data, ("apiVersion",), d.API_VERSION, required=True)
     v.literal(data, ("kind",), d.KIND, required=True)
-    v.zone(data.get("timezone", d.DEFAULT_TIMEZONE), ("timezone",))
+    if "timezone" in data:  # the default (UTC) needs no zoneinfo lookup on the hook's path
+        v.zone(data["timezone"], ("timezone",))
     log = v.mapping(data.get("log", {}), ("log",), d.LOG_KEYS)
     ref = log.get("ref", d.DEFAULT_LOG_REF)
     if not isinstance(ref, str) or not _REF.match(ref):
