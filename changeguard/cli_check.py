@@ -70,7 +70,7 @@ def _range(repo: Path, g: Globals, form: str, spec: str) -> int:
     import sys
 
     from changeguard.findings import is_ok
-    from changeguard.gate import check_range
+    from changeguard.hook.gate import check_range
     from changeguard.report import render
 
     findings, judged, errors = check_range(repo, spec, config_path=g.config)

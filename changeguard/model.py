@@ -25,10 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from changeguard.config import defaults as cfgdef
+
 ID_PATTERN = r"^[A-Z][A-Z0-9]*-[A-Za-z0-9-]{1,60}$"
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
-HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+EMAIL_PATTERN = cfgdef.EMAIL_PATTERN
+HHMM_PATTERN = cfgdef.HHMM_PATTERN
 
 
 class _Strict(BaseModel):
@@ -219,9 +221,7 @@ Zone = Annotated[str, AfterValidator(_check_zone)]
 
 
 class LogConfig(_Strict):
-    ref: Annotated[str, StringConstraints(pattern=r"^refs/[A-Za-z0-9._/-]+$")] = (
-        "refs/heads/changeguard/log"
-    )
+    ref: Annotated[str, StringConstraints(pattern=cfgdef.REF_PATTERN)] = cfgdef.DEFAULT_LOG_REF
     remote: str | None = None
 
 
@@ -287,19 +287,20 @@ class Reviewer(_Strict):
 class GuardConfig(_Strict):
     apiVersion: Literal["changeguard/v1"]
     kind: Literal["GuardConfig"]
-    timezone: Zone = "UTC"
+    timezone: Zone = cfgdef.DEFAULT_TIMEZONE
     log: LogConfig = Field(default_factory=LogConfig)
     guarded: list[NonEmpty] = Field(default_factory=list)
-    plans: NonEmpty = "changes/*.yaml"
+    plans: NonEmpty = cfgdef.DEFAULT_PLANS
     schemas: list[SchemaMapping] = Field(default_factory=list)
-    policies: list[NonEmpty] = Field(default_factory=lambda: ["builtin:default"])
+    policies: list[NonEmpty] = Field(default_factory=lambda: list(cfgdef.DEFAULT_POLICIES))
     windows: list[MaintenanceWindow] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)
-    lead_time_hours: Annotated[float, Strict(), Field(ge=0)] = 0
-    emergency_review_hours: Annotated[float, Strict(), Field(gt=0)] = 72
+    lead_time_hours: Annotated[float, Strict(), Field(ge=0)] = cfgdef.DEFAULT_LEAD_TIME_HOURS
+    emergency_review_hours: Annotated[float, Strict(), Field(gt=0)] = (
+        cfgdef.DEFAULT_EMERGENCY_REVIEW_HOURS)
     require_signed: StrictBool = False
     reviewers: list[Reviewer] = Field(default_factory=list)
-    max_file_bytes: Annotated[int, Strict(), Field(gt=0)] = 5 * 1024 * 1024
+    max_file_bytes: Annotated[int, Strict(), Field(gt=0)] = cfgdef.DEFAULT_MAX_BYTES
 
     @field_validator("reviewers")
     @classmethod

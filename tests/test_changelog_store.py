@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from changeguard.changelog.events import format_message, parse_message
-from changeguard.changelog.identity import clean_env, parse_ident
+from changeguard.changelog.identity import parse_ident
 from changeguard.changelog.state import EVENT_KINDS, Event
 from changeguard.changelog.store import Git, TreeEdit, cas_update, parse_tree, ref_tip
 from tests.conftest import git
@@ -85,7 +85,9 @@ def test_clean_env_drops_hook_leaks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_DIR", "/x")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "a@b.c")
     monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.signingkey")
-    env = clean_env()
+    from changeguard.git import clean_env
+
+    env = clean_env(Path.cwd())  # the log's purpose ("plumbing"): no index, no foreign dir
     assert "GIT_INDEX_FILE" not in env and "GIT_DIR" not in env
     assert env["GIT_AUTHOR_EMAIL"] == "a@b.c" and env["GIT_CONFIG_KEY_0"] == "user.signingkey"
     assert "GIT_INDEX_FILE" in os.environ

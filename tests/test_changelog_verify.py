@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from changeguard.changelog.events import change_dir
+from changeguard.changelog.layout import change_dir
 from tests.conftest import git
 from tests.test_changelog_support import (
     NOW,

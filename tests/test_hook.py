@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from changeguard.hookgit import clean_env
+from changeguard.git import clean_env
 from tests.conftest import RunCli
 
 LOG_REF = "refs/heads/changeguard/log"
@@ -52,13 +52,15 @@ def blob_of(repo: Path, data: bytes) -> str:
 
 def change(cid: str, paths: dict[str, str | None], *, state: str = "approved",
            window: tuple[str, str] = WINDOW, type: str = "normal", risk: str = "medium",
-           author: str = "dee@example.org") -> dict[str, object]:
+           author: str = "dee@example.org",
+           requirements: Sequence[dict[str, object]] = ()) -> dict[str, object]:
     """A state.json as the log engineer writes it (DESIGN.md, change-log tip tree)."""
     return {"id": cid, "title": f"change {cid}", "state": state, "revision": 1,
             "digest": "sha256:" + "0" * 64, "author": author, "type": type, "risk": risk,
             "services": [], "environment": "production",
             "window": {"start": window[0], "end": window[1]}, "paths": paths,
-            "approvals": [], "rejections": [], "events": [], "reviewed": False}
+            "approvals": [], "rejections": [], "events": [], "reviewed": False,
+            "requirements": [dict(r) for r in requirements]}
 
 
 def write_log(repo: Path, changes: Sequence[dict[str, object]],
@@ -222,13 +224,47 @@ def test_now_must_be_inside_the_window(cfg_repo: Path, now: str, text: str) -> N
 def test_unapproved_change_names_who_can_approve(cfg_repo: Path) -> None:
     blob = stage(cfg_repo, "db/main.yaml", "v: 2\n")
     write_log(cfg_repo, [change("CHG-9", {"db/main.yaml": blob}, state="submitted",
-                                risk="high", author="ana@example.org")])
+                                risk="high", author="ana@example.org", requirements=[
+                                    {"rule": "approvals-high-risk", "min": 2,
+                                     "roles": ["dba"], "description": "x"}])])
     p = run_hook(cfg_repo)
     assert p.returncode == 1
     assert "CHG-9 (state is submitted, not approved)" in p.stdout
     # high risk needs a dba; the author (Ana) may not approve her own change
     assert "Bo <bo@example.org>" in p.stdout
     assert "Ana <" not in p.stdout and "Cy <" not in p.stdout
+
+
+@pytest.mark.parametrize(("who", "listed", "absent"), [
+    ("ana@example.org", "Bo <bo@example.org>, Cy <cy@example.org>", "Ana <"),
+    ("bo@example.org", "Ana <ana@example.org>, Cy <cy@example.org>", "Bo <"),
+])
+def test_hint_never_suggests_the_committer_as_approver(cfg_repo: Path, who: str, listed: str,
+                                                       absent: str) -> None:
+    """Issue 12: with no change recorded yet, the one committing is the author-to-be."""
+    stage(cfg_repo, "db/main.yaml", "v: 2\n")
+    p = run_hook(cfg_repo, env={"GIT_AUTHOR_EMAIL": who})  # no log at all
+    assert p.returncode == 1
+    assert listed in p.stdout and absent not in p.stdout, p.stdout
+    write_log(cfg_repo, [change("CHG-1", {"db/other.yaml": None})])  # a log, path unlisted
+    p = run_hook(cfg_repo, env={"GIT_AUTHOR_EMAIL": who})
+    assert p.returncode == 1
+    assert listed in p.stdout and absent not in p.stdout, p.stdout
+
+
+def test_hint_roles_come_from_the_recorded_requirements(cfg_repo: Path) -> None:
+    """Issue 12: not a hard-coded copy of the default policy (high risk used to mean dba)."""
+    blob = stage(cfg_repo, "db/main.yaml", "v: 2\n")
+    net = [{"rule": "team-net", "min": 1, "roles": ["net"], "description": "net"}]
+    write_log(cfg_repo, [change("CHG-7", {"db/main.yaml": blob}, state="submitted",
+                                risk="high", author="bo@example.org", requirements=net)])
+    p = run_hook(cfg_repo)
+    assert p.returncode == 1
+    assert "get `changeguard approve CHG-7` by Cy <cy@example.org>" in p.stdout, p.stdout
+    write_log(cfg_repo, [change("CHG-7", {"db/main.yaml": blob}, state="submitted",
+                                risk="high", author="bo@example.org")])
+    p = run_hook(cfg_repo)  # nothing recorded: any roster member but the author
+    assert "by Ana <ana@example.org>, Cy <cy@example.org>" in p.stdout, p.stdout
 
 
 def test_unlisted_file_reports_no_change(cfg_repo: Path) -> None:
@@ -333,14 +369,24 @@ def test_leaked_git_dir_of_another_repo_is_ignored(cfg_repo: Path, tmp_path: Pat
     assert p.returncode == 1 and "db/main.yaml" in p.stdout, p.stderr
 
 
+def _leaked(env: dict[str, str]) -> dict[str, str]:
+    """What clean_env passed on, minus the two variables it always sets."""
+    assert env.pop("GIT_TERMINAL_PROMPT") == "0" and env.pop("LC_ALL") == "C"
+    return env
+
+
 def test_clean_env_keeps_what_git_sets_for_hooks(tmp_path: Path, cfg_repo: Path) -> None:
-    env = clean_env(cfg_repo, {"GIT_INDEX_FILE": ".git/index.lock", "GIT_EXEC_PATH": "/x",
-                               "GIT_PREFIX": "", "GIT_OBJECT_DIRECTORY": "/elsewhere",
-                               "PATH": "/bin"}, cwd=cfg_repo)
-    assert env == {"GIT_INDEX_FILE": str((cfg_repo / ".git" / "index.lock").resolve()),
-                   "GIT_EXEC_PATH": "/x", "PATH": "/bin"}
-    env = clean_env(cfg_repo, {"GIT_INDEX_FILE": str(tmp_path / "x" / "index")}, cwd=cfg_repo)
-    assert env == {}
+    leaked = {"GIT_INDEX_FILE": ".git/index.lock", "GIT_EXEC_PATH": "/x", "GIT_PREFIX": "",
+              "GIT_OBJECT_DIRECTORY": "/elsewhere", "PATH": "/bin"}
+    env = clean_env(cfg_repo, "staged", leaked, cwd=cfg_repo)
+    assert _leaked(env) == {"GIT_INDEX_FILE": str((cfg_repo / ".git" / "index.lock").resolve()),
+                            "GIT_EXEC_PATH": "/x", "PATH": "/bin"}
+    # the one rule: plumbing (log, revisions, identity) never sees an index, even our own
+    assert _leaked(clean_env(cfg_repo, "plumbing", leaked, cwd=cfg_repo)) == {
+        "GIT_EXEC_PATH": "/x", "PATH": "/bin"}
+    env = clean_env(cfg_repo, "staged", {"GIT_INDEX_FILE": str(tmp_path / "x" / "index")},
+                    cwd=cfg_repo)
+    assert _leaked(env) == {}
 
 
 def install(repo: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -514,7 +560,8 @@ def test_check_staged_cli_runs_the_same_check(cfg_repo: Path, run_cli: RunCli) -
     assert json.loads(r.out)["findings"][0]["rule"] == "guarded-path-coverage"
     git(cfg_repo, "reset", "-q")
     r = run_cli("check", "--staged", cwd=cfg_repo)
-    assert (r.code, r.err) == (0, "")
+    # issue 12: an empty staged set says so instead of printing nothing
+    assert (r.code, r.out, r.err) == (0, "", "nothing staged to check\n")
 
 
 def test_bad_config_is_exit_2_with_its_line(cfg_repo: Path) -> None:
@@ -523,7 +570,9 @@ def test_bad_config_is_exit_2_with_its_line(cfg_repo: Path) -> None:
     stage(cfg_repo, "docs/x.md", "x\n")
     p = run_hook(cfg_repo)
     assert p.returncode == 2
-    assert "error: .changeguard.yaml:11: '2026-04-01T00:00:00' is not an RFC 3339" in p.stderr
+    # the same message as every other command (issue 13 §2: one config reading)
+    assert ("error: .changeguard.yaml:11: freezes.0.start: '2026-04-01T00:00:00' has no "
+            "timezone offset") in p.stderr
 
 
 def test_staged_config_cannot_drop_a_guard_in_the_same_commit(cfg_repo: Path) -> None:
@@ -540,7 +589,8 @@ def test_staged_config_is_validated_in_full(cfg_repo: Path) -> None:
     stage(cfg_repo, ".changeguard.yaml", CONFIG + "guardd: [x]\n")
     p = run_hook(cfg_repo)
     assert p.returncode == 2
-    assert "error: .changeguard.yaml:10: staged config: unknown key 'guardd'" in p.stderr
+    # the work-tree copy is refused first, as by every other command (issue 13 §2)
+    assert "error: .changeguard.yaml:10: unknown key 'guardd'" in p.stderr
     assert "did you mean 'guarded'?" in p.stderr
 
 
@@ -591,9 +641,9 @@ def test_submit_approve_then_commit(repo: Path, run_cli: RunCli) -> None:
 @pytest.mark.parametrize("limit", [1000, 1])
 def test_read_log_finds_listing_changes(cfg_repo: Path, limit: int,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from changeguard import hook
-    from changeguard.hookgit import Git
-    from changeguard.lightconfig import LightConfig
+    from changeguard.config.light import LightConfig
+    from changeguard.git import Git
+    from changeguard.hook import coverage as hook
 
     monkeypatch.setattr(hook, "MAX_PATHSPECS", limit)  # 1: the mass-change `ls-tree -r` path
     write_log(cfg_repo, [change("CHG-1", {"db/a.yaml": None, "db/b c.yaml": None}),
@@ -619,12 +669,14 @@ def test_clean_env_keeps_a_worktrees_git_dir(cfg_repo: Path, tmp_path: Path) -> 
     wt = tmp_path / "wt"
     git(cfg_repo, "worktree", "add", "-q", "-b", "w", str(wt))
     gd = (cfg_repo / ".git" / "worktrees" / "wt").resolve()
-    env = clean_env(wt, {"GIT_DIR": str(gd), "GIT_INDEX_FILE": str(gd / "index")}, cwd=wt)
-    assert env == {"GIT_DIR": str(gd), "GIT_INDEX_FILE": str(gd / "index")}
+    env = clean_env(wt, "staged", {"GIT_DIR": str(gd), "GIT_INDEX_FILE": str(gd / "index")},
+                    cwd=wt)
+    assert _leaked(env) == {"GIT_DIR": str(gd), "GIT_INDEX_FILE": str(gd / "index")}
     # the same variables leaking into a run on the main work tree are dropped
-    assert clean_env(cfg_repo, {"GIT_DIR": str(gd)}, cwd=cfg_repo) == {}
+    assert _leaked(clean_env(cfg_repo, "staged", {"GIT_DIR": str(gd)}, cwd=cfg_repo)) == {}
     index = gd / "index"
-    assert clean_env(cfg_repo, {"GIT_INDEX_FILE": str(index)}, cwd=cfg_repo) == {}
+    assert _leaked(clean_env(cfg_repo, "staged", {"GIT_INDEX_FILE": str(index)},
+                             cwd=cfg_repo)) == {}
 
 
 def test_fast_path_runs_one_git_command_and_never_reads_the_log(cfg_repo: Path,

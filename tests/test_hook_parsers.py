@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from changeguard.config.light import LightConfig, parse_light_config
 from changeguard.errors import ConfigError
-from changeguard.hook import select
-from changeguard.hookgit import Staged, _parse_batch, parse_raw_diff
-from changeguard.lightconfig import LightConfig, parse_light_config
+from changeguard.git import Staged, _parse_batch, parse_raw_diff
+from changeguard.hook.staged import select
 from changeguard.loader import JSONValue, Loaded, SourceMap
 
 HEX = st.text("0123456789abcdef", min_size=40, max_size=40).filter(lambda h: h != "0" * 40)

@@ -11,7 +11,6 @@ verify`, `show`) stays small instead of growing with the log.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import tempfile
@@ -22,6 +21,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
+from changeguard.changelog.layout import (
+    FREEZE_FILE,
+    change_dir,
+    index_dir,
+    list_shard,
+)
 from changeguard.changelog.state import (
     EVENT_KINDS,
     NO_CHANGE,
@@ -52,27 +57,6 @@ from changeguard.errors import GitError, InputError, RefusedError
 TRAILERS = ("Changeguard-Event", "Changeguard-Change", "Changeguard-Digest", "Changeguard-Actor")
 MIN_ATTEMPTS = 60
 RETRY_SECONDS = 120.0
-
-
-def key_hash(text: str) -> str:
-    """Directory name of an index entry (sha1 of the path or service text)."""
-    return hashlib.sha1(text.encode()).hexdigest()  # a directory name, not security
-
-
-def change_dir(change_id: str) -> str:
-    """Tip-tree directory of one change: `changes/<xx>/<ID>`, xx = sha1(ID)[:2]."""
-    return f"changes/{key_hash(change_id)[:2]}/{change_id}"
-
-
-def index_dir(kind: str, text: str) -> str:
-    """`<kind>/<xx>/<sha1(text)>`: the index directory of one path or service."""
-    key = key_hash(text)
-    return f"{kind}/{key[:2]}/{key}"
-
-
-def list_shard(change_id: str) -> str:
-    """`list/<2 hex>.json`: the summary rows of about 1/256 of the changes."""
-    return f"list/{key_hash(change_id)[:2]}.json"
 
 
 def index_entries(st: ChangeState) -> dict[str, str]:
@@ -226,7 +210,7 @@ class Snapshot:
 
     def freeze(self) -> FreezeState | None:
         """freeze.json at this tip, or None."""
-        return cast("FreezeState | None", self._json("freeze.json"))
+        return cast("FreezeState | None", self._json(FREEZE_FILE))
 
     def index_ids(self, kind: str, key: str) -> list[str]:
         """Change ids listed under `kind/<xx>/<sha1(key)>/`."""
@@ -308,7 +292,7 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     if ev.kind in ("freeze", "unfreeze"):
         cur = snap.freeze()
         new = apply_freeze(ev, cur, world_for(snap, None, ev))
-        snap.root.put("freeze.json", git.write_blob(dump_state(new)))
+        snap.root.put(FREEZE_FILE, git.write_blob(dump_state(new)))
     else:
         new = _apply_change(snap, prep, world_for)
     tree = snap.root.write()

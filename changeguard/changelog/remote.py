@@ -46,28 +46,24 @@ FETCH_TRIES = 8
 def fetch(git: Git, remote: str, ref: str) -> str | None:
     """Fetch the remote log into our private tracking ref; its tip, or None if it has no log.
 
-    Goes through GitPython's command layer (`--no-write-fetch-head`: concurrent writers in
-    one clone must not race on FETCH_HEAD). Another local writer holding the tracking ref's
-    lock is contention, not an unreachable remote: retry it.
+    Goes through GitPython's command layer (via `changeguard.git`, with the log's cleaned
+    environment; `--no-write-fetch-head`: concurrent writers in one clone must not race on
+    FETCH_HEAD). Another local writer holding the tracking ref's lock is contention, not an
+    unreachable remote: retry it.
     """
-    from git import Repo
-    from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+    from changeguard.git import fetch_with_gitpython
 
     track = tracking_ref(remote)
     for attempt in range(FETCH_TRIES):
-        try:
-            with Repo(git.repo) as repo:
-                repo.git.fetch("-q", "--no-tags", "--no-write-fetch-head", remote,
-                               f"+{ref}:{track}", env=git.env)
+        p = fetch_with_gitpython(git.repo, git.env, "-q", "--no-tags", "--no-write-fetch-head",
+                                 remote, f"+{ref}:{track}")
+        if p.returncode == 0:
             return ref_tip(git, track)
-        except GitCommandError as e:
-            err = str(e.stderr or e).strip()
-            if "couldn't find remote ref" in err:
-                return None
-            if not any(w in err for w in _LOCAL_LOCK) or attempt == FETCH_TRIES - 1:
-                raise Unreachable(err or f"git fetch {remote} failed") from e
-        except (InvalidGitRepositoryError, NoSuchPathError) as e:
-            raise Unreachable(f"git fetch {remote} failed: {e}") from e
+        err = p.stderr.decode("utf-8", "replace").strip()
+        if "couldn't find remote ref" in err:
+            return None
+        if not any(w in err for w in _LOCAL_LOCK) or attempt == FETCH_TRIES - 1:
+            raise Unreachable(err or f"git fetch {remote} failed")
         time.sleep(random.uniform(0.01, 0.05 * (attempt + 1)))
     raise Unreachable(f"git fetch {remote} failed")  # pragma: no cover - loop always returns
 

@@ -4,7 +4,7 @@ GitPython is the project's git library, but every call here is a hot path of `ap
 and plumbing measured faster on each (2-core VM): `import git` alone 210-250 ms (a whole
 `approve` at 10 changes is ~250 ms CPU); reading one state.json 4.2 ms via GitPython's
 object DB vs 0.27 ms via a long-lived cat-file; update-ref 5.4 vs 4.7 ms. So this one module
-talks to `git` directly: one long-lived
+talks to `git` plumbing directly (through `changeguard.git`, the one runner): one long-lived
 `git cat-file --batch` for reads, `hash-object`/`mktree`/`commit-tree` for writes and
 `update-ref NEW OLD` to move the ref. Objects are always written before the ref moves, so a
 writer killed at any point leaves the log as it was or with its event complete (issue 5 §1).
@@ -14,12 +14,12 @@ The user's index, work tree and HEAD are never touched.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from changeguard.changelog.identity import clean_env
+from changeguard import git as gitrun
 from changeguard.errors import GitError
 
 TREE_MODE = "040000"
@@ -39,22 +39,17 @@ class Entry(NamedTuple):
         return self.mode.lstrip("0") == "40000"
 
 
-class Git:
-    """Plumbing runner for one repository with a clean environment."""
+class Git(gitrun.Git):
+    """Plumbing runner for one repository; its environment never carries an index."""
 
     def __init__(self, repo: Path, env: dict[str, str] | None = None) -> None:
-        self.repo = repo
-        self.env = env if env is not None else clean_env()
+        super().__init__(repo, env)
         self._cat: subprocess.Popen[bytes] | None = None
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run `git ARGS`; GitError on failure when `check`."""
-        try:
-            p = subprocess.run(["git", *args], cwd=self.repo, input=input, capture_output=True,
-                               env=env if env is not None else self.env)
-        except FileNotFoundError as e:
-            raise GitError("git is not installed", hint="install git ≥ 2.30") from e
+        p = super().run(*args, input=input, check=False, env=env)
         if check and p.returncode != 0:
             msg = p.stderr.decode(errors="replace").strip()
             raise GitError(f"git {args[0]} failed: {msg}")
@@ -67,9 +62,7 @@ class Git:
     # ------------------------------------------------------------------ reads
     def _batch(self) -> subprocess.Popen[bytes]:
         if self._cat is None:
-            self._cat = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.repo,
-                                         env=self.env, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE)
+            self._cat = gitrun.start_batch(self.repo, self.env)
         return self._cat
 
     def read(self, spec: str) -> tuple[str, str, bytes] | None:

@@ -21,13 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from changeguard.changelog.events import (
-    change_dir,
     control_chars,
     index_entries,
-    list_shard,
     parse_message,
     refuse_control_chars,
 )
+from changeguard.changelog.layout import change_dir, list_shard
 from changeguard.changelog.state import (
     NO_CHANGE,
     OPEN_STATES,

@@ -7,14 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from changeguard.errors import InputError
-from changeguard.hookgit import Git
+from changeguard.git import Git
 from changeguard.plan.digest import blob_id
 
 Reader = Callable[[str], bytes | None]
 
 
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    """The hook's stdlib runner: leaked GIT_* variables are cleaned the same way."""
+    """The one git runner (`changeguard.git`): leaked GIT_* variables are cleaned one way."""
     return Git(repo).run(*args, check=check)
 
 

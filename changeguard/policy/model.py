@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from changeguard.model import PlanType, Risk, StepKind
+from changeguard.rules import RULES
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")]
 
@@ -36,7 +37,9 @@ class When(_Strict):
 class Approvals(_Strict):
     min: Annotated[int, Field(ge=0, le=20)] = 1
     roles: list[str] = Field(default_factory=list)
-    distinct: StrictBool = True
+    # Approvals always come from distinct people (SPEC §5 `approvals-required`; one per
+    # person in `valid_approvals`): `true` documents that, `false` is refused, not ignored.
+    distinct: Literal[True] = True
 
 
 class PolicyRule(_Strict):
@@ -46,8 +49,9 @@ class PolicyRule(_Strict):
     when: When = Field(default_factory=When)
     require: dict[str, object] | None = None
     approvals: Approvals | None = None
+    # names the built-in rule whose findings this entry re-grades (severity, waivable);
+    # no built-in check takes parameters, so there is no `params` (issue 13 §6)
     check: str | None = None
-    params: dict[str, object] = Field(default_factory=dict)
     waivable: StrictBool | None = None
     hint: str | None = None
 
@@ -56,6 +60,13 @@ class PolicyRule(_Strict):
         kinds = [k for k in (self.require, self.approvals, self.check) if k is not None]
         if len(kinds) != 1:
             raise ValueError(f"rule {self.id}: exactly one of require, approvals, check")
+        if self.check is not None and self.check not in RULES:
+            raise ValueError(f"rule {self.id}: check {self.check!r} is not a built-in rule "
+                             "(`changeguard rules` lists them)")
+        if self.check is not None and self.check != self.id:
+            # overrides are matched to findings by id; a different `check:` would do nothing
+            raise ValueError(f"rule {self.id}: `check: {self.check}` must repeat the id of the "
+                             f"built-in rule it overrides (use `id: {self.check}`)")
         return self
 
 

@@ -367,18 +367,15 @@ def check_blast_radius(steps: Sequence[StepLike], topologies: list[Topology],
 
 def all_repo_files(repo: Path) -> list[str]:
     """Tracked and untracked-but-not-ignored files (`check --all`), via git ls-files."""
-    import subprocess
+    from changeguard.errors import GitError
+    from changeguard.git import Git
 
-    env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE",
-                                                            "GIT_INDEX_FILE")}
-    try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                              "--exclude-standard"], cwd=repo, env=env, capture_output=True,
-                             check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        from changeguard.errors import GitError
-
-        raise GitError(f"cannot list repository files: {e}", hint="is git installed?") from e
+    p = Git(repo).run("ls-files", "-z", "--cached", "--others", "--exclude-standard",
+                      check=False)
+    if p.returncode != 0:
+        raise GitError("cannot list repository files: "
+                       + p.stderr.decode("utf-8", "replace").strip(), hint="is git installed?")
+    out = p.stdout
     return sorted({p for p in out.decode("utf-8", "surrogateescape").split("\0") if p})
 
 

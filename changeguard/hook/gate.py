@@ -3,7 +3,8 @@
 For every commit of the range that touches a guarded path, some change in the log must
 have covered that exact blob at the commit's committer time; mapped config files must pass
 at every commit. Guards are the union of the range base's and tip's `guarded` lists, so a
-range cannot switch its own guard off.
+range cannot switch its own guard off. The config is read with the full model (CI has no
+start-up budget): a config any other command refuses is exit 2 here too (issue 13 §2).
 """
 
 from __future__ import annotations
@@ -12,20 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from changeguard.config.light import LightConfig, view_of
 from changeguard.errors import ChangeguardError, ConfigError, InputError
 from changeguard.findings import Finding, Severity
+from changeguard.git import Git, Staged, parse_raw_diff
 from changeguard.globs import match_any
-from changeguard.hook import (
-    RULE,
-    _Reader,
-    active_freeze,
-    check_configs,
-    judge_path,
-    read_log,
-)
-from changeguard.hookgit import Git, Staged, parse_raw_diff
-from changeguard.lightconfig import LightConfig, load_light_config, parse_light_config
-from changeguard.loader import parse_document
+from changeguard.hook.coverage import RULE, active_freeze, judge_path, read_log
+from changeguard.hook.staged import Reader, check_configs
 
 # Once a change went ahead, its tip state may have moved on (completed, rolled back):
 # the commit was still made under an approval.
@@ -76,24 +70,34 @@ def _changed(git: Git, sha: str, parents: list[str]) -> list[Staged]:
     return changed
 
 
-def _config_at(git: Git, rev: str, cfg: LightConfig, rel: str) -> LightConfig | None:
+def _config_at(git: Git, rev: str, rel: str) -> LightConfig | None:
+    """The config committed at `rev` (None when absent or broken there)."""
+    from changeguard.config import parse_config
+    from changeguard.loader import parse_document
+
     raw = git.cat_blobs([f"{rev}:{rel}"])[f"{rev}:{rel}"]
     if raw is None:
         return None
     try:
-        return parse_light_config(parse_document(raw, f"{rev}:{rel}"))
+        loaded = parse_document(raw, f"{rev}:{rel}")
+        return view_of(parse_config(loaded), loaded.file)
     except (ConfigError, InputError):
         return None
 
 
 def gate_config(repo: Path, git: Git, base: str, head: str,
                 config_path: Path | None) -> LightConfig:
-    """The work tree's config with guards widened by the base's and head's lists."""
-    cfg = load_light_config(repo, config_path)
+    """The work tree's config (full validation) with guards widened by base's and head's."""
+    from changeguard.config import config_path as locate
+    from changeguard.config import load_config
+    from changeguard.config.load import display_name
+
+    file = display_name(repo, locate(repo, config_path))
+    cfg = view_of(load_config(repo, config_path), file)
     rel = cfg.file if not Path(cfg.file).is_absolute() else ".changeguard.yaml"
     guarded = list(cfg.guarded)
     for rev in (base, head):
-        other = _config_at(git, rev, cfg, rel)
+        other = _config_at(git, rev, rel)
         if other is not None:
             guarded += [g for g in other.guarded if g not in guarded]
     return replace(cfg, guarded=tuple(guarded))
@@ -157,7 +161,7 @@ def _configs(repo: Path, git: Git, cfg: LightConfig, paths: list[str], c: Commit
              errors: list[ChangeguardError]) -> list[Finding]:
     if not paths:
         return []
-    return check_configs(repo, cfg, paths, _Reader(git, c.files), errors)
+    return check_configs(repo, cfg, paths, Reader(git, c.files), errors)
 
 
 def _at_commit(f: Finding, c: Commit) -> Finding:

@@ -1,9 +1,9 @@
-"""Stdlib-only git plumbing for the hook: staged changes, blobs and the log tip tree.
+"""The one git runner (issue 13 §3): every git process changeguard starts is spawned here.
 
-Every call uses `-z` (paths with spaces or non-ASCII bytes arrive verbatim) and runs at
-the top of the work tree with an environment cleaned of leaked `GIT_*` variables while
-keeping the ones git sets for the hook (issue 6 §4): `GIT_INDEX_FILE` must be respected
-so `git commit -a` and partial commits are judged on the index being committed.
+Stdlib only at the top level, so the pre-commit hook can use it before anything heavy is
+imported. Every call runs at the top of the work tree with `clean_env(repo, purpose)`, the one
+rule for `GIT_*` variables that leak into hooks and CI jobs (see its docstring). Reads use
+`-z` so paths with spaces or non-ASCII bytes arrive verbatim.
 """
 
 from __future__ import annotations
@@ -13,16 +13,23 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from changeguard.errors import GitError
 
-# Variables that configure git without pointing it at another repository.
+Purpose = Literal["staged", "plumbing"]
+
+# Variables that configure git (config, identity, transport, tracing) without pointing it at
+# another repository, index, object store or work tree: always kept.
 _KEEP = frozenset({
     "GIT_EXEC_PATH", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG_GLOBAL",
     "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "GIT_CEILING_DIRECTORIES",
+    "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL", "GIT_COMMITTER_DATE", "GIT_SSH", "GIT_SSH_COMMAND",
+    "GIT_SSH_VARIANT", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY", "GIT_ASKPASS",
+    "GIT_ALLOW_PROTOCOL", "GIT_HTTP_PROXY_AUTHMETHOD",
 })
 _KEEP_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_TRACE")
-
 NULL_IDS = frozenset({"0" * 40, "0" * 64})
 
 
@@ -61,9 +68,21 @@ def _inside(path: Path, parent: Path) -> bool:
     return path == parent or parent in path.parents
 
 
-def clean_env(repo: Path, environ: Mapping[str, str] | None = None,
+def clean_env(repo: Path, purpose: Purpose = "plumbing",
+              environ: Mapping[str, str] | None = None,
               cwd: Path | None = None) -> dict[str, str]:
-    """`environ` minus leaked `GIT_*`; GIT_DIR/WORK_TREE/INDEX_FILE kept only for `repo`."""
+    """`environ` with leaked `GIT_*` removed: the one rule for every git process we start.
+
+    - Kept: variables that only configure git (`_KEEP`: config, identity, transport, trace).
+    - `GIT_DIR`/`GIT_WORK_TREE`: kept only when they name `repo` itself (git exports them to
+      hooks in linked worktrees); another repository's leaked ones are dropped.
+    - `GIT_INDEX_FILE`: kept only for purpose "staged" (the hook judges the index being
+      committed, e.g. `.git/index.lock` under `git commit -a`) and only when it is `repo`'s;
+      "plumbing" (log, revisions, identity, fetch) never sees an index (issue 5 §1).
+    - Every other `GIT_*` (object dirs, namespaces, prefixes, quarantine) is dropped.
+    - `GIT_TERMINAL_PROMPT=0` (nobody can answer a prompt in a hook or CI) and `LC_ALL=C`
+      unless set (error texts are matched in English).
+    """
     src = os.environ if environ is None else environ
     here = cwd or Path.cwd()
     env = {k: v for k, v in src.items()
@@ -74,13 +93,12 @@ def clean_env(repo: Path, environ: Mapping[str, str] | None = None,
     if src.get("GIT_DIR"):
         gd = _absolute(src["GIT_DIR"], here)
         wt = _absolute(src["GIT_WORK_TREE"], here) if src.get("GIT_WORK_TREE") else None
-        # git exports GIT_DIR for hooks in linked worktrees; a GIT_DIR of another repo leaked
         keep_dir = gd == own or (own is None and wt == top)
         if keep_dir:
             env["GIT_DIR"] = str(gd)
             if wt is not None:
                 env["GIT_WORK_TREE"] = str(wt)
-    if src.get("GIT_INDEX_FILE"):
+    if purpose == "staged" and src.get("GIT_INDEX_FILE"):
         # git passes a relative `.git/index` to hooks (cwd = top); make it absolute so it
         # survives our `cwd=repo`, and drop it when it belongs to another repository.
         index = _absolute(src["GIT_INDEX_FILE"], here)
@@ -89,25 +107,67 @@ def clean_env(repo: Path, environ: Mapping[str, str] | None = None,
         ours = own is not None and _inside(index, own) and own / "worktrees" not in index.parents
         if keep_dir or ours:
             env["GIT_INDEX_FILE"] = str(index)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.setdefault("LC_ALL", "C")
     return env
+
+
+def spawn(args: Sequence[str], cwd: Path, env: Mapping[str, str], input: bytes | None = None
+          ) -> subprocess.CompletedProcess[bytes]:
+    """Run `git ARGS` and capture its output (never raises for a non-zero exit)."""
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, env=dict(env), input=input,
+                              capture_output=True, check=False)
+    except FileNotFoundError as e:
+        raise GitError("git is not installed or not on PATH",
+                       hint="install git 2.30 or newer") from e
+
+
+def start_batch(cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """A long-lived `git cat-file --batch` (the change log's hot read path)."""
+    try:
+        return subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd, env=dict(env),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    except FileNotFoundError as e:
+        raise GitError("git is not installed or not on PATH",
+                       hint="install git 2.30 or newer") from e
+
+
+def fetch_with_gitpython(repo: Path, env: Mapping[str, str], *args: str
+                         ) -> subprocess.CompletedProcess[bytes]:
+    """`git fetch ARGS` through GitPython's command layer, with the same cleaned `env`.
+
+    Imported lazily (GitPython costs 200+ ms); failures come back as a non-zero exit code
+    with git's stderr, like `spawn`.
+    """
+    from git import Repo
+    from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+    argv = ["fetch", *args]
+    try:
+        with Repo(repo) as r:
+            r.git.fetch(*args, env=dict(env))
+    except GitCommandError as e:
+        err = str(e.stderr or e).strip()
+        code = e.status if isinstance(e.status, int) else 1
+        return subprocess.CompletedProcess(argv, code or 1, b"", err.encode())
+    except (InvalidGitRepositoryError, NoSuchPathError) as e:
+        return subprocess.CompletedProcess(argv, 128, b"", f"git fetch failed: {e}".encode())
+    return subprocess.CompletedProcess(argv, 0, b"", b"")
 
 
 class Git:
     """Runs git plumbing in one repository with a cleaned environment."""
 
-    def __init__(self, repo: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, repo: Path, env: dict[str, str] | None = None,
+                 purpose: Purpose = "plumbing") -> None:
         self.repo = repo
-        self.env = clean_env(repo) if env is None else env
+        self.env = clean_env(repo, purpose) if env is None else env
 
-    def run(self, *args: str, input: bytes | None = None, check: bool = True
-            ) -> subprocess.CompletedProcess[bytes]:
+    def run(self, *args: str, input: bytes | None = None, check: bool = True,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
         """Run `git ARGS` at the top of the work tree; GitError when it fails and `check`."""
-        try:
-            p = subprocess.run(["git", *args], cwd=self.repo, env=self.env, input=input,
-                               capture_output=True, check=False)
-        except FileNotFoundError as e:
-            raise GitError("git is not installed or not on PATH",
-                           hint="install git 2.25 or newer") from e
+        p = spawn(args, self.repo, self.env if env is None else env, input)
         if check and p.returncode != 0:
             msg = p.stderr.decode("utf-8", "replace").strip().splitlines()
             raise GitError(f"git {args[0]} failed: {msg[-1] if msg else p.returncode}",

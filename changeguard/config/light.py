@@ -1,0 +1,314 @@
+"""The hook's view of `.changeguard.yaml`: the same keys and rules as GuardConfig, stdlib only.
+
+The hook must decide "nothing to do" in milliseconds (issue 6 §3), so it cannot import
+pydantic; but a config every other command refuses must not switch the guard off here
+(issue 13 §2: a misspelt `gaurded:` did). So this view checks every key of
+`config.defaults` the way the model does — unknown keys with a did-you-mean, types, ranges,
+time zones, timestamps — and keeps the values the hook needs. `tests/test_config_contract.py`
+runs the same documents through both views.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from changeguard.config import defaults as d
+from changeguard.config.load import read_config
+from changeguard.errors import ConfigError
+from changeguard.loader import JSONValue, Loaded, pointer_of
+
+if TYPE_CHECKING:
+    from changeguard.model import GuardConfig
+
+CONFIG_NAME = d.CONFIG_NAME
+_REF = re.compile(d.REF_PATTERN)
+_EMAIL = re.compile(d.EMAIL_PATTERN)
+_HHMM = re.compile(d.HHMM_PATTERN)
+# as changeguard.model._RFC3339: an RFC 3339 string, offset required (SPEC §10)
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(?P<off>[Zz]|[+-]\d{2}:?\d{2})?$")
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One roster entry: who may approve, and with which roles."""
+
+    email: str
+    name: str | None
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeSpan:
+    """A configured change freeze (SPEC §3 `freezes`)."""
+
+    name: str
+    start: datetime
+    end: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class LightConfig:
+    """The keys of `.changeguard.yaml` the hook needs (the whole document was checked)."""
+
+    file: str = CONFIG_NAME
+    guarded: tuple[str, ...] = ()
+    plans: str = d.DEFAULT_PLANS
+    schemas: tuple[dict[str, JSONValue], ...] = ()
+    log_ref: str = d.DEFAULT_LOG_REF
+    log_remote: str | None = None
+    freezes: tuple[FreezeSpan, ...] = ()
+    reviewers: tuple[Member, ...] = ()
+    max_file_bytes: int = d.DEFAULT_MAX_BYTES
+    schema_globs: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
+
+
+def load_light_config(repo: Path, path: Path | None = None) -> LightConfig:
+    """Read the repo's config (or `path`) through the one locator; defaults when absent."""
+    loaded = read_config(repo, path)
+    return LightConfig() if loaded is None else parse_light_config(loaded)
+
+
+def view_of(config: GuardConfig, file: str = CONFIG_NAME) -> LightConfig:
+    """The light view of an already validated full config (the CI gate's path)."""
+    schemas: list[dict[str, JSONValue]] = []
+    for m in config.schemas:
+        entry: dict[str, JSONValue] = {"paths": list(m.paths)}
+        if m.schema_ is not None:
+            entry["schema"] = m.schema_
+        if m.format is not None:
+            entry["format"] = m.format
+        schemas.append(entry)
+    return LightConfig(
+        file=file, guarded=tuple(config.guarded), plans=config.plans, schemas=tuple(schemas),
+        log_ref=config.log.ref, log_remote=config.log.remote,
+        freezes=tuple(FreezeSpan(f.name, f.start, f.end, f.reason) for f in config.freezes),
+        reviewers=tuple(Member(r.email, r.name, tuple(r.roles)) for r in config.reviewers),
+        max_file_bytes=config.max_file_bytes,
+        schema_globs=tuple(tuple(m.paths) for m in config.schemas))
+
+
+def parse_light_config(loaded: Loaded) -> LightConfig:
+    """Check the whole document like GuardConfig; ConfigError names the line of a bad value."""
+    data = loaded.data
+    if not isinstance(data, dict):
+        raise ConfigError("config must be a mapping", file=loaded.file, line=1,
+                          hint="start from `changeguard init`")
+    v = _Checker(loaded)
+    v.keys(data, (), d.KEYS)
+    v.literal(data, ("apiVersion",), d.API_VERSION, required=True)
+    v.literal(data, ("kind",), d.KIND, required=True)
+    if "timezone" in data:  # the default (UTC) needs no zoneinfo lookup on the hook's path
+        v.zone(data["timezone"], ("timezone",))
+    log = v.mapping(data.get("log", {}), ("log",), d.LOG_KEYS)
+    ref = log.get("ref", d.DEFAULT_LOG_REF)
+    if not isinstance(ref, str) or not _REF.match(ref):
+        raise v.fail(("log", "ref"), f"String should match pattern '{d.REF_PATTERN}'",
+                     f"a full ref name such as {d.DEFAULT_LOG_REF}")
+    remote = v.optional_str(log.get("remote"), ("log", "remote"))
+    guarded = v.strings(data.get("guarded", []), ("guarded",))
+    plans = v.non_empty(data.get("plans", d.DEFAULT_PLANS), ("plans",))
+    schemas = [v.schema(item, loc) for item, loc in v.items(data, "schemas")]
+    v.strings(data.get("policies", list(d.DEFAULT_POLICIES)), ("policies",))
+    for item, loc in v.items(data, "windows"):
+        v.window(item, loc)
+    freezes = [v.freeze(item, loc) for item, loc in v.items(data, "freezes")]
+    v.number(data, "lead_time_hours", d.DEFAULT_LEAD_TIME_HOURS, minimum_exclusive=False)
+    v.number(data, "emergency_review_hours", d.DEFAULT_EMERGENCY_REVIEW_HOURS,
+             minimum_exclusive=True)
+    if not isinstance(data.get("require_signed", False), bool):
+        raise v.fail(("require_signed",), "Input should be a valid boolean")
+    reviewers = v.reviewers(v.items(data, "reviewers"))
+    size = data.get("max_file_bytes", d.DEFAULT_MAX_BYTES)
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise v.fail(("max_file_bytes",), "Input should be a positive integer")
+    return LightConfig(
+        file=loaded.file, guarded=tuple(guarded), plans=plans, schemas=tuple(schemas),
+        log_ref=ref, log_remote=remote, freezes=tuple(freezes), reviewers=tuple(reviewers),
+        max_file_bytes=size,
+        schema_globs=tuple(tuple(_strs(s.get("paths"))) for s in schemas),
+    )
+
+
+def _strs(value: JSONValue) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+class _Checker:
+    """Located checks over raw config values; messages follow `validation.problems`."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+
+    def fail(self, loc: Loc, message: str, hint: str | None = None) -> ConfigError:
+        where = ".".join(str(p) for p in loc) or "(document)"
+        return ConfigError(f"{where}: {message}", file=self.loaded.file,
+                           line=self.loaded.source.line_for(pointer_of(loc)),
+                           hint=hint or "see docs/config.md")
+
+    def keys(self, data: dict[str, JSONValue], loc: Loc, known: tuple[str, ...]) -> None:
+        """Unknown keys are refused with a did-you-mean, like the full view."""
+        for key in data:
+            if key not in known:
+                import difflib  # only on the error path
+
+                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+                where = ".".join(str(p) for p in (*loc, key))
+                raise ConfigError(
+                    f"unknown key {where!r}", file=self.loaded.file,
+                    line=self.loaded.source.line_for(pointer_of((*loc, key))),
+                    hint=f"did you mean {close[0]!r}?" if close
+                    else "allowed keys: " + ", ".join(sorted(known)))
+
+    def literal(self, data: dict[str, JSONValue], loc: Loc, value: str, required: bool) -> None:
+        key = str(loc[-1])
+        if key not in data:
+            if required:
+                raise self.fail(loc, "required field is missing", f"add `{key}:`")
+            return
+        if data[key] != value:
+            raise self.fail(loc, f"Input should be '{value}'", f"expected '{value}'")
+
+    def mapping(self, value: JSONValue, loc: Loc, known: tuple[str, ...]
+                ) -> dict[str, JSONValue]:
+        if not isinstance(value, dict):
+            raise self.fail(loc, "Input should be a valid dictionary or instance of the model")
+        self.keys(value, loc, known)
+        return value
+
+    def items(self, data: dict[str, JSONValue], key: str) -> list[tuple[JSONValue, Loc]]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise self.fail((key,), "Input should be a valid list")
+        return [(item, (key, i)) for i, item in enumerate(value)]
+
+    def non_empty(self, value: JSONValue, loc: Loc) -> str:
+        if not isinstance(value, str):
+            raise self.fail(loc, "Input should be a valid string")
+        if not value:
+            raise self.fail(loc, "String should have at least 1 character")
+        return value
+
+    def optional_str(self, value: JSONValue, loc: Loc) -> str | None:
+        if value is not None and not isinstance(value, str):
+            raise self.fail(loc, "Input should be a valid string")
+        return value
+
+    def strings(self, value: JSONValue, loc: Loc, min_items: int = 0) -> list[str]:
+        if not isinstance(value, list):
+            raise self.fail(loc, "Input should be a valid list")
+        if len(value) < min_items:
+            raise self.fail(loc, f"List should have at least {min_items} item after validation")
+        return [self.non_empty(v, (*loc, i)) for i, v in enumerate(value)]
+
+    def zone(self, value: JSONValue, loc: Loc) -> None:
+        if not isinstance(value, str):
+            raise self.fail(loc, "Input should be a valid string")
+        name = value
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only when a zone is named
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # `Asia` is a directory
+            raise self.fail(loc, f"unknown time zone {name!r} (use an IANA name like "
+                                 "Asia/Singapore)") from None
+
+    def schema(self, item: JSONValue, loc: Loc) -> dict[str, JSONValue]:
+        m = self.mapping(item, loc, d.SCHEMA_KEYS)
+        if "paths" not in m:
+            raise self.fail((*loc, "paths"), "required field is missing", "add `paths:`")
+        self.strings(m["paths"], (*loc, "paths"), min_items=1)
+        self.optional_str(m.get("schema"), (*loc, "schema"))
+        fmt = m.get("format")
+        if fmt is not None and fmt not in d.FORMATS:
+            allowed = ", ".join(repr(f) for f in d.FORMATS)
+            raise self.fail((*loc, "format"), f"Input should be {allowed}")
+        if (m.get("schema") is None) == (fmt is None):
+            raise self.fail(loc, "each schemas entry needs exactly one of `schema:` or "
+                                 "`format:`")
+        return m
+
+    def window(self, item: JSONValue, loc: Loc) -> None:
+        m = self.mapping(item, loc, d.WINDOW_KEYS)
+        for key in ("name", "days", "start", "end"):
+            if key not in m:
+                raise self.fail((*loc, key), "required field is missing", f"add `{key}:`")
+        self.non_empty(m["name"], (*loc, "name"))
+        days = m["days"]
+        if not isinstance(days, list) or not days:
+            raise self.fail((*loc, "days"), "List should have at least 1 item after validation")
+        for i, day in enumerate(days):
+            if day not in d.DAYS:
+                raise self.fail((*loc, "days", i), "Input should be "
+                                + ", ".join(repr(x) for x in d.DAYS))
+        for key in ("start", "end"):
+            text = m[key]
+            if not isinstance(text, str) or not _HHMM.match(text):
+                raise self.fail((*loc, key), f"String should match pattern '{d.HHMM_PATTERN}'")
+        if m.get("timezone") is not None:
+            self.zone(m["timezone"], (*loc, "timezone"))
+
+    def freeze(self, item: JSONValue, loc: Loc) -> FreezeSpan:
+        m = self.mapping(item, loc, d.FREEZE_KEYS)
+        for key in ("name", "start", "end"):
+            if key not in m:
+                raise self.fail((*loc, key), "required field is missing", f"add `{key}:`")
+        name = self.non_empty(m["name"], (*loc, "name"))
+        start = self.aware(m["start"], (*loc, "start"))
+        end = self.aware(m["end"], (*loc, "end"))
+        reason = m.get("reason", "")
+        if not isinstance(reason, str):
+            raise self.fail((*loc, "reason"), "Input should be a valid string")
+        if end <= start:
+            raise self.fail(loc, "freeze end must be after its start")
+        return FreezeSpan(name, start, end, reason)
+
+    def aware(self, value: JSONValue, loc: Loc) -> datetime:
+        if not isinstance(value, str):
+            raise self.fail(loc, "expected an RFC 3339 timestamp string")
+        m = _RFC3339.match(value)
+        if m is None:
+            raise self.fail(loc, f"'{value}' is not an RFC 3339 timestamp")
+        if m.group("off") is None:
+            raise self.fail(loc, f"'{value}' has no timezone offset (timezone required)")
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise self.fail(loc, f"'{value}' is not a valid datetime") from None
+
+    def number(self, data: dict[str, JSONValue], key: str, default: float,
+               minimum_exclusive: bool) -> None:
+        value = data.get(key, default)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise self.fail((key,), "Input should be a valid number")
+        if value < 0 or (minimum_exclusive and value == 0):
+            word = "greater than" if minimum_exclusive else "greater than or equal to"
+            raise self.fail((key,), f"Input should be {word} 0")
+
+    def reviewers(self, items: list[tuple[JSONValue, Loc]]) -> list[Member]:
+        out: list[Member] = []
+        seen: set[str] = set()
+        for item, loc in items:
+            m = self.mapping(item, loc, d.REVIEWER_KEYS)
+            if "email" not in m:
+                raise self.fail((*loc, "email"), "required field is missing", "add `email:`")
+            email = m["email"]
+            if not isinstance(email, str) or not _EMAIL.match(email):
+                raise self.fail((*loc, "email"),
+                                f"String should match pattern '{d.EMAIL_PATTERN}'")
+            name = self.optional_str(m.get("name"), (*loc, "name"))
+            roles = self.strings(m.get("roles", []), (*loc, "roles"))
+            self.optional_str(m.get("signing_key"), (*loc, "signing_key"))
+            out.append(Member(email, name, tuple(roles)))
+        for member in out:
+            if member.email.lower() in seen:
+                raise self.fail(("reviewers",), f"reviewer {member.email} is listed twice")
+            seen.add(member.email.lower())
+        return out

@@ -1,0 +1,142 @@
+"""The light `check --staged` path and the `changeguard-hook` entry point (SPEC §9, issue 6).
+
+Start-up is a feature: the top level imports only the stdlib and changeguard's stdlib/PyYAML
+modules. Staged paths are matched against `guarded`, `schemas[].paths` and `plans` first
+(`hook.staged`); when none match we exit 0 before anything heavy is imported. Guarded files
+are judged from the change-log tip tree (`hook.coverage`, shared with the CI gate
+`hook.gate`); only mapped config files and staged plans pull in pydantic, lazily.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from changeguard.config.light import load_light_config
+from changeguard.errors import ChangeguardError, InputError
+from changeguard.findings import Finding, Severity
+from changeguard.git import Git
+from changeguard.hook.staged import (
+    Reader,
+    check_configs,
+    check_guard_config,
+    check_plans,
+    config_rel,
+    link_leaves_repo,
+    relative,
+    select,
+    staged_changes,
+    with_committed_guards,
+)
+
+
+def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
+               config_path: Path | None, filenames: Sequence[str] = ()) -> int:
+    """Judge the staged change set (plus `filenames`); 0 ok, 1 deny, raises for exit 2."""
+    cfg = load_light_config(repo, config_path)
+    git = Git(repo, purpose="staged")
+    staged = staged_changes(git)
+    if not staged and not filenames:
+        if fmt == "text":  # issue 12: an empty run must not look like a silent pass
+            print("nothing staged to check", file=sys.stderr)
+            return 0
+        return _emit([], fmt, color, 0)
+    cfg_path = config_rel(repo, cfg)
+    cfg_staged = cfg_path is not None and any(s.path == cfg_path and s.blob for s in staged)
+    if cfg_path is not None and any(s.path == cfg_path for s in staged):
+        cfg = with_committed_guards(git, cfg, cfg_path)
+    sel = select(cfg, staged, relative(repo, filenames))
+    sel.config = cfg_path if cfg_staged else None
+    if sel.empty:  # the common case: nothing guarded, mapped or a plan; nothing heavy imported
+        return _emit([], fmt, color, 0) if fmt != "text" else 0
+    if now is None:
+        from changeguard.context import parse_now
+
+        now = parse_now(None)
+    read = Reader(git, sel.staged)
+    errors: list[ChangeguardError] = [
+        InputError("is a symlink that points outside the repository; it is never followed, "
+                   "and a mapped config must not escape validation", file=p,
+                   hint="commit the file's content instead of a link")
+        for p in sel.links if link_leaves_repo(p, read(p))]
+    if sel.config is not None:
+        check_guard_config(sel.config, read)
+    findings = check_configs(repo, cfg, sel.mapped, read, errors)
+    findings += check_plans(repo, config_path, sel.plans, read, now)
+    if sel.guarded:
+        from changeguard.hook.coverage import check_coverage
+
+        findings += check_coverage(git, cfg, sel.guarded, now)
+    code = _emit(findings, fmt, color, sel.files)
+    for e in errors:  # every file was looked at; unreadable ones make the run exit 2
+        print(e.render(), file=sys.stderr)
+    return 2 if errors else code
+
+
+def _emit(findings: list[Finding], fmt: str, color: bool, files: int) -> int:
+    """Print the report (silent text on success) and return 0 ok / 1 deny."""
+    deny = any(f.severity is Severity.DENY for f in findings)
+    if findings or fmt != "text":
+        from changeguard.report import render
+
+        text = render(findings, fmt, files=files, color=color)
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 1 if deny else 0
+
+
+@dataclass
+class Options:
+    """Command-line options of `changeguard-hook`."""
+
+    files: list[str] = field(default_factory=list)
+    config: Path | None = None
+    repo: Path | None = None
+    now: str | None = None
+    format: str = "text"
+    no_color: bool = False
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """Options; plain FILE lists (what git and pre-commit pass) skip argparse's import."""
+    if not any(a.startswith("-") for a in argv):
+        return Options(files=list(argv))
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="changeguard-hook",
+        description="pre-commit hook: `changeguard check --staged` with a fast start-up")
+    p.add_argument("files", nargs="*", help="extra files to validate (pre-commit passes them)")
+    p.add_argument("--config", type=Path, help="path of .changeguard.yaml")
+    p.add_argument("--repo", type=Path, help="config repo (default: enclosing git repo)")
+    p.add_argument("--now", help="judge time as RFC 3339 (default: $CHANGEGUARD_NOW or clock)")
+    p.add_argument("--format", default="text", choices=("text", "json", "sarif", "junit"))
+    p.add_argument("--no-color", action="store_true", help="plain text output")
+    return p.parse_args(argv, namespace=Options())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`changeguard-hook [FILE...]`: exit 0 ok, 1 deny, 2 cannot evaluate."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from changeguard.context import Globals, parse_now, repo_root
+
+    try:
+        repo = repo_root(Globals(repo=args.repo))
+        now = parse_now(args.now) if args.now else None
+        color = not args.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+        return run_staged(repo, now=now, fmt=args.format, color=color,
+                          config_path=args.config, filenames=args.files)
+    except ChangeguardError as e:
+        print(e.render(), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # the hook's top-level handler: exit 2, never Python's 1 ("deny")
+        import traceback
+
+        print("internal error: please report it with the traceback below", file=sys.stderr)
+        traceback.print_exc()
+        return 2

@@ -1,0 +1,274 @@
+"""`guarded-path-coverage` (SPEC §5): the change-log tip as the hook and the CI gate read it.
+
+Shared by `hook` (the staged set, judged now) and `hook.gate` (each commit of a range, judged
+at its committer time). Stdlib only: the tip tree is read with one `ls-tree` and one
+`cat-file --batch` through `changeguard.git`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from changeguard.changelog.layout import FREEZE_FILE, change_dir, key_hash
+from changeguard.config.light import LightConfig, Member
+from changeguard.findings import Finding, Severity
+from changeguard.git import Git, Staged
+
+RULE = "guarded-path-coverage"
+COVERING_STATES = ("approved", "in_progress")
+OPEN_STATES = ("submitted", "approved", "in_progress")
+MAX_PATHSPECS = 1000
+
+
+@dataclass(frozen=True)
+class LogView:
+    """The change-log tip as the hook needs it: which changes list each path, and freeze."""
+
+    listed: dict[str, list[str]]
+    states: dict[str, dict[str, object]]
+    freeze: dict[str, object] | None
+
+
+def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None:
+    """Read the tip tree with one `ls-tree` and one `cat-file --batch`; None: no log yet."""
+    keys = {key_hash(p): p for p in paths}
+    # one pathspec per path; a mass change lists the whole index instead (argv limits)
+    many = len(keys) > MAX_PATHSPECS
+    specs = ["paths/"] if many else [f"paths/{k[:2]}/{k}/" for k in sorted(keys)]
+    ref = cfg.log_ref
+    rows = git.ls_tree(ref, specs, recursive=many)
+    if rows is None and cfg.log_remote and ref.startswith("refs/heads/"):
+        ref = f"refs/remotes/{cfg.log_remote}/{ref[len('refs/heads/'):]}"
+        rows = git.ls_tree(ref, specs, recursive=many)
+    if rows is None:
+        return None
+    listed: dict[str, list[str]] = {p: [] for p in paths}
+    for _oid, name in rows:
+        parts = name.split("/")  # paths/<xx>/<key>/<ID>
+        # a change id never holds whitespace; one that does would break cat-file's protocol
+        if len(parts) == 4 and parts[2] in keys and parts[1] == parts[2][:2] and parts[3] \
+                and not any(c.isspace() for c in parts[3]):
+            listed[keys[parts[2]]].append(parts[3])
+    ids = sorted({i for ids in listed.values() for i in ids})
+    specs = [f"{ref}:{change_dir(i)}/state.json" for i in ids] + [f"{ref}:{FREEZE_FILE}"]
+    blobs = git.cat_blobs(specs)
+    states = {i: _json_object(blobs[s]) for i, s in zip(ids, specs, strict=False)}
+    return LogView(listed, {i: s for i, s in states.items() if s is not None},
+                   _json_object(blobs[specs[-1]]))
+
+
+def _json_object(raw: bytes | None) -> dict[str, object] | None:
+    if raw is None:
+        return None
+    import json  # only once the log is read
+
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def check_coverage(git: Git, cfg: LightConfig, staged: list[Staged],
+                   now: datetime) -> list[Finding]:
+    """`guarded-path-coverage` for each staged guarded path (SPEC §5)."""
+    if not staged:
+        return []
+    log = read_log(git, cfg, [s.path for s in staged])
+    # a path no change lists has no recorded author: the one committing it is the author-to-be
+    me = committer(git) if log is None or any(not log.listed.get(s.path) for s in staged) \
+        else None
+    if log is None:
+        return [_no_log(cfg, s, me) for s in staged]
+    frozen = active_freeze(cfg, log.freeze, now)
+    findings: list[Finding] = []
+    for s in staged:
+        findings += judge_path(s, log, cfg, now, frozen, me)
+    return findings
+
+
+def committer(git: Git) -> str | None:
+    """The email git will record as the commit's author (None when git has none)."""
+    p = git.run("var", "GIT_AUTHOR_IDENT", check=False)
+    text = p.stdout.decode("utf-8", "replace")
+    if p.returncode != 0 or "<" not in text:
+        return None
+    return text[text.index("<") + 1:text.rfind(">")] or None
+
+
+def _no_log(cfg: LightConfig, s: Staged, me: str | None) -> Finding:
+    path = s.path
+    what = "deletion of " if s.blob is None else ""
+    sync = " (or run `changeguard log sync` to fetch the log)" if cfg.log_remote else ""
+    return Finding(RULE, Severity.DENY,
+                   f"{what}{path} is guarded and no change covers it: the change log "
+                   f"{cfg.log_ref} does not exist yet{sync}", path, None, None,
+                   f"list {path!r} under `changes:` of a plan (`changeguard new`), run "
+                   "`changeguard submit PLAN`, get it approved"
+                   f"{_approvers_text(cfg, {'author': me})}, and commit inside its window")
+
+
+def active_freeze(cfg: LightConfig, log_freeze: dict[str, object] | None,
+                  now: datetime) -> str | None:
+    """Why commits are frozen now (config `freezes` or the log's freeze.json), or None."""
+    for f in cfg.freezes:
+        if f.start <= now < f.end:
+            return f"freeze {f.name!r} until {f.end.isoformat()}" + (
+                f" ({f.reason})" if f.reason else "")
+    if log_freeze and log_freeze.get("active") is True:
+        until = _time(log_freeze.get("until"))
+        if until is None or now < until:
+            reason = log_freeze.get("reason")
+            return "the line is frozen" + (f" until {until.isoformat()}" if until else "") + (
+                f" ({reason})" if reason else "")
+    return None
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else None
+
+
+Problem = tuple[str, str]  # (kind, text): kind picks the hint, text goes in the message
+
+
+def judge_path(s: Staged, log: LogView, cfg: LightConfig, now: datetime,
+               frozen: str | None, me: str | None = None) -> list[Finding]:
+    """Covered by some change (maybe a warning), or one deny finding saying what is missing."""
+    candidates: list[tuple[str, list[Problem], dict[str, object]]] = []
+    for cid in log.listed.get(s.path, []):
+        state = log.states.get(cid)
+        if state is None:
+            continue
+        problems = change_problems(state, s, now, frozen)
+        if not problems:
+            if frozen and state.get("type") == "emergency":
+                return [Finding(RULE, Severity.WARN, f"{s.path}: emergency change {cid} "
+                                f"proceeds during a freeze: {frozen}", s.path)]
+            return []
+        candidates.append((cid, problems, state))
+    return [_uncovered(s, candidates, cfg, me)]
+
+
+def change_problems(state: dict[str, object], s: Staged, now: datetime,
+                    frozen: str | None) -> list[Problem]:
+    """What keeps this change from covering the staged path (empty: it covers it)."""
+    problems: list[Problem] = []
+    st = str(state.get("state", "unknown"))
+    if st == "submitted":
+        problems.append(("approve", "state is submitted, not approved"))
+    elif st not in COVERING_STATES:
+        problems.append(("closed", f"state is {st}"))
+    window = state.get("window")
+    start = _time(window.get("start")) if isinstance(window, dict) else None
+    end = _time(window.get("end")) if isinstance(window, dict) else None
+    if start is None or end is None:
+        problems.append(("window", "its window is unreadable"))
+    elif now < start:
+        problems.append(("window", f"outside its window: opens {start.isoformat()}"))
+    elif now > end:
+        problems.append(("window", f"outside its window: closed {end.isoformat()}"))
+    paths = state.get("paths")
+    approved = paths.get(s.path, "") if isinstance(paths, dict) else ""
+    if approved != s.blob:
+        problems.append(("blob", f"blob differs: approved {_short(approved)}, "
+                                 f"staged {_short(s.blob)}"))
+    if frozen and state.get("type") != "emergency":
+        problems.append(("frozen", f"frozen: {frozen}"))
+    return problems
+
+
+def _short(blob: object) -> str:
+    if blob is None:
+        return "deletion"
+    return str(blob)[:12] if blob else "nothing"
+
+
+def _uncovered(s: Staged, candidates: list[tuple[str, list[Problem], dict[str, object]]],
+               cfg: LightConfig, me: str | None) -> Finding:
+    what = "deletion of " if s.blob is None else ""
+    if not candidates:
+        sync = "; `changeguard log sync` fetches newer changes" if cfg.log_remote else ""
+        return Finding(RULE, Severity.DENY,
+                       f"{what}{s.path} is guarded and no change in the log lists it", s.path,
+                       hint=f"list {s.path!r} under `changes:` of a plan, `changeguard submit` "
+                            f"it and get it approved{_approvers_text(cfg, {'author': me})}{sync}")
+    # open changes first: they are the ones the author is most likely working under
+    candidates.sort(key=lambda c: (str(c[2].get("state")) not in OPEN_STATES, c[0]))
+    parts = [f"{cid} ({'; '.join(t for _, t in problems)})"
+             for cid, problems, _ in candidates[:3]]
+    cid, problems, state = candidates[0]
+    return Finding(RULE, Severity.DENY,
+                   f"{what}{s.path} is guarded and not covered: " + "; ".join(parts), s.path,
+                   hint=_fix_hint(cid, [k for k, _ in problems], state, cfg))
+
+
+def _fix_hint(cid: str, kinds: list[str], state: dict[str, object], cfg: LightConfig) -> str:
+    """How to get from the closest change to a covered commit."""
+    if "closed" in kinds:
+        return (f"{cid} is closed; submit a new plan listing the file and get it approved"
+                f"{_approvers_text(cfg, {**state, 'approvals': []})}")
+    steps = []
+    if "blob" in kinds:
+        # a new revision makes earlier approvals stale (SPEC §7): everyone may re-approve
+        steps.append("stage the approved content, or `changeguard submit` a new revision of "
+                     f"the plan with this content and get it approved again"
+                     f"{_approvers_text(cfg, {**state, 'approvals': []})}")
+    elif "approve" in kinds:
+        steps.append(f"get `changeguard approve {cid}`{_approvers_text(cfg, state)}")
+    if "window" in kinds:
+        steps.append("commit inside the change's window (or submit a revision with a new one)")
+    if "frozen" in kinds:
+        steps.append("wait for the freeze to end or `changeguard unfreeze`; only emergency "
+                     "changes may proceed")
+    return "; ".join(steps)
+
+
+def needed_roles(state: dict[str, object], cfg: LightConfig) -> set[str]:
+    """Roles an approver needs (empty: any roster member), from the change's recorded
+    policy requirements (issue 12): roles of the requirements no valid approval meets yet."""
+    reqs = state.get("requirements")
+    roles_of = {m.email.lower(): set(m.roles) for m in cfg.reviewers}
+    given = _approved_by(state)
+    need: set[str] = set()
+    for q in reqs if isinstance(reqs, list) else []:
+        roles = {r for r in (q.get("roles") or []) if isinstance(r, str)} \
+            if isinstance(q, dict) and isinstance(q.get("roles"), list) else set()
+        if roles and not any(roles_of.get(a, set()) & roles for a in given):
+            need |= roles
+    return need
+
+
+def _approved_by(state: dict[str, object]) -> set[str]:
+    """Lower-cased actors of the change's approvals that still count (not stale)."""
+    given = state.get("approvals")
+    return {str(a.get("actor", "")).lower() for a in (given if isinstance(given, list) else [])
+            if isinstance(a, dict) and not a.get("stale")}
+
+
+def approvers(cfg: LightConfig, state: dict[str, object]) -> list[Member]:
+    """Roster members who can still approve: right role, never the author, not yet approved."""
+    roles = needed_roles(state, cfg)
+    done = _approved_by(state)
+    author = state.get("author")
+    if isinstance(author, str) and author:
+        done.add(author.lower())
+    return [m for m in cfg.reviewers
+            if m.email.lower() not in done and (not roles or roles & set(m.roles))]
+
+
+def _approvers_text(cfg: LightConfig, state: dict[str, object]) -> str:
+    people = approvers(cfg, state)
+    if not people:
+        return " (no roster member in `reviewers:` can approve it yet)"
+    names = [f"{m.name} <{m.email}>" if m.name else m.email for m in people[:5]]
+    return " by " + ", ".join(names) + (", ..." if len(people) > 5 else "")
+
+

@@ -1,0 +1,241 @@
+"""Staged-set selection for the hook: what is staged, what it needs, staged content.
+
+Stdlib only at the top level (issue 6 §3): `select` classifies staged paths by the config's
+globs before anything heavy is imported; config and plan checks import their checkers lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from changeguard.config.light import LightConfig
+from changeguard.errors import ChangeguardError, InputError
+from changeguard.findings import Finding
+from changeguard.git import Git, Staged
+from changeguard.globs import match, match_any
+
+_REGULAR_MODES = ("100644", "100755")
+_SYMLINK_MODE = "120000"
+
+
+@dataclass
+class Selection:
+    """What the staged set needs: config validation, plan validation, coverage."""
+
+    staged: list[Staged]
+    mapped: list[str] = field(default_factory=list)
+    plans: list[str] = field(default_factory=list)
+    guarded: list[Staged] = field(default_factory=list)
+    config: str | None = None  # the staged .changeguard.yaml, validated in full
+    links: list[str] = field(default_factory=list)  # staged symlinks in mapped paths
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing staged needs a check (the fast path)."""
+        return not (self.mapped or self.plans or self.guarded or self.config or self.links)
+
+    @property
+    def files(self) -> int:
+        """How many distinct files were judged (the report's summary)."""
+        return len({*self.mapped, *self.plans, *(s.path for s in self.guarded)})
+
+
+def link_leaves_repo(path: str, target: bytes | None) -> bool:
+    """A staged symlink's target (its blob) is absolute or climbs above the repo root."""
+    import posixpath
+
+    if target is None:
+        return False
+    t = target.decode("utf-8", "surrogateescape")
+    if t.startswith("/"):
+        return True
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), t))
+    return joined == ".." or joined.startswith("../")
+
+
+def staged_changes(git: Git) -> list[Staged]:
+    """Index vs HEAD; while concluding a merge only content new to every parent counts."""
+    staged = git.staged()
+    heads = git.merge_heads()
+    if not heads or not staged:
+        return staged
+    # A file equal to one parent's version was already judged when that parent was committed.
+    for head in heads:
+        differs = {(s.path, s.blob) for s in git.staged(against=head)}
+        staged = [s for s in staged if (s.path, s.blob) in differs]
+    return staged
+
+
+def config_rel(repo: Path, cfg: LightConfig) -> str | None:
+    """The config file's repo-relative path when it lives in the repo (it may be staged)."""
+    p = Path(cfg.file)
+    if p.is_absolute():
+        try:
+            return p.resolve().relative_to(repo.resolve()).as_posix()
+        except ValueError:
+            return None
+    return p.as_posix()
+
+
+def with_committed_guards(git: Git, cfg: LightConfig, cfg_rel: str) -> LightConfig:
+    """A commit that edits the config is judged by the union of HEAD's and the new guards.
+
+    Otherwise one commit could drop `db/**` from `guarded` and change db/ unreviewed.
+    """
+    from dataclasses import replace
+
+    from changeguard.config.light import parse_light_config
+    from changeguard.errors import ConfigError
+    from changeguard.loader import parse_document
+
+    raw = git.cat_blobs([f"HEAD:{cfg_rel}"])[f"HEAD:{cfg_rel}"]
+    if raw is None:
+        return cfg
+    try:
+        old = parse_light_config(parse_document(raw, f"HEAD:{cfg_rel}"))
+    except (ConfigError, InputError):
+        return cfg  # HEAD's config was broken; the new one is judged on its own
+    extra = tuple(g for g in old.guarded if g not in cfg.guarded)
+    return replace(cfg, guarded=cfg.guarded + extra) if extra else cfg
+
+
+def check_guard_config(path: str, read: Reader) -> None:
+    """The staged `.changeguard.yaml` must be a valid GuardConfig (exit 2 otherwise)."""
+    raw = read(path)
+    if raw is None:
+        return
+    from changeguard.config import parse_config
+    from changeguard.errors import ConfigError
+    from changeguard.loader import parse_document
+
+    try:
+        loaded = parse_document(raw, path)
+    except InputError as e:
+        raise ConfigError(e.message, file=e.file, line=e.line, hint=e.hint) from e
+    try:
+        parse_config(loaded)
+    except ConfigError as e:
+        raise ConfigError(f"staged config: {e.message}", file=path, line=e.line,
+                          hint=e.hint) from e
+
+
+def relative(repo: Path, filenames: Sequence[str]) -> list[str]:
+    """Repo-relative '/'-paths of FILE arguments (pre-commit passes them from the top)."""
+    tops = (Path(os.path.abspath(repo)), repo.resolve())
+    out = []
+    for name in filenames:
+        # normalise without following a staged symlink to its target (a different path)
+        full = Path(os.path.abspath(name))
+        for base in (full, full.parent.resolve() / full.name):
+            rel = next((base.relative_to(t) for t in tops if base.is_relative_to(t)), None)
+            if rel is not None and rel.parts:
+                out.append(rel.as_posix())
+                break
+        else:
+            raise InputError("file is outside the repository", file=name,
+                             hint=f"pass paths inside {tops[1]}")
+    return out
+
+
+def select(cfg: LightConfig, staged: list[Staged], filenames: Sequence[str]) -> Selection:
+    """Classify staged paths (and extra FILE arguments) by the config's globs; stdlib only."""
+    sel = Selection(staged)
+    # symlinks and submodules have no config text; deleted files have nothing to validate
+    regular = {s.path for s in staged if s.blob is not None and s.mode in _REGULAR_MODES}
+    staged_paths = {s.path for s in staged}
+    regular.update(f for f in filenames if f not in staged_paths)
+    seen: set[str] = set()
+    for path, blob in [(s.path, s.blob) for s in staged] + [(f, "") for f in filenames]:
+        if path in seen:
+            continue
+        seen.add(path)
+        if match(cfg.plans, path):
+            if blob is not None:  # a deleted plan has nothing to validate
+                sel.plans.append(path)
+            continue  # plan files are never guarded (SPEC §3)
+        if path in regular and any(match_any(g, path) for g in cfg.schema_globs):
+            sel.mapped.append(path)
+    sel.guarded = [s for s in staged
+                   if not match(cfg.plans, s.path) and match_any(cfg.guarded, s.path)]
+    # a mapped config replaced by a link would escape validation: refuse it (never follow)
+    sel.links = [s.path for s in staged if s.mode == _SYMLINK_MODE and s.blob is not None
+                 and any(match_any(g, s.path) for g in cfg.schema_globs)]
+    return sel
+
+
+class Reader:
+    """Staged content by path: staged blobs in one batch, other paths from the index."""
+
+    def __init__(self, git: Git, staged: list[Staged]) -> None:
+        self.git = git
+        self.blobs = {s.path: s.blob for s in staged}
+        self.cache: dict[str, bytes | None] = {}
+
+    def prefetch(self, paths: Sequence[str]) -> None:
+        names = {p: self._name(p) for p in paths if p not in self.cache}
+        wanted = {p: n for p, n in names.items() if n is not None}
+        got = self.git.cat_blobs(sorted(set(wanted.values())))
+        for p, n in names.items():
+            self.cache[p] = got.get(n) if n is not None else None
+
+    def _name(self, path: str) -> str | None:
+        if path in self.blobs:
+            return self.blobs[path]  # None: deleted in this commit
+        # not staged (an explicit FILE): its index entry; `:path` is stage 0 of the index
+        return None if "\n" in path else ":" + path
+
+    def __call__(self, path: str) -> bytes | None:
+        if path not in self.cache:
+            self.prefetch([path])
+        return self.cache[path]
+
+
+def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: Reader,
+                  errors: list[ChangeguardError]) -> list[Finding]:
+    """`config-schema`/replication findings for mapped files, judged on staged content."""
+    if not paths:
+        return []
+    from changeguard.replication.check import check_files
+    from changeguard.replication.mapping import FileMapping
+
+    read.prefetch(paths)
+    mappings = FileMapping.from_raw(cfg.schemas)
+
+    def limited(path: str) -> bytes | None:  # staged blobs obey the size limit too (SPEC §10)
+        data = read(path)
+        if data is not None and len(data) > cfg.max_file_bytes:
+            raise InputError(f"file is over the {cfg.max_file_bytes}-byte limit", file=path,
+                             hint="split the file or raise max_file_bytes")
+        return data
+
+    # one staged member of a group (e.g. a Patroni scope) is judged with its siblings
+    result = check_files(repo, paths, mappings, read=limited, raise_errors=False,
+                         complete_groups=True)
+    errors.extend(result.errors)
+    return list(result.findings)
+
+
+def check_plans(repo: Path, config_path: Path | None, paths: list[str], read: Reader,
+                now: datetime) -> list[Finding]:
+    """Every plan rule on each staged ChangePlan (its staged bytes)."""
+    if not paths:
+        return []
+    from changeguard.config import load_config
+    from changeguard.plan import EvalContext, evaluate_plan, parse_plan
+
+    config = load_config(repo, config_path)
+    ctx = EvalContext(repo=repo, config=config, now=now)
+    read.prefetch(paths)
+    findings: list[Finding] = []
+    for path in paths:
+        raw = read(path)
+        if raw is None:
+            continue
+        findings += evaluate_plan(parse_plan(raw, path, max_bytes=config.max_file_bytes), ctx)
+    return findings
+
+
