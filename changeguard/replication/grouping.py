@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from changeguard.findings import Finding
 from changeguard.replication.interface import SourceFile
-from changeguard.replication.invariants import find_cycles, finding
-from changeguard.replication.model import Topology
+from changeguard.replication.model import Topology, find_cycles
+from changeguard.rules import finding
 
 T = TypeVar("T")
 

@@ -2,27 +2,27 @@
 
 Every check takes one Topology and yields Findings that name the file and line of the
 offending value. Cross-cluster checks (replica clusters, multi-cluster primaries) live
-in grouping.py because they need every topology of the run.
+in grouping.py because they need every topology of the run; engine.py runs both.
+This module imports only the model (and the rule registry): no cycles (issue 13).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 from changeguard.findings import Finding
-from changeguard.replication.model import Node, ParamValue, Topology, normalise_host
-from changeguard.rules import RULES
+from changeguard.replication.model import (
+    Node,
+    ParamValue,
+    Topology,
+    find_cycles,
+    gtid_mode,
+    normalise_host,
+)
+from changeguard.rules import finding
 
 Check = Callable[[Topology], Iterator[Finding]]
-
-
-def finding(rule: str, message: str, file: str | None, line: int | None,
-            pointer: str | None = None, hint: str | None = None) -> Finding:
-    """A Finding with the rule's default severity and hint."""
-    r = RULES[rule]
-    return Finding(rule, r.severity, message, file=file, line=line, pointer=pointer,
-                   hint=hint or r.hint)
 
 
 def _at(rule: str, message: str, t: Topology, node: Node | None = None,
@@ -151,24 +151,6 @@ def upstream_graph(t: Topology) -> dict[str, str]:
             if target is not None:
                 edges[n.name] = target.name
     return edges
-
-
-def find_cycles(edges: dict[str, str]) -> list[list[str]]:
-    """Every cycle of a functional graph (each node has at most one out-edge)."""
-    state: dict[str, int] = {}
-    cycles: list[list[str]] = []
-    for start in sorted(edges):
-        path: list[str] = []
-        node: str | None = start
-        while node is not None and node not in state:
-            state[node] = 1
-            path.append(node)
-            node = edges.get(node)
-        if node is not None and state.get(node) == 1 and node in path:
-            cycles.append(path[path.index(node):])
-        for p in path:
-            state[p] = 2
-    return cycles
 
 
 def no_cycle(t: Topology) -> Iterator[Finding]:
@@ -428,15 +410,6 @@ def _fmt(v: float) -> str:
     return str(int(v)) if v.is_integer() else str(v)
 
 
-def gtid_mode(n: Node) -> str | None:
-    """Normalised gtid_mode of a member (None when not set)."""
-    v = n.param("gtid_mode")
-    if v is None:
-        return None
-    text = ("on" if v else "off") if isinstance(v, bool) else str(v).strip().lower()
-    return {"1": "on", "0": "off"}.get(text, text)
-
-
 def _mysql_params(t: Topology) -> Iterator[Finding]:
     rule = "replication-standby-params"
     for n in t.nodes:
@@ -528,15 +501,4 @@ def check_topology(t: Topology) -> list[Finding]:
     out: list[Finding] = []
     for check in CHECKS.values():
         out.extend(check(t))
-    return out
-
-
-def check_all(topologies: Sequence[Topology]) -> list[Finding]:
-    """Per-topology invariants plus cross-cluster checks over one run."""
-    from changeguard.replication.grouping import check_links
-
-    out: list[Finding] = []
-    for t in topologies:
-        out.extend(check_topology(t))
-    out.extend(check_links(topologies))
     return out

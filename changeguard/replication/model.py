@@ -6,9 +6,9 @@ module, so pydantic/jsonschema must never appear here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 ENGINES = ("postgresql", "mysql", "mariadb", "mongodb", "redis", "generic")
 ROLES = ("primary", "replica", "arbiter", "sentinel", "witness")
@@ -17,6 +17,18 @@ NON_DATA_ROLES = frozenset({"arbiter", "sentinel", "witness"})
 Role = Literal["primary", "replica", "arbiter", "sentinel", "witness"]
 ParamValue = str | int | float | bool | None
 
+
+class StepLike(Protocol):
+    """What blast-radius and transition checks need from a plan step."""
+
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def targets(self) -> list[str]: ...
+    @property
+    def minutes(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,3 +273,43 @@ def split_address(ref: str) -> tuple[str, int | None]:
 def _is_port(text: str) -> bool:
     # str.isdigit accepts '²', which int() rejects
     return text.isascii() and text.isdigit()
+
+
+def targeted(t: Topology, targets: Sequence[str]) -> list[Node]:
+    """Members a step's targets name: by name, `topology/name`, host, or the topology."""
+    hit: list[Node] = []
+    for n in t.nodes:
+        for target in targets:
+            if target in (t.name, t.identity) or target in (n.name, f"{t.identity}/{n.name}",
+                                                             f"{t.name}/{n.name}") or (
+                    n.host is not None and same_host(target, n.host)):
+                hit.append(n)
+                break
+    return hit
+
+
+def gtid_mode(n: Node) -> str | None:
+    """Normalised gtid_mode of a member (None when not set)."""
+    v = n.param("gtid_mode")
+    if v is None:
+        return None
+    text = ("on" if v else "off") if isinstance(v, bool) else str(v).strip().lower()
+    return {"1": "on", "0": "off"}.get(text, text)
+
+
+def find_cycles(edges: dict[str, str]) -> list[list[str]]:
+    """Every cycle of a functional graph (each node has at most one out-edge)."""
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+    for start in sorted(edges):
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node not in state:
+            state[node] = 1
+            path.append(node)
+            node = edges.get(node)
+        if node is not None and state.get(node) == 1 and node in path:
+            cycles.append(path[path.index(node):])
+        for p in path:
+            state[p] = 2
+    return cycles
