@@ -33,7 +33,8 @@ def _at(rule: str, message: str, t: Topology, node: Node | None = None,
                        "/" + key if key and t.format == "native" else None, hint)
     line = node.param_line(key[7:]) if key and key.startswith("params.") else (
         node.line_of(key) if key else node.line)
-    return finding(rule, message, node.file or t.file, line, node.pointer_of(key), hint)
+    return finding(rule, message, node.file_of(key) or t.file, line, node.pointer_of(key),
+                   hint)
 
 
 def native_pointer(t: Topology, pointer: str) -> str | None:

@@ -168,21 +168,32 @@ def _bucket(files: Sequence[str], mappings: Sequence[FileMapping], read: Reader,
 
     Files of one group are judged together (SPEC §6): checking only the staged
     `db2-build.sh` would find db2's upstream missing, so the other files of its directory
-    under the same `schemas:` entry join the run (silently when they are not usable).
+    under the same `schemas:` entry join the run (silently when they are not usable), and
+    so do host maps beside a MySQL group that no entry maps (issue 16.1: the Vagrantfile
+    turning `192.168.57.202` into `db2`).
     """
     plan = _Plan()
-    queue = [(p, False) for p in dict.fromkeys(files)]
-    seen = {p for p, _ in queue}
-    for path, sibling in queue:  # grows while iterating: siblings are appended
-        m = mapping_for(path, mappings)
+    queue: list[tuple[str, bool, FileMapping | None]] = [
+        (p, False, mapping_for(p, mappings)) for p in dict.fromkeys(files)]
+    seen = {p for p, _, _ in queue}
+    for path, sibling, m in queue:  # grows while iterating: siblings are appended
         fmt = _add(path, m, read, explicit, sibling, result, plan)
         if siblings is None or m is None or m.schema is not None or fmt in (None, "native"):
             continue
         for sib in siblings(path.rpartition("/")[0]):
-            if sib not in seen and mapping_for(sib, mappings) is m:
+            if sib in seen:
+                continue
+            own = mapping_for(sib, mappings)
+            if own is m or (own is None and fmt == "mysql" and _support_file(sib)):
                 seen.add(sib)
-                queue.append((sib, True))
+                queue.append((sib, True, m))
     return plan
+
+
+def _support_file(path: str) -> bool:
+    """Host maps a MySQL group resolves addresses with (Vagrantfile, /etc/hosts copies)."""
+    name = path.rpartition("/")[2].lower()
+    return name == "vagrantfile" or "hosts" in name
 
 
 def _add(path: str, m: FileMapping | None, read: Reader, explicit: bool, sibling: bool,
@@ -282,13 +293,14 @@ def load(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping],
          siblings: Callable[[str], list[str]] | None = None) -> CheckResult:
     """Parse and schema-check files; topologies are collected but not judged yet.
 
-    With `complete_groups`, each file of an adapter format brings the other files of its
-    directory under the same `schemas:` entry (listed by `siblings(dir)`, default the work
-    tree; `read` still supplies their content) — for callers that hold one changed file
-    of a group, such as the hook or a plan.
+    With `complete_groups` (implied by `explicit`: a file list named on the command line
+    is judged like a staged one, issue 16.1), each file of an adapter format brings the
+    other files of its directory under the same `schemas:` entry (listed by
+    `siblings(dir)`, default the work tree; `read` still supplies their content) — for
+    callers that hold one changed file of a group: the CLI, the hook, a plan.
     """
     result = CheckResult()
-    lister = (siblings or directory_lister(repo)) if complete_groups else None
+    lister = (siblings or directory_lister(repo)) if complete_groups or explicit else None
     plan = _bucket(files, mappings, read or working_tree_reader(repo), explicit, result,
                    lister)
     for fmt, group in plan.by_format.items():

@@ -59,6 +59,8 @@ class Node:
     synthetic: bool = False  # synthesised from a declared instance count (operator CRs)
     external: bool = False  # a voting member managed outside this file (e.g. externalNodes)
     pointer: str | None = None  # JSON pointer of the member in its document, if known
+    # fields set in another file than the member's (a CHANGE MASTER in a .sh, issue 16.9)
+    field_files: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def data_bearing(self) -> bool:
@@ -73,6 +75,10 @@ class Node:
     def line_of(self, key: str) -> int | None:
         """Line of field `key`, else the member's own line."""
         return self.lines.get(key, self.line)
+
+    def file_of(self, key: str | None = None) -> str | None:
+        """File that set field `key` (the member's own file unless set elsewhere)."""
+        return self.field_files.get(key, self.file) if key else self.file
 
     def pointer_of(self, key: str | None = None) -> str | None:
         """JSON pointer of the member (or of one of its fields), if known."""

@@ -1,0 +1,96 @@
+"""Issue 16: replication fidelity on real configs, each item through the real CLI.
+
+Every fixture here is a minimal one written for the item (no public files copied in).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import RunCli, git
+
+
+def _write(repo: Path, files: dict[str, str], schemas: str) -> Path:
+    (repo / ".changeguard.yaml").write_text(
+        f"apiVersion: changeguard/v1\nkind: GuardConfig\nschemas:\n{schemas}",
+        encoding="utf-8")
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text, encoding="utf-8")
+    return repo
+
+
+def _check(repo: Path, run_cli: RunCli, *args: str) -> tuple[int, list[dict[str, object]]]:
+    r = run_cli("check", "--format", "json", *args, cwd=repo)
+    assert r.code in (0, 1), r.err
+    return r.code, json.loads(r.out)["findings"]
+
+
+def _rules(findings: list[dict[str, object]]) -> set[object]:
+    return {f["rule"] for f in findings}
+
+
+# --- 1 + 9: a MySQL group whose scripts name upstreams by IP -------------------------
+
+MYSQL_RING = {
+    "db/a1.cnf": "[mysqld]\nserver_id = 1\nreport_host = a1\nlog_bin = bin\n",
+    "db/a2.cnf": "[mysqld]\nserver_id = 2\nreport_host = a2\nlog_bin = bin\n",
+    "db/a1-setup.sh": "#!/bin/sh\n# set up a1\n\nmysql -e \"CHANGE MASTER TO "
+                      "MASTER_HOST='10.9.0.2', MASTER_USER='r'\"\n",
+    "db/a2-setup.sh": "#!/bin/sh\nmysql -e \"CHANGE MASTER TO MASTER_HOST='10.9.0.1', "
+                      "MASTER_USER='r'\"\n",
+    "db/Vagrantfile": 'Vagrant.configure("2") do |config|\n'
+                      '  config.vm.define "a1" do |a|\n'
+                      '    a.vm.network "private_network", ip: "10.9.0.1"\n  end\n'
+                      '  config.vm.define "a2" do |a|\n'
+                      '    a.vm.network "private_network", ip: "10.9.0.2"\n  end\nend\n',
+}
+MYSQL_ONLY_CONFIGS = '  - {paths: ["db/*.cnf", "db/*.sh"], format: mysql}\n'
+
+
+def test_explicit_files_consult_the_unnamed_unmapped_vagrantfile(repo: Path,
+                                                                 run_cli: RunCli) -> None:
+    """16.1: `check db/*.cnf db/*.sh` resolves 10.9.0.2 to a2 through the Vagrantfile."""
+    _write(repo, MYSQL_RING, MYSQL_ONLY_CONFIGS)
+    code, findings = _check(repo, run_cli, "db/a1.cnf", "db/a2.cnf", "db/a1-setup.sh",
+                            "db/a2-setup.sh")
+    assert code == 1
+    assert "replication-upstream-exists" not in _rules(findings), findings
+    assert "replication-no-cycle" in _rules(findings), findings
+
+
+def test_one_named_member_brings_its_group(repo: Path, run_cli: RunCli) -> None:
+    """16.1: naming one member judges the whole group (as the hook does)."""
+    _write(repo, MYSQL_RING, '  - {paths: ["db/**"], format: auto}\n')
+    code, findings = _check(repo, run_cli, "db/a1.cnf")
+    assert code == 1 and "replication-no-cycle" in _rules(findings), findings
+    assert "replication-upstream-exists" not in _rules(findings), findings
+
+
+def test_staged_check_consults_the_vagrantfile(repo: Path, run_cli: RunCli) -> None:
+    """16.1 for `--staged`: only the scripts are staged, the rest is committed."""
+    _write(repo, MYSQL_RING, MYSQL_ONLY_CONFIGS)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "ring")
+    (repo / "db/a2-setup.sh").write_text(MYSQL_RING["db/a2-setup.sh"] + "# again\n",
+                                         encoding="utf-8")
+    git(repo, "add", "db/a2-setup.sh")
+    code, findings = _check(repo, run_cli, "--staged")
+    assert "replication-upstream-exists" not in _rules(findings), findings
+    assert code == 1 and "replication-no-cycle" in _rules(findings), findings
+
+
+def test_upstream_findings_point_at_the_change_master_line(repo: Path,
+                                                           run_cli: RunCli) -> None:
+    """16.9: the cycle is reported where a1's CHANGE MASTER runs, not in a1.cnf."""
+    _write(repo, MYSQL_RING, MYSQL_ONLY_CONFIGS)
+    _, findings = _check(repo, run_cli, "db/a1.cnf", "db/a2.cnf", "db/a1-setup.sh",
+                         "db/a2-setup.sh")
+    (cycle,) = [f for f in findings if f["rule"] == "replication-no-cycle"]
+    assert (cycle["file"], cycle["line"]) == ("db/a1-setup.sh", 4), cycle
+    broken = dict(MYSQL_RING, **{"db/Vagrantfile": "# no map\n"})
+    _write(repo, broken, MYSQL_ONLY_CONFIGS)
+    _, findings = _check(repo, run_cli, "db/a1.cnf", "db/a1-setup.sh")
+    ups = [f for f in findings if f["rule"] == "replication-upstream-exists"]
+    assert ("db/a1-setup.sh", 4) in {(f["file"], f["line"]) for f in ups}, findings
