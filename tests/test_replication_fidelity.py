@@ -94,3 +94,44 @@ def test_upstream_findings_point_at_the_change_master_line(repo: Path,
     _, findings = _check(repo, run_cli, "db/a1.cnf", "db/a1-setup.sh")
     ups = [f for f in findings if f["rule"] == "replication-upstream-exists"]
     assert ("db/a1-setup.sh", 4) in {(f["file"], f["line"]) for f in ups}, findings
+
+
+# --- 3 + 4: Patroni --------------------------------------------------------------------
+
+def _patroni(name: str, host: str, tags: str = "", legacy: bool = False) -> str:
+    top = "" if legacy else f"name: {name}\n"
+    inner = f"  name: {name}\n" if legacy else ""
+    return (f"scope: demo\n{top}restapi:\n  connect_address: {host}:8008\n"
+            f"postgresql:\n{inner}  connect_address: {host}:5432\n  data_dir: /data\n"
+            + (f"tags:\n{tags}" if tags else ""))
+
+
+PATRONI = '  - {paths: ["pg/**"], format: patroni}\n'
+
+
+def test_pre_1_0_member_name_under_postgresql(repo: Path, run_cli: RunCli) -> None:
+    """16.3: `postgresql.name` names the member, so replicatefrom resolves."""
+    files = {"pg/m0.yml": _patroni("pgnode0", "10.1.0.1", legacy=True),
+             "pg/m1.yml": _patroni("pgnode1", "10.1.0.2", legacy=True),
+             "pg/m2.yml": _patroni("pgnode2", "10.1.0.3", "  replicatefrom: pgnode1\n",
+                                   legacy=True)}
+    _write(repo, files, PATRONI)
+    code, findings = _check(repo, run_cli, "--all")
+    assert code == 0, findings
+    files["pg/m2.yml"] = _patroni("pgnode2", "10.1.0.3", "  replicatefrom: pgnodeX\n",
+                                  legacy=True)
+    _write(repo, files, PATRONI)
+    code, findings = _check(repo, run_cli, "--all")
+    (up,) = [f for f in findings if f["rule"] == "replication-upstream-exists"]
+    assert code == 1 and "pgnodeX" in str(up["message"]) and up["file"] == "pg/m2.yml"
+
+
+def test_replicatefrom_members_still_run_for_leader(repo: Path, run_cli: RunCli) -> None:
+    """16.4: the only failover candidates carry replicatefrom: one of them leads."""
+    files = {"pg/a.yml": _patroni("a", "10.2.0.1", "  nofailover: true\n"),
+             "pg/b.yml": _patroni("b", "10.2.0.2", "  replicatefrom: c\n"),
+             "pg/c.yml": _patroni("c", "10.2.0.3", "  replicatefrom: b\n")}
+    _write(repo, files, PATRONI)
+    code, findings = _check(repo, run_cli, "--all")
+    assert "replication-single-primary" not in _rules(findings), findings
+    assert code == 0, findings
