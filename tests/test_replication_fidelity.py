@@ -135,3 +135,49 @@ def test_replicatefrom_members_still_run_for_leader(repo: Path, run_cli: RunCli)
     code, findings = _check(repo, run_cli, "--all")
     assert "replication-single-primary" not in _rules(findings), findings
     assert code == 0, findings
+
+
+# --- 2 + 6: Redis Sentinel and TLS-only members ---------------------------------------
+
+REDIS = '  - {paths: ["redis/**"], format: redis}\n'
+
+
+def _sentinel(host: str, master: str, quorum: int) -> str:
+    return (f"port 26379\nbind {host}\nsentinel monitor mymaster {master} 6379 {quorum}\n"
+            "sentinel down-after-milliseconds mymaster 5000\n")
+
+
+def test_sentinel_quorum_is_per_monitored_master(repo: Path, run_cli: RunCli) -> None:
+    """16.2: s3 alone monitors 10.3.0.2, so its quorum 2 can never be reached."""
+    files = {"redis/a.conf": "port 6379\nbind 10.3.0.1\n",
+             "redis/b.conf": "port 6379\nbind 10.3.0.2\nreplicaof 10.3.0.1 6379\n"
+                             "replica-read-only yes\n",
+             "redis/s1-sentinel.conf": _sentinel("10.3.0.3", "10.3.0.1", 2),
+             "redis/s2-sentinel.conf": _sentinel("10.3.0.4", "10.3.0.1", 2),
+             "redis/s3-sentinel.conf": _sentinel("10.3.0.5", "10.3.0.2", 2)}
+    _write(repo, files, REDIS)
+    code, findings = _check(repo, run_cli, "--all")
+    assert code == 1 and "replication-single-primary" in _rules(findings), findings
+    (q,) = [f for f in findings if f["rule"] == "replication-quorum"]
+    assert q["file"] == "redis/s3-sentinel.conf" and q["line"] == 3, q
+    files["redis/s3-sentinel.conf"] = _sentinel("10.3.0.5", "10.3.0.2", 1)
+    _write(repo, files, REDIS)
+    code, findings = _check(repo, run_cli, "--all")
+    assert "replication-quorum" not in _rules(findings), findings
+
+
+def test_tls_only_redis_conf_is_a_member(repo: Path, run_cli: RunCli) -> None:
+    """16.6: `port 0` + `tls-port` is a member; a replica of its TLS port finds it."""
+    tls = ("tls-cert-file /tls/redis.crt\ntls-key-file /tls/redis.key\n"
+           "tls-ca-cert-file /tls/ca.crt\ntls-replication yes\n")
+    files = {"redis/a.conf": f"port 0\ntls-port 6380\nbind 10.4.0.1\n{tls}",
+             "redis/b.conf": f"port 0\ntls-port 6380\nbind 10.4.0.2\n{tls}"
+                             "replicaof 10.4.0.1 6380\nreplica-read-only yes\n"}
+    _write(repo, files, '  - {paths: ["redis/**"], format: auto}\n')
+    code, findings = _check(repo, run_cli, "redis/b.conf")
+    assert code == 0, findings
+    files["redis/b.conf"] = files["redis/b.conf"].replace("replicaof 10.4.0.1",
+                                                          "replicaof 10.4.0.9")
+    _write(repo, files, '  - {paths: ["redis/**"], format: auto}\n')
+    code, findings = _check(repo, run_cli, "redis/b.conf")
+    assert code == 1 and "replication-upstream-exists" in _rules(findings), findings

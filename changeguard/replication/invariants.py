@@ -320,7 +320,8 @@ def quorum(t: Topology) -> Iterator[Finding]:
     for m in t.sizes:
         if m.voters < m.minimum:
             extra = f" + {m.extra_voters} external/arbiter voters" if m.extra_voters else ""
-            yield finding("replication-quorum", f"{t.name}: {m.label} {m.declared}{extra} < "
+            yield finding("replication-quorum", f"{m.owner or t.name}: {m.label} "
+                          f"{m.declared}{extra} < "
                           f"the minimum of {m.minimum} members", m.file or t.file, m.line)
 
 
@@ -353,16 +354,40 @@ def _sentinel_quorum(t: Topology) -> Iterator[Finding]:
     rule = "replication-quorum"
     sentinels = [n for n in t.nodes if n.role == "sentinel"]
     q = t.settings.sentinel_quorum
+    owner = f"{t.settings.sentinel_owner}: " if t.settings.sentinel_owner else ""
     if q is not None and (q < 1 or q > len(sentinels)):
-        yield finding(rule, f"sentinel quorum {q} but {len(sentinels)} sentinel(s): failover "
-                      "can never be agreed", t.settings.file or t.file,
+        yield finding(rule, f"{owner}sentinel quorum {q} but {len(sentinels)} sentinel(s): "
+                      "failover can never be agreed", t.settings.file or t.file,
                       t.settings.line_of("sentinel_quorum") or t.line,
                       native_pointer(t, "/settings/sentinel_quorum"))
+    watchers = _watchers(t, sentinels)
     for s in sentinels:
         own = number(s.param("quorum"))
-        if own is not None and (own < 1 or own > len(sentinels)) and own != q:
+        if own is None:
+            continue
+        if (own < 1 or own > len(sentinels)) and own != q:
             yield _at(rule, f"sentinel {s.name}: quorum {int(own)} but {len(sentinels)} "
                       "sentinel(s)", t, s, "params.quorum")
+        elif s.upstream and len(watchers) > 1 and own > watchers[_watched(t, s)]:
+            # quorum is per monitored master: sentinels watching another address of the
+            # same master name never vote with this one (issue 16.2)
+            yield _at(rule, f"sentinel {s.name}: quorum {int(own)} but only "
+                      f"{watchers[_watched(t, s)]} sentinel(s) monitor {_watched(t, s)}", t, s,
+                      "params.quorum")
+
+
+def _watched(t: Topology, s: Node) -> str:
+    """The member a sentinel monitors (its raw address when it names no member)."""
+    target = t.resolve(s.upstream) if s.upstream else None
+    return target.name if target is not None else (s.upstream or "")
+
+
+def _watchers(t: Topology, sentinels: list[Node]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for s in sentinels:
+        if s.upstream:
+            out[_watched(t, s)] += 1
+    return dict(out)
 
 
 # --- replication-standby-params ------------------------------------------------------

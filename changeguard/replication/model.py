@@ -138,6 +138,7 @@ class MemberCount:
     extra_voters: int = 0
     file: str | None = None
     line: int | None = None
+    owner: str | None = None  # the resource declaring it, when not the topology (issue 16.6)
 
     @property
     def voters(self) -> int:
@@ -154,6 +155,7 @@ class Settings:
     retry_timeout: float | None = None
     sentinel_quorum: int | None = None
     sentinel_master: str | None = None
+    sentinel_owner: str | None = None  # the resource declaring the quorum (RedisSentinel CR)
     extra: Mapping[str, ParamValue] = field(default_factory=dict)
     file: str | None = None
     lines: Mapping[str, int] = field(default_factory=dict)
