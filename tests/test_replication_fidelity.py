@@ -181,3 +181,75 @@ def test_tls_only_redis_conf_is_a_member(repo: Path, run_cli: RunCli) -> None:
     _write(repo, files, '  - {paths: ["redis/**"], format: auto}\n')
     code, findings = _check(repo, run_cli, "redis/b.conf")
     assert code == 1 and "replication-upstream-exists" in _rules(findings), findings
+
+
+# --- 5 + 6: operator CRs ---------------------------------------------------------------
+
+K8S = '  - {paths: ["k8s/**"], format: kubernetes}\n'
+OT = "apiVersion: redis.redis.opstreelabs.in/v1beta2\n"
+
+
+def _ot_sentinel(target: str, size: int = 3, quorum: int = 2) -> str:
+    return (f"{OT}kind: RedisSentinel\nmetadata:\n  name: guard\nspec:\n"
+            f"  clusterSize: {size}\n  redisSentinelConfig:\n"
+            f"    redisReplicationName: {target}\n    quorum: \"{quorum}\"\n")
+
+
+OT_REPLICATION = f"{OT}kind: RedisReplication\nmetadata:\n  name: cache\nspec:\n  clusterSize: 3\n"
+
+
+def test_redis_sentinel_naming_a_missing_replication(repo: Path, run_cli: RunCli) -> None:
+    """16.5: no RedisReplication `cahce` exists: upstream-exists, at the name's line."""
+    _write(repo, {"k8s/rep.yaml": OT_REPLICATION, "k8s/sen.yaml": _ot_sentinel("cahce")},
+           K8S)
+    code, findings = _check(repo, run_cli, "--all")
+    (up,) = [f for f in findings if f["rule"] == "replication-upstream-exists"]
+    assert code == 1 and (up["file"], up["line"]) == ("k8s/sen.yaml", 8), up
+    assert up["pointer"] == "/spec/redisSentinelConfig/redisReplicationName"
+    _write(repo, {"k8s/sen.yaml": _ot_sentinel("cache")}, K8S)
+    code, findings = _check(repo, run_cli, "--all")
+    assert code == 0, findings
+
+
+def test_redis_sentinel_quorum_names_the_sentinel_cr(repo: Path, run_cli: RunCli) -> None:
+    """16.6: the quorum/size findings name RedisSentinel guard, not RedisReplication cache."""
+    _write(repo, {"k8s/rep.yaml": OT_REPLICATION,
+                  "k8s/sen.yaml": _ot_sentinel("cache", size=1, quorum=2)}, K8S)
+    code, findings = _check(repo, run_cli, "--all")
+    msgs = [str(f["message"]) for f in findings if f["rule"] == "replication-quorum"]
+    assert code == 1 and len(msgs) == 2, findings
+    assert all(m.startswith("RedisSentinel guard:") for m in msgs), msgs
+
+
+def _psmdb(size: int, hidden: int) -> str:
+    return ("apiVersion: psmdb.percona.com/v1\nkind: PerconaServerMongoDB\nmetadata:\n"
+            f"  name: docs\nspec:\n  replsets:\n    - name: rs0\n      size: {size}\n"
+            f"      hidden:\n        enabled: true\n        size: {hidden}\n")
+
+
+def test_psmdb_hidden_members_vote(repo: Path, run_cli: RunCli) -> None:
+    """16.6: 2 members + 1 hidden = 3 voters (odd, at the minimum)."""
+    _write(repo, {"k8s/mongo.yaml": _psmdb(2, 1)}, K8S)
+    code, findings = _check(repo, run_cli, "--all")
+    assert code == 0, findings
+    _write(repo, {"k8s/mongo.yaml": _psmdb(2, 2)}, K8S)
+    code, findings = _check(repo, run_cli, "--all")
+    assert code == 1 and any("4 voting members" in str(f["message"]) for f in findings)
+
+
+def _vitess(pool_type: str) -> str:
+    return ("apiVersion: planetscale.com/v2\nkind: VitessCluster\nmetadata:\n  name: vt\n"
+            "spec:\n  keyspaces:\n    - name: commerce\n      partitionings:\n"
+            "        - equal:\n            parts: 1\n            shardTemplate:\n"
+            "              tabletPools:\n"
+            f"                - {{cell: z1, type: {pool_type}, replicas: 3}}\n")
+
+
+def test_vitess_externalmaster_pool_counts_its_tablets(repo: Path, run_cli: RunCli) -> None:
+    """16.6: an externalmaster pool of 3 tablets meets the minimum of 3."""
+    _write(repo, {"k8s/vt.yaml": _vitess("externalmaster")}, K8S)
+    code, findings = _check(repo, run_cli, "--all")
+    assert code == 0, findings
+    _write(repo, {"k8s/vt.yaml": _vitess("rdonly")}, K8S)
+    code, findings = _check(repo, run_cli, "--all")
+    assert code == 1 and "replication-quorum" in _rules(findings), findings

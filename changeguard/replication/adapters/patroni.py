@@ -63,8 +63,9 @@ def is_patroni(data: JSONValue) -> bool:
 
 def _patroni_like(data: JSONValue) -> bool:
     """Patroni-shaped even without `scope` (reported): `name` plus a `postgresql` section."""
-    return is_patroni(data) or (isinstance(data, dict) and isinstance(data.get("postgresql"), dict)
-                                and ("name" in data or "name" in data["postgresql"]))
+    pg = data.get("postgresql") if isinstance(data, dict) else None
+    return is_patroni(data) or (isinstance(data, dict) and isinstance(pg, dict)
+                                and ("name" in data or "name" in pg))
 
 
 class PatroniAdapter:
