@@ -157,7 +157,9 @@ def test_sentinel_quorum_is_per_monitored_master(repo: Path, run_cli: RunCli) ->
              "redis/s3-sentinel.conf": _sentinel("10.3.0.5", "10.3.0.2", 2)}
     _write(repo, files, REDIS)
     code, findings = _check(repo, run_cli, "--all")
-    assert code == 1 and "replication-single-primary" in _rules(findings), findings
+    assert code == 1 and "replication-no-cycle" in _rules(findings), findings
+    assert {f["file"] for f in findings} <= {"k8s/overlays/prod/pg.yaml",
+                                            "k8s/overlays/prod/dr.yaml"}, findings
     (q,) = [f for f in findings if f["rule"] == "replication-quorum"]
     assert q["file"] == "redis/s3-sentinel.conf" and q["line"] == 3, q
     files["redis/s3-sentinel.conf"] = _sentinel("10.3.0.5", "10.3.0.2", 1)
@@ -253,3 +255,33 @@ def test_vitess_externalmaster_pool_counts_its_tablets(repo: Path, run_cli: RunC
     _write(repo, {"k8s/vt.yaml": _vitess("rdonly")}, K8S)
     code, findings = _check(repo, run_cli, "--all")
     assert code == 1 and "replication-quorum" in _rules(findings), findings
+
+
+# --- 7: Kustomize base and overlays are separate scopes -------------------------------
+
+def _cnpg(name: str, extra: str = "") -> str:
+    return (f"apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata:\n  name: {name}\n"
+            f"spec:\n  instances: 3\n{extra}")
+
+
+DR = "  replica:\n    enabled: true\n    source: pg\n"
+
+
+def test_kustomize_base_and_overlay_are_not_one_family(repo: Path, run_cli: RunCli) -> None:
+    """16.7: overlays/prod's replica cluster replicates prod's `pg`, not base's copy."""
+    kust = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+    files = {"k8s/base/kustomization.yaml": kust + "resources: [pg.yaml]\n",
+             "k8s/base/pg.yaml": _cnpg("pg"),
+             "k8s/overlays/prod/kustomization.yaml": kust + "resources: [pg.yaml, dr.yaml]\n",
+             "k8s/overlays/prod/pg.yaml": _cnpg("pg"),
+             "k8s/overlays/prod/dr.yaml": _cnpg("pg-dr", DR)}
+    _write(repo, files, '  - {paths: ["k8s/**"], format: auto}\n')
+    code, findings = _check(repo, run_cli, "--all")
+    assert code == 0, findings
+    # within one overlay references still resolve: prod's pg <-> pg-dr is a cycle
+    files["k8s/overlays/prod/pg.yaml"] = _cnpg("pg", DR.replace("source: pg", "source: pg-dr"))
+    _write(repo, files, '  - {paths: ["k8s/**"], format: auto}\n')
+    code, findings = _check(repo, run_cli, "--all")
+    assert code == 1 and "replication-no-cycle" in _rules(findings), findings
+    assert {f["file"] for f in findings} <= {"k8s/overlays/prod/pg.yaml",
+                                            "k8s/overlays/prod/dr.yaml"}, findings

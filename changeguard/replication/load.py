@@ -12,7 +12,7 @@ import os
 import stat
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from changeguard.errors import ChangeguardError, ConfigError, InputError
@@ -308,6 +308,7 @@ def load(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping],
             _run_native(group, result)
         else:
             _run_adapter(fmt, group, result)
+    _scope_kustomize(result, read or working_tree_reader(repo))
     for schema, group in plan.by_schema.items():
         from changeguard.replication.schema_check import check_schema_files
 
@@ -327,6 +328,41 @@ def load_topologies(repo: Path, files: Sequence[str], mappings: Sequence[FileMap
     if result.errors:
         raise result.errors[0]
     return result.topologies, result.findings
+
+
+_KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _scope_kustomize(result: CheckResult, read: Reader) -> None:
+    """Scope operator CRs by the nearest folder holding a kustomization (issue 16.7).
+
+    `base/` and each `overlays/*/` render the same CR names; judged as one run they must
+    not resolve each other's references.
+    """
+    cache: dict[str, str | None] = {}
+
+    def holder(directory: str) -> str | None:
+        if directory not in cache:
+            found = any(_exists(read, f"{directory}/{k}" if directory else k)
+                        for k in _KUSTOMIZATIONS)
+            parent = directory.rpartition("/")[0]
+            cache[directory] = directory if found else (
+                holder(parent) if directory else None)
+        return cache[directory]
+
+    for i, t in enumerate(result.topologies):
+        if t.format != "kubernetes" or not t.file:
+            continue
+        k = holder(t.file.rpartition("/")[0])
+        if k is not None:
+            result.topologies[i] = replace(t, scope=f"{t.scope}|kustomize:{k or '.'}")
+
+
+def _exists(read: Reader, path: str) -> bool:
+    try:
+        return read(path) is not None
+    except ChangeguardError:
+        return False
 
 
 def all_repo_files(repo: Path) -> list[str]:

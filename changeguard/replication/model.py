@@ -194,6 +194,9 @@ class Topology:
     # other clusters of one distributed set (CNPG replica.source/primary, mariadb
     # multiCluster.members): they join one family for cross-cluster checks, no edge
     peer_clusters: tuple[str, ...] = ()
+    # where cluster references resolve: a CR namespace and the Kustomize directory (a
+    # folder holding a kustomization) it was found under; '' = the whole run (issue 16.7)
+    scope: str = ""
     # lookup indexes built once: resolve() runs per member, and topologies may be huge
     _by_name: dict[str, Node] = field(init=False, repr=False, compare=False,
                                       default_factory=dict)

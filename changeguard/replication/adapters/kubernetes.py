@@ -10,6 +10,7 @@ changeguard waiver does (SPEC §6).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -160,7 +161,13 @@ def _topology(d: _Doc, engine: str, nodes: list[Node], *, name: str | None = Non
         upstream_cluster=upstream_cluster, primary_cluster=primary_cluster,
         file=d.path, line=d.line("metadata", "name"),
         lines=frozen({k: v for k, v in lines.items() if v is not None}),
-        peer_clusters=tuple(dict.fromkeys(p for p in peers if p and p != (name or d.name))))
+        peer_clusters=tuple(dict.fromkeys(p for p in peers if p and p != (name or d.name))),
+        scope=_namespace(d))
+
+
+def _namespace(d: _Doc) -> str:
+    ns = get(d.data, "metadata", "namespace")
+    return f"ns:{ns}" if isinstance(ns, str) and ns else ""
 
 
 def _count(d: _Doc, label: str, path: tuple[str | int, ...], default: int,
@@ -478,8 +485,13 @@ def _attach_sentinels(d: _Doc, topologies: list[Topology]) -> list[Finding]:
     target_name = str(cfg.get("redisReplicationName") or "")
     quorum = as_int(cfg.get("quorum"))
     quorum = 2 if quorum is None else quorum  # the CRD default is "2"
-    idx = next((i for i, t in enumerate(topologies) if t.kind == "RedisReplication"
-                and t.name == target_name), None)
+    # the replication of its own folder first (a Kustomize overlay pairs with its
+    # overlay), then any of its namespace (issue 16.7)
+    same = [i for i, t in enumerate(topologies) if t.kind == "RedisReplication"
+            and t.name == target_name and t.scope == _namespace(d)]
+    here = [i for i in same if posixpath.dirname(topologies[i].file or "")
+            == posixpath.dirname(d.path)]
+    idx = (here or same)[0] if here or same else None
     missing: list[Finding] = []
     if idx is None:
         missing.append(rule_finding(
