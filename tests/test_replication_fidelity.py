@@ -285,3 +285,16 @@ def test_kustomize_base_and_overlay_are_not_one_family(repo: Path, run_cli: RunC
     assert code == 1 and "replication-no-cycle" in _rules(findings), findings
     assert {f["file"] for f in findings} <= {"k8s/overlays/prod/pg.yaml",
                                             "k8s/overlays/prod/dr.yaml"}, findings
+
+
+# --- 9: adapter findings carry the JSON pointer of the offending field ------------------
+
+def test_operator_size_findings_carry_their_pointer(repo: Path, run_cli: RunCli) -> None:
+    _write(repo, {"k8s/pg.yaml": _cnpg("pg").replace("instances: 3", "instances: 1"),
+                  "k8s/mongo.yaml": _psmdb(1, 0).replace("enabled: true", "enabled: false")},
+           K8S)
+    code, findings = _check(repo, run_cli, "--all")
+    got = {(f["file"], f["pointer"]) for f in findings if f["rule"] == "replication-quorum"}
+    assert code == 1
+    assert got == {("k8s/pg.yaml", "/spec/instances"),
+                   ("k8s/mongo.yaml", "/spec/replsets/0/size")}, findings

@@ -322,7 +322,8 @@ def quorum(t: Topology) -> Iterator[Finding]:
             extra = f" + {m.extra_voters} external/arbiter voters" if m.extra_voters else ""
             yield finding("replication-quorum", f"{m.owner or t.name}: {m.label} "
                           f"{m.declared}{extra} < "
-                          f"the minimum of {m.minimum} members", m.file or t.file, m.line)
+                          f"the minimum of {m.minimum} members", m.file or t.file, m.line,
+                          m.pointer)
 
 
 def _mongodb_votes(t: Topology) -> Iterator[Finding]:

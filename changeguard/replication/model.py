@@ -139,6 +139,7 @@ class MemberCount:
     file: str | None = None
     line: int | None = None
     owner: str | None = None  # the resource declaring it, when not the topology (issue 16.6)
+    pointer: str | None = None  # JSON pointer of the count in its document (issue 16.9)
 
     @property
     def voters(self) -> int:

@@ -174,7 +174,13 @@ def _count(d: _Doc, label: str, path: tuple[str | int, ...], default: int,
            minimum: int, extra: int = 0) -> tuple[int, MemberCount]:
     value = as_int(get(d.spec, *path))
     n = default if value is None else value
-    return n, MemberCount(label, n, minimum, extra, d.path, d.sline(*path))
+    return n, MemberCount(label, n, minimum, extra, d.path, d.sline(*path),
+                          pointer=_pointer("spec", *path))
+
+
+def _pointer(*path: str | int) -> str:
+    """JSON pointer of a field inside its CR document."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
 def _or_default(value: int | None, default: int) -> int:
@@ -370,7 +376,9 @@ def _vitess_shard(d: _Doc, name: str,
               if str(p.get("type", "replica")) in ("replica", "externalmaster")]
     total = sum(as_int(p.get("replicas")) or 0 for p, _ in voting)
     line = d.sline(*voting[0][1], "replicas") if voting else d.sline("keyspaces")
-    size = MemberCount(f"{name} replica tablets", total, HA_MIN, 0, d.path, line)
+    size = MemberCount(f"{name} replica tablets", total, HA_MIN, 0, d.path, line,
+                       pointer=_pointer("spec", *voting[0][1], "replicas") if voting
+                       else "/spec/keyspaces")
     nodes = _members(d, name.replace("/", "-"), total, replica_params=_OPERATOR_RO,
                      line=line)
     return _topology(d, "mysql", nodes, name=name, sizes=[size])
@@ -419,7 +427,7 @@ def _psmdb_replset(d: _Doc, rs: dict[str, JSONValue], rs_name: str, at: tuple[st
     extra = sum(1 for x in nodes if (x.role == "arbiter" or x.external or "hidden" in x.tags)
                 and x.voting_weight > 0)
     count = MemberCount(f"{label or f'replsets[{rs_name}]'}.size", n, HA_MIN, extra, d.path,
-                        d.sline(*at, "size"))
+                        d.sline(*at, "size"), pointer=_pointer("spec", *at, "size"))
     return _topology(d, "mongodb", nodes, name=f"{d.name}/{rs_name}", sizes=[count])
 
 
