@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from changeguard.findings import Severity
+from changeguard.findings import Finding, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,12 @@ _RULES: tuple[Rule, ...] = (
          "The 2016 plan took the redundant pair's synchronisation down with its storage.",
          "Sequence steps so one member stays in service; fail over before touching the primary.",
          category="replication"),
+    Rule("plan-step-targets", D,
+         "Disruptive step targets name members, hosts or topologies of the plan's files",
+         "A mistyped target (`db-1` for `db1`) matches no member, so the blast-radius check "
+         "silently passes the step — the 2016 pattern of taking the whole pair down.",
+         "Spell each target as a member name, host or topology name from the plan's "
+         "topologies (`topology/member` also works).", category="replication"),
     Rule("conflicting-changes", D, "No overlapping change shares a service or path",
          "Two changes to the same service at once make failures unattributable.",
          "Move one window, or merge the plans.", category="workflow", waivable=True),
@@ -126,6 +132,14 @@ _RULES: tuple[Rule, ...] = (
 )
 
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
+
+
+def finding(rule: str, message: str, file: str | None, line: int | None,
+            pointer: str | None = None, hint: str | None = None) -> Finding:
+    """A Finding of a registered rule with its default severity and hint."""
+    r = RULES[rule]
+    return Finding(rule, r.severity, message, file=file, line=line, pointer=pointer,
+                   hint=hint or r.hint)
 
 
 def get_rule(rule_id: str) -> Rule | None:

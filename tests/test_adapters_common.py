@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from changeguard.errors import InputError
 from changeguard.findings import Finding, Severity
 from changeguard.replication.adapters import FORMATS, detect, get
+from changeguard.replication.engine import check_all
 from changeguard.replication.interface import SourceFile
-from changeguard.replication.invariants import check_all
 from changeguard.replication.model import Topology
 from tests.conftest import DATA
 

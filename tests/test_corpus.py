@@ -2,7 +2,9 @@
 
 Each case (a single file or a group folder) is copied into a fresh git repo with a
 `.changeguard.yaml` mapping every file (`format: auto`, and again with the case's own
-format), then `python -m changeguard check --all --format json` runs as a subprocess:
+format), then `python -m changeguard check --all --format json` runs as a subprocess, and again
+with the case's config files named explicitly (supporting files such as a Vagrantfile
+left out: the group brings them along, issue 16.1):
 pass ⇒ exit 0; fail ⇒ exit 1 with every listed violation `X` reported as
 `replication-X`. Nothing here names a corpus file: new cases only need MANIFEST rows.
 """
@@ -33,6 +35,7 @@ class Case:
     expected: str
     violations: tuple[str, ...]
     format: str
+    configs: tuple[str, ...]  # the files a user would name (no supporting files or docs)
 
 
 def _cases() -> list[Case]:
@@ -46,8 +49,13 @@ def _cases() -> list[Case]:
         assert isinstance(violations, list)
         out.append(Case(key, tuple(str(r["file"]) for r in rows), str(first["expected"]),
                         tuple(str(v) for v in violations),
-                        _FORMAT.get(str(first["system"]), "kubernetes")))
+                        _FORMAT.get(str(first["system"]), "kubernetes"),
+                        tuple(str(r["file"]) for r in rows if not _support(r))))
     return out
+
+
+def _support(row: dict[str, object]) -> bool:
+    return str(row["note"]).startswith(("Supporting file", "Documentation"))
 
 
 CASES = _cases()
@@ -77,12 +85,15 @@ def test_manifest_is_complete() -> None:
             assert (CORPUS / f).is_file(), f
 
 
+@pytest.mark.parametrize("how", ["all", "files"])
 @pytest.mark.parametrize("mode", ["auto", "explicit"])
 @pytest.mark.parametrize("case", CASES, ids=[c.key for c in CASES])
-def test_case_verdict(case: Case, mode: str, tmp_path: Path, run_cli: RunCli) -> None:
+def test_case_verdict(case: Case, mode: str, how: str, tmp_path: Path,
+                      run_cli: RunCli) -> None:
     fmt = "auto" if mode == "auto" else case.format
     repo = _repo(tmp_path, case, fmt)
-    res = run_cli("check", "--all", "--format", "json", cwd=repo)
+    which = ["--all"] if how == "all" else ["--", *case.configs]
+    res = run_cli("check", "--format", "json", *which, cwd=repo)
     assert res.code in (0, 1), res.err
     report = json.loads(res.out)
     denied = {f["rule"] for f in report["findings"] if f["severity"] == "deny"}

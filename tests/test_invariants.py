@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from changeguard.findings import Finding
+from changeguard.replication.engine import check_all
 from changeguard.replication.interface import SourceFile
-from changeguard.replication.invariants import CHECKS, check_all, find_cycles
+from changeguard.replication.invariants import CHECKS
 from changeguard.replication.model import (
     ENGINES,
     ROLES,
@@ -19,6 +20,7 @@ from changeguard.replication.model import (
     Node,
     SyncSettings,
     Topology,
+    find_cycles,
 )
 from changeguard.replication.native import parse_native
 from changeguard.rules import RULES

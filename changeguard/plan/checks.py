@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.findings import Finding, Severity
 from changeguard.model import DISRUPTIVE_KINDS, ChangePlan, GuardConfig, Risk
 from changeguard.plan.load import LoadedPlan
 from changeguard.rules import RULES
+
+if TYPE_CHECKING:
+    from changeguard.replication.model import Topology
 
 
 @dataclass
@@ -179,6 +184,48 @@ def check_disruptive_steps(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext) -
                                f"{_ts(end)}) runs outside any maintenance window; "
                                "declare an emergency change if it cannot wait"))
     return findings
+
+
+def check_step_targets(lp: LoadedPlan, plan: ChangePlan, topologies: Sequence[Topology]
+                       ) -> list[Finding]:
+    """`plan-step-targets`: each disruptive target names a member, host or topology.
+
+    A typo (`db-1` for `db1`) would otherwise match nothing and silently switch the
+    blast-radius check off for that step (SPEC §5). Callers pass the plan's topologies
+    only when its files hold some.
+    """
+    if not topologies:
+        return []
+    from changeguard.replication.model import targeted
+
+    known = _target_names(topologies)
+    out: list[Finding] = []
+    for i, step in enumerate(plan.steps):
+        if step.kind not in DISRUPTIVE_KINDS:
+            continue
+        for j, target in enumerate(step.targets):
+            if target in known or any(targeted(t, [target]) for t in topologies):
+                continue
+            close = difflib.get_close_matches(target, sorted(known), n=1)
+            label = step.id or f"#{i + 1}"
+            f = _f("plan-step-targets", lp, f"/steps/{i}/targets/{j}",
+                   f"{step.kind.value} step {label}: target {target!r} is no member, host or "
+                   "topology of the plan's replication topologies"
+                   + (f" (did you mean {close[0]!r}?)" if close else ""))
+            out.append(f)
+    return out
+
+
+def _target_names(topologies: Sequence[Topology]) -> set[str]:
+    """Every spelling a step target may use: topology names, members, hosts."""
+    names: set[str] = set()
+    for t in topologies:
+        names |= {t.name, t.identity}
+        for n in t.nodes:
+            names |= {n.name, f"{t.identity}/{n.name}", f"{t.name}/{n.name}"}
+            if n.host:
+                names.add(n.host)
+    return names
 
 
 PLAN_CHECKS: dict[str, Check] = {

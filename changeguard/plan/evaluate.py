@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from changeguard.findings import Finding, Severity, sort_key
 from changeguard.model import DISRUPTIVE_KINDS, ChangePlan
-from changeguard.plan.checks import PLAN_CHECKS, EvalContext
+from changeguard.plan.checks import PLAN_CHECKS, EvalContext, check_step_targets
 from changeguard.plan.gitfiles import (
     Reader,
     blob_ids,
@@ -94,32 +94,33 @@ def _waiver(lp: LoadedPlan, ptr: str, message: str, hint: str | None) -> Finding
 
 def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
                    judged: set[str] | None = None) -> list[Finding]:
-    """config-schema/replication on proposed files, transitions from base, blast radius."""
+    """config-schema/replication on proposed files, transitions from base, blast radius.
+
+    Each proposed file is read and parsed once (issue 13): the same loaded topologies are
+    judged, compared with the base and walked by the plan's steps.
+    """
     if not ctx.config.schemas:
         return []
-    from changeguard.replication.check import (
-        check_blast_radius,
-        check_files,
-        check_transitions,
-        load_topologies,
-    )
+    from changeguard.replication.engine import check_blast_radius, check_transitions, judge
+    from changeguard.replication.load import load, load_topologies
     from changeguard.replication.mapping import FileMapping
 
     mappings = FileMapping.from_config(ctx.config)
     mapped = [p for p in plan.paths if any(m.matches(p) for m in mappings)]
-    read_new = proposed_reader(ctx)
     base_ok = has_revision(ctx.repo, ctx.base)
     lines = [lp.line(f"/steps/{i}") for i in range(len(plan.steps))]
     findings: list[Finding] = []
     after: list[Topology] = []
     if mapped:
         # a group (e.g. Patroni members of one scope) is judged whole, not file by file
-        checked = check_files(ctx.repo, mapped, mappings, read=read_new, complete_groups=True)
-        findings.extend(checked.findings)
+        result = judge(load(ctx.repo, mapped, mappings, proposed_reader(ctx),
+                            complete_groups=True))
+        if result.errors:
+            raise result.errors[0]
+        findings.extend(result.findings)
         if judged is not None:
-            judged.update(checked.checked)
-        after, _ = load_topologies(ctx.repo, mapped, mappings, read=read_new,
-                                   complete_groups=True)
+            judged.update(result.checked)
+        after = result.topologies
     if mapped and base_ok:
         before, _ = load_topologies(ctx.repo, mapped, mappings,
                                     read=rev_reader(ctx.repo, ctx.base), complete_groups=True)
@@ -127,6 +128,8 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
                                           plan_file=lp.display, step_lines=lines))
     if any(s.kind in DISRUPTIVE_KINDS for s in plan.steps):
         topologies = after + _unchanged_topologies(ctx, mappings, mapped, base_ok)
+        if after:  # only when the plan's own files hold replication topologies
+            findings.extend(check_step_targets(lp, plan, topologies))
         findings.extend(check_blast_radius(plan.steps, topologies, lp.display, step_lines=lines))
     return findings
 
@@ -134,7 +137,7 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
 def _unchanged_topologies(ctx: EvalContext, mappings: Sequence[FileMapping], mapped: list[str],
                           base_ok: bool) -> list[Topology]:
     """SPEC §11: files the plan does not change are judged as they are at the base."""
-    from changeguard.replication.check import load_topologies
+    from changeguard.replication.load import load_topologies
 
     if not base_ok:
         return []

@@ -9,30 +9,13 @@ its primary down without an earlier `failover` step naming the new primary, is d
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from changeguard.findings import Finding
-from changeguard.replication.invariants import finding
-from changeguard.replication.model import Node, Topology, same_host
-
-if TYPE_CHECKING:
-    from changeguard.replication.check import StepLike
+from changeguard.replication.model import Node, StepLike, Topology, targeted
+from changeguard.rules import finding
 
 RULE = "redundancy-blast-radius"
 DISRUPTIVE = frozenset({"restart", "stop", "storage", "failover", "resync"})
-
-
-def targeted(t: Topology, targets: Sequence[str]) -> list[Node]:
-    """Members a step's targets name: by name, `topology/name`, host, or the topology."""
-    hit: list[Node] = []
-    for n in t.nodes:
-        for target in targets:
-            if target in (t.name, t.identity) or target in (n.name, f"{t.identity}/{n.name}",
-                                                             f"{t.name}/{n.name}") or (
-                    n.host is not None and same_host(target, n.host)):
-                hit.append(n)
-                break
-    return hit
 
 
 def check_blast_radius(steps: Sequence[StepLike], topologies: Sequence[Topology],

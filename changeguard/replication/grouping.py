@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from changeguard.findings import Finding
 from changeguard.replication.interface import SourceFile
-from changeguard.replication.invariants import find_cycles, finding
-from changeguard.replication.model import Topology
+from changeguard.replication.model import Topology, find_cycles
+from changeguard.rules import finding
 
 T = TypeVar("T")
 
@@ -40,9 +40,11 @@ def families(topologies: Sequence[Topology]) -> list[list[Topology]]:
     Only references link topologies: two unrelated files that happen to share a name
     are not one family.
     """
-    by_identity: dict[str, list[int]] = defaultdict(list)
+    # references resolve within one scope: `base/` and `overlays/prod/` copies of a
+    # CR are two renderings, not two clusters of one family (issue 16.7)
+    by_identity: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, t in enumerate(topologies):
-        by_identity[t.identity].append(i)
+        by_identity[(t.scope, t.identity)].append(i)
     parent = list(range(len(topologies)))
 
     def root(x: int) -> int:
@@ -53,13 +55,19 @@ def families(topologies: Sequence[Topology]) -> list[list[Topology]]:
 
     for i, t in enumerate(topologies):
         for ref in (t.upstream_cluster, t.primary_cluster, *t.peer_clusters):
-            for j in by_identity.get(ref or "", []):
+            for j in by_identity.get((t.scope, ref or ""), []):
                 parent[root(j)] = root(i)
     groups: dict[int, list[Topology]] = defaultdict(list)
     for i, t in enumerate(topologies):
         groups[root(i)].append(t)
     return [g for g in groups.values()
             if len(g) > 1 or any(t.upstream_cluster or t.primary_cluster for t in g)]
+
+
+def describe(topologies: Sequence[Topology]) -> list[str]:
+    """One line per topology naming the files that formed it (for `--verbose`)."""
+    return [f"topology {t.identity}" + (f" [{t.scope}]" if t.scope else "") + " from "
+            + ", ".join(t.files or ((t.file,) if t.file else ())) for t in topologies]
 
 
 def check_links(topologies: Sequence[Topology]) -> list[Finding]:

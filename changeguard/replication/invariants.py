@@ -2,27 +2,27 @@
 
 Every check takes one Topology and yields Findings that name the file and line of the
 offending value. Cross-cluster checks (replica clusters, multi-cluster primaries) live
-in grouping.py because they need every topology of the run.
+in grouping.py because they need every topology of the run; engine.py runs both.
+This module imports only the model (and the rule registry): no cycles (issue 13).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 from changeguard.findings import Finding
-from changeguard.replication.model import Node, ParamValue, Topology, normalise_host
-from changeguard.rules import RULES
+from changeguard.replication.model import (
+    Node,
+    ParamValue,
+    Topology,
+    find_cycles,
+    gtid_mode,
+    normalise_host,
+)
+from changeguard.rules import finding
 
 Check = Callable[[Topology], Iterator[Finding]]
-
-
-def finding(rule: str, message: str, file: str | None, line: int | None,
-            pointer: str | None = None, hint: str | None = None) -> Finding:
-    """A Finding with the rule's default severity and hint."""
-    r = RULES[rule]
-    return Finding(rule, r.severity, message, file=file, line=line, pointer=pointer,
-                   hint=hint or r.hint)
 
 
 def _at(rule: str, message: str, t: Topology, node: Node | None = None,
@@ -33,7 +33,8 @@ def _at(rule: str, message: str, t: Topology, node: Node | None = None,
                        "/" + key if key and t.format == "native" else None, hint)
     line = node.param_line(key[7:]) if key and key.startswith("params.") else (
         node.line_of(key) if key else node.line)
-    return finding(rule, message, node.file or t.file, line, node.pointer_of(key), hint)
+    return finding(rule, message, node.file_of(key) or t.file, line, node.pointer_of(key),
+                   hint)
 
 
 def native_pointer(t: Topology, pointer: str) -> str | None:
@@ -151,24 +152,6 @@ def upstream_graph(t: Topology) -> dict[str, str]:
             if target is not None:
                 edges[n.name] = target.name
     return edges
-
-
-def find_cycles(edges: dict[str, str]) -> list[list[str]]:
-    """Every cycle of a functional graph (each node has at most one out-edge)."""
-    state: dict[str, int] = {}
-    cycles: list[list[str]] = []
-    for start in sorted(edges):
-        path: list[str] = []
-        node: str | None = start
-        while node is not None and node not in state:
-            state[node] = 1
-            path.append(node)
-            node = edges.get(node)
-        if node is not None and state.get(node) == 1 and node in path:
-            cycles.append(path[path.index(node):])
-        for p in path:
-            state[p] = 2
-    return cycles
 
 
 def no_cycle(t: Topology) -> Iterator[Finding]:
@@ -337,8 +320,10 @@ def quorum(t: Topology) -> Iterator[Finding]:
     for m in t.sizes:
         if m.voters < m.minimum:
             extra = f" + {m.extra_voters} external/arbiter voters" if m.extra_voters else ""
-            yield finding("replication-quorum", f"{t.name}: {m.label} {m.declared}{extra} < "
-                          f"the minimum of {m.minimum} members", m.file or t.file, m.line)
+            yield finding("replication-quorum", f"{m.owner or t.name}: {m.label} "
+                          f"{m.declared}{extra} < "
+                          f"the minimum of {m.minimum} members", m.file or t.file, m.line,
+                          m.pointer)
 
 
 def _mongodb_votes(t: Topology) -> Iterator[Finding]:
@@ -370,16 +355,40 @@ def _sentinel_quorum(t: Topology) -> Iterator[Finding]:
     rule = "replication-quorum"
     sentinels = [n for n in t.nodes if n.role == "sentinel"]
     q = t.settings.sentinel_quorum
+    owner = f"{t.settings.sentinel_owner}: " if t.settings.sentinel_owner else ""
     if q is not None and (q < 1 or q > len(sentinels)):
-        yield finding(rule, f"sentinel quorum {q} but {len(sentinels)} sentinel(s): failover "
-                      "can never be agreed", t.settings.file or t.file,
+        yield finding(rule, f"{owner}sentinel quorum {q} but {len(sentinels)} sentinel(s): "
+                      "failover can never be agreed", t.settings.file or t.file,
                       t.settings.line_of("sentinel_quorum") or t.line,
                       native_pointer(t, "/settings/sentinel_quorum"))
+    watchers = _watchers(t, sentinels)
     for s in sentinels:
         own = number(s.param("quorum"))
-        if own is not None and (own < 1 or own > len(sentinels)) and own != q:
+        if own is None:
+            continue
+        if (own < 1 or own > len(sentinels)) and own != q:
             yield _at(rule, f"sentinel {s.name}: quorum {int(own)} but {len(sentinels)} "
                       "sentinel(s)", t, s, "params.quorum")
+        elif s.upstream and len(watchers) > 1 and own > watchers[_watched(t, s)]:
+            # quorum is per monitored master: sentinels watching another address of the
+            # same master name never vote with this one (issue 16.2)
+            yield _at(rule, f"sentinel {s.name}: quorum {int(own)} but only "
+                      f"{watchers[_watched(t, s)]} sentinel(s) monitor {_watched(t, s)}", t, s,
+                      "params.quorum")
+
+
+def _watched(t: Topology, s: Node) -> str:
+    """The member a sentinel monitors (its raw address when it names no member)."""
+    target = t.resolve(s.upstream) if s.upstream else None
+    return target.name if target is not None else (s.upstream or "")
+
+
+def _watchers(t: Topology, sentinels: list[Node]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for s in sentinels:
+        if s.upstream:
+            out[_watched(t, s)] += 1
+    return dict(out)
 
 
 # --- replication-standby-params ------------------------------------------------------
@@ -426,15 +435,6 @@ def _postgres_params(t: Topology) -> Iterator[Finding]:
 
 def _fmt(v: float) -> str:
     return str(int(v)) if v.is_integer() else str(v)
-
-
-def gtid_mode(n: Node) -> str | None:
-    """Normalised gtid_mode of a member (None when not set)."""
-    v = n.param("gtid_mode")
-    if v is None:
-        return None
-    text = ("on" if v else "off") if isinstance(v, bool) else str(v).strip().lower()
-    return {"1": "on", "0": "off"}.get(text, text)
 
 
 def _mysql_params(t: Topology) -> Iterator[Finding]:
@@ -528,15 +528,4 @@ def check_topology(t: Topology) -> list[Finding]:
     out: list[Finding] = []
     for check in CHECKS.values():
         out.extend(check(t))
-    return out
-
-
-def check_all(topologies: Sequence[Topology]) -> list[Finding]:
-    """Per-topology invariants plus cross-cluster checks over one run."""
-    from changeguard.replication.grouping import check_links
-
-    out: list[Finding] = []
-    for t in topologies:
-        out.extend(check_topology(t))
-    out.extend(check_links(topologies))
     return out

@@ -6,9 +6,9 @@ module, so pydantic/jsonschema must never appear here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 ENGINES = ("postgresql", "mysql", "mariadb", "mongodb", "redis", "generic")
 ROLES = ("primary", "replica", "arbiter", "sentinel", "witness")
@@ -17,6 +17,18 @@ NON_DATA_ROLES = frozenset({"arbiter", "sentinel", "witness"})
 Role = Literal["primary", "replica", "arbiter", "sentinel", "witness"]
 ParamValue = str | int | float | bool | None
 
+
+class StepLike(Protocol):
+    """What blast-radius and transition checks need from a plan step."""
+
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def targets(self) -> list[str]: ...
+    @property
+    def minutes(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +59,8 @@ class Node:
     synthetic: bool = False  # synthesised from a declared instance count (operator CRs)
     external: bool = False  # a voting member managed outside this file (e.g. externalNodes)
     pointer: str | None = None  # JSON pointer of the member in its document, if known
+    # fields set in another file than the member's (a CHANGE MASTER in a .sh, issue 16.9)
+    field_files: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def data_bearing(self) -> bool:
@@ -61,6 +75,10 @@ class Node:
     def line_of(self, key: str) -> int | None:
         """Line of field `key`, else the member's own line."""
         return self.lines.get(key, self.line)
+
+    def file_of(self, key: str | None = None) -> str | None:
+        """File that set field `key` (the member's own file unless set elsewhere)."""
+        return self.field_files.get(key, self.file) if key else self.file
 
     def pointer_of(self, key: str | None = None) -> str | None:
         """JSON pointer of the member (or of one of its fields), if known."""
@@ -120,6 +138,8 @@ class MemberCount:
     extra_voters: int = 0
     file: str | None = None
     line: int | None = None
+    owner: str | None = None  # the resource declaring it, when not the topology (issue 16.6)
+    pointer: str | None = None  # JSON pointer of the count in its document (issue 16.9)
 
     @property
     def voters(self) -> int:
@@ -136,6 +156,7 @@ class Settings:
     retry_timeout: float | None = None
     sentinel_quorum: int | None = None
     sentinel_master: str | None = None
+    sentinel_owner: str | None = None  # the resource declaring the quorum (RedisSentinel CR)
     extra: Mapping[str, ParamValue] = field(default_factory=dict)
     file: str | None = None
     lines: Mapping[str, int] = field(default_factory=dict)
@@ -174,6 +195,9 @@ class Topology:
     # other clusters of one distributed set (CNPG replica.source/primary, mariadb
     # multiCluster.members): they join one family for cross-cluster checks, no edge
     peer_clusters: tuple[str, ...] = ()
+    # where cluster references resolve: a CR namespace and the Kustomize directory (a
+    # folder holding a kustomization) it was found under; '' = the whole run (issue 16.7)
+    scope: str = ""
     # lookup indexes built once: resolve() runs per member, and topologies may be huge
     _by_name: dict[str, Node] = field(init=False, repr=False, compare=False,
                                       default_factory=dict)
@@ -261,3 +285,43 @@ def split_address(ref: str) -> tuple[str, int | None]:
 def _is_port(text: str) -> bool:
     # str.isdigit accepts '²', which int() rejects
     return text.isascii() and text.isdigit()
+
+
+def targeted(t: Topology, targets: Sequence[str]) -> list[Node]:
+    """Members a step's targets name: by name, `topology/name`, host, or the topology."""
+    hit: list[Node] = []
+    for n in t.nodes:
+        for target in targets:
+            if target in (t.name, t.identity) or target in (n.name, f"{t.identity}/{n.name}",
+                                                             f"{t.name}/{n.name}") or (
+                    n.host is not None and same_host(target, n.host)):
+                hit.append(n)
+                break
+    return hit
+
+
+def gtid_mode(n: Node) -> str | None:
+    """Normalised gtid_mode of a member (None when not set)."""
+    v = n.param("gtid_mode")
+    if v is None:
+        return None
+    text = ("on" if v else "off") if isinstance(v, bool) else str(v).strip().lower()
+    return {"1": "on", "0": "off"}.get(text, text)
+
+
+def find_cycles(edges: dict[str, str]) -> list[list[str]]:
+    """Every cycle of a functional graph (each node has at most one out-edge)."""
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+    for start in sorted(edges):
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node not in state:
+            state[node] = 1
+            path.append(node)
+            node = edges.get(node)
+        if node is not None and state.get(node) == 1 and node in path:
+            cycles.append(path[path.index(node):])
+        for p in path:
+            state[p] = 2
+    return cycles

@@ -8,15 +8,10 @@ not be removed in the same change that restarts the primary.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from changeguard.findings import Finding
-from changeguard.replication.blast import targeted
-from changeguard.replication.invariants import finding, gtid_mode
-from changeguard.replication.model import Node, Topology
-
-if TYPE_CHECKING:
-    from changeguard.replication.check import StepLike
+from changeguard.replication.model import Node, StepLike, Topology, gtid_mode, targeted
+from changeguard.rules import finding
 
 RULE = "replication-transition"
 GTID_STEPS = ("off", "off_permissive", "on_permissive", "on")

@@ -151,7 +151,9 @@ def test_directory_symlink_leaving_repo_is_refused(cfg_repo: Path, tmp_path: Pat
 @pytest.mark.parametrize("stem", ["with space", "new\nline", "ünïcødé-名前"])
 def test_odd_file_names(cfg_repo: Path, git_env: dict[str, str], fmt: Fmt, stem: str) -> None:
     """Spaces, newlines and non-ASCII in names: checked like any file, and named in errors."""
-    name = f"{fmt.name}/{stem}-{fmt.file}"
+    # a folder of its own: a named file brings its group's siblings along (issue 16.1)
+    name = f"{fmt.name}/odd/{stem}-{fmt.file}"
+    (cfg_repo / name).parent.mkdir(parents=True, exist_ok=True)
     (cfg_repo / name).write_text(fmt.sample)
     ok = _check(cfg_repo, git_env, name)
     assert ok.code == 0 and "1 file" in ok.out, (ok.out, ok.err)

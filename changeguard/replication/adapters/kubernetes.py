@@ -10,10 +10,12 @@ changeguard waiver does (SPEC §6).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from changeguard.errors import InputError
+from changeguard.findings import Finding
 from changeguard.loader import JSONValue, Loaded
 from changeguard.replication.adapters._common import (
     as_bool,
@@ -38,6 +40,7 @@ from changeguard.replication.model import (
     Topology,
     split_address,
 )
+from changeguard.rules import finding as rule_finding
 
 FORMAT = "kubernetes"
 PG_MIN, HA_MIN = 2, 3
@@ -115,7 +118,7 @@ class KubernetesAdapter:
                     continue
                 result.topologies.extend(_HANDLERS[gk](d))
         for d in sentinels:
-            _attach_sentinels(d, result.topologies)
+            result.findings.extend(_attach_sentinels(d, result.topologies))
         return result
 
 
@@ -158,14 +161,26 @@ def _topology(d: _Doc, engine: str, nodes: list[Node], *, name: str | None = Non
         upstream_cluster=upstream_cluster, primary_cluster=primary_cluster,
         file=d.path, line=d.line("metadata", "name"),
         lines=frozen({k: v for k, v in lines.items() if v is not None}),
-        peer_clusters=tuple(dict.fromkeys(p for p in peers if p and p != (name or d.name))))
+        peer_clusters=tuple(dict.fromkeys(p for p in peers if p and p != (name or d.name))),
+        scope=_namespace(d))
+
+
+def _namespace(d: _Doc) -> str:
+    ns = get(d.data, "metadata", "namespace")
+    return f"ns:{ns}" if isinstance(ns, str) and ns else ""
 
 
 def _count(d: _Doc, label: str, path: tuple[str | int, ...], default: int,
            minimum: int, extra: int = 0) -> tuple[int, MemberCount]:
     value = as_int(get(d.spec, *path))
     n = default if value is None else value
-    return n, MemberCount(label, n, minimum, extra, d.path, d.sline(*path))
+    return n, MemberCount(label, n, minimum, extra, d.path, d.sline(*path),
+                          pointer=_pointer("spec", *path))
+
+
+def _pointer(*path: str | int) -> str:
+    """JSON pointer of a field inside its CR document."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
 def _or_default(value: int | None, default: int) -> int:
@@ -355,10 +370,15 @@ def _vitess_pools(part: dict[str, JSONValue], base: tuple[str | int, ...]
 def _vitess_shard(d: _Doc, name: str,
                   pools: list[tuple[dict[str, JSONValue], tuple[str | int, ...]]]) -> Topology:
     # Only `replica` tablets are primary-eligible and ack semi-sync; rdonly ones do not count.
-    voting = [(p, at) for p, at in pools if str(p.get("type", "replica")) == "replica"]
+    # an `externalmaster` pool's tablets replicate the external primary and are
+    # primary-eligible too (issue 16.6)
+    voting = [(p, at) for p, at in pools
+              if str(p.get("type", "replica")) in ("replica", "externalmaster")]
     total = sum(as_int(p.get("replicas")) or 0 for p, _ in voting)
     line = d.sline(*voting[0][1], "replicas") if voting else d.sline("keyspaces")
-    size = MemberCount(f"{name} replica tablets", total, HA_MIN, 0, d.path, line)
+    size = MemberCount(f"{name} replica tablets", total, HA_MIN, 0, d.path, line,
+                       pointer=_pointer("spec", *voting[0][1], "replicas") if voting
+                       else "/spec/keyspaces")
     nodes = _members(d, name.replace("/", "-"), total, replica_params=_OPERATOR_RO,
                      line=line)
     return _topology(d, "mysql", nodes, name=name, sizes=[size])
@@ -396,10 +416,18 @@ def _psmdb_replset(d: _Doc, rs: dict[str, JSONValue], rs_name: str, at: tuple[st
             nodes.append(Node(name=f"{d.name}-{rs_name}-nv-{k}", role="replica",
                               upstream=nodes[0].name if nodes else None, votes=0, priority=0,
                               file=d.path, line=d.sline(*at, "nonvoting"), synthetic=True))
+    hidden = as_dict(rs.get("hidden"))
+    if as_bool(hidden.get("enabled")):  # hidden members vote (priority 0), issue 16.6
+        for k in range(_or_default(as_int(hidden.get("size")), 1)):
+            nodes.append(Node(name=f"{d.name}-{rs_name}-hidden-{k}", role="replica",
+                              upstream=nodes[0].name if nodes else None, priority=0,
+                              tags=frozenset({"hidden"}), file=d.path,
+                              line=d.sline(*at, "hidden"), synthetic=True))
     nodes.extend(_external_nodes(d, rs, at, nodes[0].name if n else None))
-    extra = sum(1 for x in nodes if (x.role == "arbiter" or x.external) and x.voting_weight > 0)
+    extra = sum(1 for x in nodes if (x.role == "arbiter" or x.external or "hidden" in x.tags)
+                and x.voting_weight > 0)
     count = MemberCount(f"{label or f'replsets[{rs_name}]'}.size", n, HA_MIN, extra, d.path,
-                        d.sline(*at, "size"))
+                        d.sline(*at, "size"), pointer=_pointer("spec", *at, "size"))
     return _topology(d, "mongodb", nodes, name=f"{d.name}/{rs_name}", sizes=[count])
 
 
@@ -452,22 +480,40 @@ def _redis_replication(d: _Doc) -> list[Topology]:
     return [_topology(d, "redis", nodes, sizes=[size])]
 
 
-def _attach_sentinels(d: _Doc, topologies: list[Topology]) -> None:
+def _attach_sentinels(d: _Doc, topologies: list[Topology]) -> list[Finding]:
+    """Join a RedisSentinel CR to the RedisReplication it names.
+
+    A name no RedisReplication of the run carries is `replication-upstream-exists`
+    (issue 16.5): the sentinels then form a topology of their own (size and quorum are
+    still judged), instead of inventing a one-node master under the missing name.
+    """
     n, size = _count(d, "spec.clusterSize", ("clusterSize",), 3, HA_MIN)
+    size = replace(size, owner=f"RedisSentinel {d.name}")
     cfg = as_dict(d.spec.get("redisSentinelConfig"))
     target_name = str(cfg.get("redisReplicationName") or "")
     quorum = as_int(cfg.get("quorum"))
     quorum = 2 if quorum is None else quorum  # the CRD default is "2"
-    idx = next((i for i, t in enumerate(topologies) if t.kind == "RedisReplication"
-                and t.name == target_name), None)
-    base = topologies[idx] if idx is not None else _topology(
-        d, "redis", _members(d, target_name or f"{d.name}-master", 1,
-                             line=d.sline("redisSentinelConfig")), name=target_name or None)
+    # the replication of its own folder first (a Kustomize overlay pairs with its
+    # overlay), then any of its namespace (issue 16.7)
+    same = [i for i, t in enumerate(topologies) if t.kind == "RedisReplication"
+            and t.name == target_name and t.scope == _namespace(d)]
+    here = [i for i in same if posixpath.dirname(topologies[i].file or "")
+            == posixpath.dirname(d.path)]
+    idx = (here or same)[0] if here or same else None
+    missing: list[Finding] = []
+    if idx is None:
+        missing.append(rule_finding(
+            "replication-upstream-exists", f"RedisSentinel {d.name}: redisReplicationName "
+            f"{target_name!r} names no RedisReplication of this run", d.path,
+            d.sline("redisSentinelConfig", "redisReplicationName"),
+            "/spec/redisSentinelConfig/redisReplicationName"))
+    base = topologies[idx] if idx is not None else _topology(d, "redis", [])
     master = base.nodes[0].name if base.nodes else None
     sentinels = [Node(name=f"{d.name}-{k}", role="sentinel", upstream=master, file=d.path,
                       line=d.sline("clusterSize"), synthetic=True) for k in range(n)]
     settings = Settings(sentinel_quorum=quorum,
                         sentinel_master=str(cfg.get("masterGroupName") or "myMaster"),
+                        sentinel_owner=f"RedisSentinel {d.name}",
                         file=d.path, lines=frozen({"sentinel_quorum": d.sline(
                             "redisSentinelConfig", "quorum")}))
     merged = replace(base, nodes=(*base.nodes, *sentinels), settings=settings,
@@ -476,6 +522,7 @@ def _attach_sentinels(d: _Doc, topologies: list[Topology]) -> None:
         topologies.append(merged)
     else:
         topologies[idx] = merged
+    return missing
 
 
 _HANDLERS: dict[tuple[str, str], Handler] = {

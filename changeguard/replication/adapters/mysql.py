@@ -359,6 +359,8 @@ def _node(s: _Server, servers: list[_Server], hosts: dict[str, list[str]],
     if sid is not None:
         lines["server_id"] = sid.line
     upstream = _upstream(s, servers, lines) or implied
+    # the CHANGE MASTER statement is where the upstream is set: findings point there
+    elsewhere = {"upstream": s.source[0]} if s.source is not None and upstream else {}
     port = s.entries.get("port")
     return Node(
         name=s.name, role="replica" if upstream else "primary", host=_host(s, hosts),
@@ -366,14 +368,14 @@ def _node(s: _Server, servers: list[_Server], hosts: dict[str, list[str]],
         else None,
         upstream=upstream, server_id=_int(sid.value if sid is not None else None),
         params=frozen(params), file=s.file,
-        line=sid.line if sid is not None else 1, lines=frozen(lines))
+        line=sid.line if sid is not None else 1, lines=frozen(lines),
+        field_files=frozen(elsewhere))
 
 
 def _upstream(s: _Server, servers: list[_Server], lines: dict[str, int]) -> str | None:
     if s.source is not None:
-        # the statement lives in another file than the member (Node has one `file`), so
-        # findings about the upstream point at the member's own line
         ref = s.source[1].host
+        lines["upstream"] = s.source[1].line
     else:  # MySQL < 5.5 accepted master-host in my.cnf
         e = s.entries.get("master_host")
         ref = e.value if e is not None else None

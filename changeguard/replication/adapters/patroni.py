@@ -1,9 +1,11 @@
 """Patroni member YAML files → one topology per `scope` (SPEC §6 `patroni`).
 
 Patroni elects its leader at run time, so the model's primary is the member that would
-win an election among eligible members (no `nofailover`, no `replicatefrom`), highest
-`failover_priority` first, then by name; the others replicate from it unless
-`tags.replicatefrom` names a cascading upstream.
+win an election among eligible members (no `nofailover`), those without `replicatefrom`
+first, highest `failover_priority` next, then by name; the others replicate from it unless
+`tags.replicatefrom` names a cascading upstream. A `replicatefrom` tag only says where a
+replica streams from: such a member still runs for leader (issue 16.4). Before Patroni 1.0
+the member name lived under `postgresql.name` (issue 16.3).
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def is_patroni(data: JSONValue) -> bool:
 
 def _patroni_like(data: JSONValue) -> bool:
     """Patroni-shaped even without `scope` (reported): `name` plus a `postgresql` section."""
-    return is_patroni(data) or (isinstance(data, dict) and "name" in data
-                                and isinstance(data.get("postgresql"), dict))
+    pg = data.get("postgresql") if isinstance(data, dict) else None
+    return is_patroni(data) or (isinstance(data, dict) and isinstance(pg, dict)
+                                and ("name" in data or "name" in pg))
 
 
 class PatroniAdapter:
@@ -109,8 +112,9 @@ def _member(path: str, doc: Loaded, result: AdapterResult) -> _Member:
         result.findings.append(schema_finding(
             "Patroni config has no `scope`: members cannot be grouped into a cluster",
             path, 1, "add `scope: <cluster name>` (the same in every member file)"))
-    name = data.get("name")
     pg = as_dict(data.get("postgresql"))
+    name_path = ("name",) if data.get("name") is not None else ("postgresql", "name")
+    name = data.get("name") if data.get("name") is not None else pg.get("name")
     address = pg.get("connect_address") or pg.get("listen")
     host, port = split_address(str(address).split(",")[0]) if address else (None, None)
     rest = get(data, "restapi", "connect_address")
@@ -130,7 +134,7 @@ def _member(path: str, doc: Loaded, result: AdapterResult) -> _Member:
     if prio is not None and prio <= 0:
         flags.add("nofailover")
     upstream = tags.get("replicatefrom")
-    lines.update({"name": line_of(doc, "name") or 1,
+    lines.update({"name": line_of(doc, *name_path) or 1,
                   "host": line_of(doc, "postgresql", "connect_address") or 1,
                   "upstream": line_of(doc, "tags", "replicatefrom") or 1})
     node = Node(
@@ -141,7 +145,7 @@ def _member(path: str, doc: Loaded, result: AdapterResult) -> _Member:
         sync=False if "nosync" in flags else None,
         priority=float(prio) if prio is not None else None,
         params=frozen(params), tags=frozenset(flags), file=path,
-        line=line_of(doc, "name") or 1, lines=frozen(lines))
+        line=line_of(doc, *name_path) or 1, lines=frozen(lines))
     return _Member(path, doc, node, dcs)
 
 
@@ -161,14 +165,15 @@ def _topology(key: str, members: list[_Member]) -> Topology:
 
 def _elect(nodes: list[Node]) -> list[Node]:
     """Mark the member that would take the leader lock as primary."""
-    eligible = [n for n in nodes if "nofailover" not in n.tags and n.upstream is None]
+    eligible = [n for n in nodes if "nofailover" not in n.tags]
     if not eligible:
         return nodes
-    leader = sorted(eligible, key=lambda n: (-(n.priority or 0.0), n.name))[0]
+    leader = sorted(eligible, key=lambda n: (n.upstream is not None, -(n.priority or 0.0),
+                                             n.name))[0]
     out = []
     for n in nodes:
-        if n is leader:
-            out.append(replace(n, role="primary"))
+        if n is leader:  # the leader streams from nobody: its replicatefrom is dormant
+            out.append(replace(n, role="primary", upstream=None))
         elif n.upstream is None:
             out.append(replace(n, upstream=leader.name))
         else:

@@ -47,6 +47,9 @@ _REDIS_WORDS = frozenset({
     "replica-announce-ip", "slave-announce-ip", "replica-priority", "slave-priority",
     "min-replicas-to-write", "min-slaves-to-write", "activerehashing",
     "stop-writes-on-bgsave-error",
+    # TLS-only servers (`port 0`) may carry nothing but these (issue 16.6)
+    "tls-port", "tls-replication", "tls-cert-file", "tls-key-file", "tls-ca-cert-file",
+    "tls-ca-cert-dir", "tls-auth-clients", "tls-cluster", "tls-protocols",
 })
 _ANY_ADDR = frozenset({"0.0.0.0", "*", "::", "::*"})
 _GENERIC = frozenset({"redis", "sentinel", "redis-server", "redis-sentinel", "server"})
@@ -155,6 +158,10 @@ def _member(path: str, directives: list[Directive], taken: set[str]) -> _Member 
                 None, line=directives[0].line)
     for d in directives:
         _apply(m, d)
+    tls = as_int(m.params.get("tls-port"))
+    if tls and (m.params.get("port") == "0" or "port" not in m.lines):
+        m.port = tls  # a TLS-only server is reached on its tls-port
+        m.lines["port"] = m.lines["params.tls-port"]
     return m
 
 
@@ -177,6 +184,11 @@ def _apply(m: _Member, d: Directive) -> None:
     if d.name == "port" and a and as_int(a[0]) is not None:
         m.port = as_int(a[0]) or m.port
         m.lines["port"] = d.line
+        if as_int(a[0]) == 0:  # plain TCP off: the member listens on its tls-port only
+            m.params["port"] = "0"
+    elif d.name == "tls-port" and a and as_int(a[0]):
+        m.params["tls-port"] = a[0]
+        m.lines["params.tls-port"] = d.line
     elif d.name == "bind" and a and m.host is None:
         addrs = [x.lstrip("-") for x in a if x.lstrip("-") not in _ANY_ADDR]
         if addrs:
