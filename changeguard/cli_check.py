@@ -137,6 +137,11 @@ def run_check(repo: Path, g: Globals, names: list[str], all_files: bool, form: s
                          explicit=not all_files, raise_errors=False)
     if verbose or not all_files:  # a file the user named and we skipped always gets a note
         _notes(result.skipped, summarise_unmapped=all_files)
+    if verbose:  # which files formed each topology (same-named clusters in other folders)
+        from changeguard.replication.grouping import describe
+
+        for line in describe(result.topologies):
+            print(f"note: {line}", file=sys.stderr)
     findings = [*own.findings, *result.findings]
     text = render(findings, form, files=len({*result.checked, *own.paths}), color=g.color,
                   errors=result.errors)

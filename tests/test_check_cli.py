@@ -270,3 +270,18 @@ def test_plan_and_config_are_checked_as_what_they_are(cfg_repo: Path, run_cli: R
     (cfg_repo / ".changeguard.yaml").write_text(CONFIG + "gaurded: []\n")
     c = run_cli("check", ".changeguard.yaml", cwd=cfg_repo)
     assert c.code == 2 and "gaurded" in c.err and "skipped" not in c.err
+
+
+def test_verbose_names_the_files_of_each_topology(cfg_repo: Path, run_cli: RunCli) -> None:
+    """Issue 16.7: `--verbose` says which files formed each topology."""
+    (cfg_repo / "db" / "emea").mkdir()
+    (cfg_repo / "db" / "emea" / "pair.topology.yaml").write_text(
+        GOOD.replace("name: apac", "name: emea"))
+    r = run_cli("check", "--all", "--verbose", cwd=cfg_repo)
+    assert r.code == 0, r.err
+    lines = [ln for ln in r.err.splitlines() if ln.startswith("note: topology ")]
+    assert len(lines) == 2, r.err
+    assert any("db/apac.topology.yaml" in ln for ln in lines)
+    assert any("db/emea/pair.topology.yaml" in ln for ln in lines)
+    quiet = run_cli("check", "--all", cwd=cfg_repo)
+    assert "note: topology" not in quiet.err
