@@ -1,4 +1,4 @@
-"""Glue between the CLI options and the workflow: build a Session, run, print, exit code."""
+"""Commands of the change workflow and the log: build a Session, run, print, exit code."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from changeguard.changelog.workflow import Outcome, Session
-from changeguard.context import Globals, parse_now, pick_format, repo_root
+from changeguard.commands.output import emit
+from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo_root
 
 
 def session(g: Globals, now: str | None) -> Session:
@@ -19,10 +20,10 @@ def session(g: Globals, now: str | None) -> Session:
     return Session(repo, load_config(repo, g.config), parse_now(now))
 
 
-def emit(o: Outcome) -> int:
+def show_outcome(o: Outcome) -> int:
     """Print an outcome (stdout, then stderr); its exit code."""
     for line in o.out:
-        print(line)
+        emit(line + "\n")
     for line in o.err:
         print(line, file=sys.stderr)
     return o.code
@@ -32,7 +33,7 @@ def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome]) -> int:
     """Run one workflow action and print its outcome."""
     s = session(g, now)
     try:
-        return emit(fn(s))
+        return show_outcome(fn(s))
     finally:
         s.close()
 
@@ -84,7 +85,7 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> in
     """`show ID [--format text|json]`."""
     from changeguard.changelog.workflow import show_json, show_text
 
-    f = pick_format(fmt, g, ("text", "json"))
+    f = pick_format(fmt, g, TEXT_JSON)
 
     def act(s: Session) -> Outcome:
         data = show_json(s, change_id)
@@ -100,7 +101,7 @@ def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
     """`list [--state S] [--overdue] [--format text|json]`."""
     from changeguard.changelog.workflow import list_rows, list_text
 
-    f = pick_format(fmt, g, ("text", "json"))
+    f = pick_format(fmt, g, TEXT_JSON)
 
     def act(s: Session) -> Outcome:
         rows = list_rows(s, state, only_overdue)
@@ -115,7 +116,7 @@ def run_verify(g: Globals, fmt: str | None) -> int:
     """`log verify [--format json]`: exit 1 names the first bad commit."""
     from changeguard.changelog.verify import verify
 
-    f = pick_format(fmt, g, ("text", "json"))
+    f = pick_format(fmt, g, TEXT_JSON)
 
     def act(s: Session) -> Outcome:
         rep = verify(s.git, s.config)

@@ -1,4 +1,7 @@
-"""The thin Typer layer: global options, error handling, and command registration."""
+"""The thin Typer layer: global options, the one error handler, explicit registration.
+
+The modules of this package only parse (Typer) and call `changeguard.commands`.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,9 @@ from typing import Annotated, Any
 
 import typer
 
-from changeguard import (
-    cli_calendar,
-    cli_check,
-    cli_hook,
-    cli_plan,
-    cli_policy,
-    cli_windows,
-    cli_workflow,
-)
-from changeguard.cli_usage import MissingCommand, render_usage_error, tidy_help, usage_error_base
-from changeguard.context import Globals
+from changeguard.cli import calendar, check, hook, plan, policy, windows, workflow
+from changeguard.cli.usage import MissingCommand, render_usage_error, tidy_help, usage_error_base
+from changeguard.commands import Globals
 from changeguard.errors import ChangeguardError
 
 app = typer.Typer(
@@ -59,8 +54,7 @@ def _globals(
 
 
 # Explicit registration: a missing module is an import error, never a silently absent family.
-for _family in (cli_plan, cli_windows, cli_check, cli_hook, cli_workflow, cli_policy,
-                cli_calendar):
+for _family in (plan, windows, check, hook, workflow, policy, calendar):
     _family.register(app)
 
 

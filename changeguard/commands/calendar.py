@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from changeguard.context import Globals, parse_now, repo_root
 from changeguard.errors import InputError
@@ -16,29 +14,6 @@ if TYPE_CHECKING:
     from changeguard.model import GuardConfig
 
 MAX_DAYS = 366  # one page; a longer range would squeeze every change into a sliver
-
-
-def register(app: typer.Typer) -> None:
-    app.command("calendar")(calendar)
-
-
-def calendar(
-    ctx: typer.Context,
-    html: Annotated[Path | None, typer.Option("--html", "--output", "-o", help="Write the HTML page to FILE.")]
-    = None,
-    start: Annotated[str | None, typer.Option(
-        "--from", help="Start (RFC 3339; default: start of today in the config's zone).")] = None,
-    days: Annotated[int, typer.Option("--days", help="How many days to show.")] = 14,
-    now: Annotated[str | None, typer.Option("--now", help="Current time (RFC 3339).")] = None,
-) -> int:
-    """Write an HTML calendar of maintenance windows, freezes and changes from the log.
-
-    The page is self-contained (inline CSS, no scripts, no network) and colours each change
-    by its state.
-
-    Example: changeguard calendar --html calendar.html --days 28
-    """
-    return run_calendar(ctx.obj, html=html, start=start, days=days, now=now)
 
 
 def run_calendar(g: Globals, *, html: Path | None, start: str | None, days: int,

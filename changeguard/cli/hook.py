@@ -1,4 +1,4 @@
-"""`changeguard install-hook`: the CLI side of `changeguard.hook.install` (issue 6 §1)."""
+"""Command: install-hook (parsing only; `commands.hook` does the work)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,9 @@ def install_hook(
 
     Example: changeguard install-hook
     """
-    from changeguard.context import repo_root
-    from changeguard.hook.install import install
+    from changeguard.commands.hook import run_install_hook
 
-    for note in install(repo_root(ctx.obj), force=force):
-        typer.echo(note)
-    return 0
+    return run_install_hook(ctx.obj, force=force)
 
 
 def register(app: typer.Typer) -> None:

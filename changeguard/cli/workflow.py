@@ -8,13 +8,10 @@ from typing import Annotated
 
 import typer
 
-from changeguard.cli_usage import require_command
-
-NOW_HELP = "Current time (RFC 3339 with offset); default: the clock."
-Now = Annotated[str | None, typer.Option("--now", help=NOW_HELP)]
-Fmt = Annotated[str | None, typer.Option("--format", help="text or json.")]
-Id = Annotated[str, typer.Argument(help="Change id, e.g. CHG-2016-0403-storage.",
-                                   show_default=False)]
+from changeguard.cli._params import ChangeId as Id
+from changeguard.cli._params import TextOrJson as Fmt
+from changeguard.cli._params import WorkflowNow as Now
+from changeguard.cli.usage import require_command
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +35,7 @@ def submit(ctx: typer.Context,
 
     Example: changeguard submit changes/CHG-2016-0403-storage.yaml
     """
-    from changeguard.changelog.commands import run_submit
+    from changeguard.commands.workflow import run_submit
 
     return run_submit(ctx.obj, plan, now)
 
@@ -50,7 +47,7 @@ def approve(ctx: typer.Context, change_id: Id,
 
     Example: changeguard approve CHG-2016-0403-storage --comment "lgtm"
     """
-    from changeguard.changelog.commands import run_event
+    from changeguard.commands.workflow import run_event
 
     return run_event(ctx.obj, "approve", change_id, now, comment=comment)
 
@@ -62,7 +59,7 @@ def reject(ctx: typer.Context, change_id: Id,
 
     Example: changeguard reject CHG-1 --reason "no rollback evidence"
     """
-    from changeguard.changelog.commands import run_event
+    from changeguard.commands.workflow import run_event
 
     return run_event(ctx.obj, "reject", change_id, now, reason=reason)
 
@@ -72,7 +69,7 @@ def start(ctx: typer.Context, change_id: Id, now: Now = None) -> int:
 
     Example: changeguard start CHG-1
     """
-    from changeguard.changelog.commands import run_event
+    from changeguard.commands.workflow import run_event
 
     return run_event(ctx.obj, "start", change_id, now)
 
@@ -85,7 +82,7 @@ def complete(ctx: typer.Context, change_id: Id,
 
     Example: changeguard complete CHG-1 --verified "replication lag < 5s"
     """
-    from changeguard.changelog.commands import run_event
+    from changeguard.commands.workflow import run_event
 
     return run_event(ctx.obj, "complete", change_id, now, verified=tuple(verified or ()))
 
@@ -97,7 +94,7 @@ def rollback(ctx: typer.Context, change_id: Id,
 
     Example: changeguard rollback CHG-1 --reason "lag > 60s"
     """
-    from changeguard.changelog.commands import run_event
+    from changeguard.commands.workflow import run_event
 
     return run_event(ctx.obj, "rollback", change_id, now, reason=reason)
 
@@ -109,7 +106,7 @@ def cancel(ctx: typer.Context, change_id: Id,
 
     Example: changeguard cancel CHG-1 --reason "superseded by CHG-2"
     """
-    from changeguard.changelog.commands import run_event
+    from changeguard.commands.workflow import run_event
 
     return run_event(ctx.obj, "cancel", change_id, now, reason=reason)
 
@@ -122,7 +119,7 @@ def review(ctx: typer.Context, change_id: Id,
 
     Example: changeguard review CHG-1 --comment "root cause: ..."
     """
-    from changeguard.changelog.commands import run_event
+    from changeguard.commands.workflow import run_event
 
     return run_event(ctx.obj, "review", change_id, now, comment=comment)
 
@@ -135,7 +132,7 @@ def freeze(ctx: typer.Context,
 
     Example: changeguard freeze --reason "incident 42" --until 2026-01-02T00:00:00Z
     """
-    from changeguard.changelog.commands import run_freeze
+    from changeguard.commands.workflow import run_freeze
 
     return run_freeze(ctx.obj, reason, until, now)
 
@@ -145,7 +142,7 @@ def unfreeze(ctx: typer.Context, now: Now = None) -> int:
 
     Example: changeguard unfreeze
     """
-    from changeguard.changelog.commands import run_unfreeze
+    from changeguard.commands.workflow import run_unfreeze
 
     return run_unfreeze(ctx.obj, now)
 
@@ -155,7 +152,7 @@ def show(ctx: typer.Context, change_id: Id, fmt: Fmt = None, now: Now = None) ->
 
     Example: changeguard show CHG-1 --format json
     """
-    from changeguard.changelog.commands import run_show
+    from changeguard.commands.workflow import run_show
 
     return run_show(ctx.obj, change_id, fmt, now)
 
@@ -169,7 +166,7 @@ def list_(ctx: typer.Context,
 
     Example: changeguard list --state approved --format json
     """
-    from changeguard.changelog.commands import run_list
+    from changeguard.commands.workflow import run_list
 
     return run_list(ctx.obj, state, overdue, fmt, now)
 
@@ -179,7 +176,7 @@ def log_verify(ctx: typer.Context, fmt: Fmt = None) -> int:
 
     Example: changeguard log verify --format json
     """
-    from changeguard.changelog.commands import run_verify
+    from changeguard.commands.workflow import run_verify
 
     return run_verify(ctx.obj, fmt)
 
@@ -189,6 +186,6 @@ def log_sync(ctx: typer.Context, now: Now = None) -> int:
 
     Example: changeguard log sync
     """
-    from changeguard.changelog.commands import run_sync
+    from changeguard.commands.workflow import run_sync
 
     return run_sync(ctx.obj, now)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from changeguard.cli_usage import require_command
+from changeguard.cli._params import TextOrJson
+from changeguard.cli.usage import require_command
 
 policy_app = typer.Typer(
     help="Work with policy packs: test them like code.",
@@ -25,7 +26,7 @@ def test(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(
         help="Directory of `kind: PolicyTest` files (or one file).", show_default=False)],
-    fmt: Annotated[str | None, typer.Option("--format", help="text or json.")] = None,
+    fmt: TextOrJson = None,
 ) -> int:
     """Run policy test cases: each plan against the packs, compared with the expected findings.
 
@@ -33,15 +34,6 @@ def test(
 
     Example: changeguard policy test policies/examples/production/tests
     """
-    from changeguard import policytest
-    from changeguard.commands.output import emit
-    from changeguard.context import pick_format
+    from changeguard.commands.policy import run_policy_test
 
-    g = ctx.find_root().obj
-    form = pick_format(fmt, g, ("text", "json"))
-    results = policytest.run_tests(directory)
-    if form == "json":
-        emit(policytest.render_json(results))
-    else:
-        emit(policytest.render_text(results, verbose=g.verbose))
-    return 0 if all(r.passed for r in results) else 1
+    return run_policy_test(ctx.find_root().obj, directory=directory, fmt=fmt)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
-
-from changeguard.context import Globals, parse_now, pick_format, repo_root
+from changeguard.commands.output import emit, write_atomic
+from changeguard.context import TEXT_JSON, Format, Globals, parse_now, pick_format, repo_root
 from changeguard.errors import InputError
 
 if TYPE_CHECKING:
@@ -19,28 +18,6 @@ if TYPE_CHECKING:
 MAX_DAYS = 3660  # ten years: enough for any calendar export, bounded so output stays sane
 
 
-def register(app: typer.Typer) -> None:
-    app.command("windows")(windows)
-
-
-def windows(
-    ctx: typer.Context,
-    start: Annotated[str | None, typer.Option("--from", help="Start (RFC 3339; default now).")]
-    = None,
-    days: Annotated[int, typer.Option("--days", help="How many days to list.")] = 14,
-    ics: Annotated[bool, typer.Option("--ics", help="Print iCalendar (RFC 5545).")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Write iCalendar to FILE instead.")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="text or json.")] = None,
-    now: Annotated[str | None, typer.Option("--now", help="Current time (RFC 3339).")] = None,
-) -> int:
-    """List upcoming maintenance windows and freezes in the config's time zone.
-
-    Example: changeguard windows --days 30 --ics --output maintenance.ics
-    """
-    return run_windows(ctx.obj, start=start, days=days, ics=ics, output=output, fmt=fmt, now=now)
-
-
 def run_windows(g: Globals, *, start: str | None, days: int, ics: bool, output: Path | None,
                 fmt: str | None, now: str | None) -> int:
     """Compute the listing and print it (or write the .ics file)."""
@@ -48,7 +25,7 @@ def run_windows(g: Globals, *, start: str | None, days: int, ics: bool, output: 
     from changeguard.commands.freezes import all_freezes
     from changeguard.config import load_config
 
-    form = "ics" if ics or output is not None else pick_format(fmt, g, ("text", "json"))
+    form = Format.ICS if ics or output is not None else pick_format(fmt, g, TEXT_JSON)
     if not 1 <= days <= MAX_DAYS:
         raise InputError(f"--days {days} is out of range", hint=f"use 1..{MAX_DAYS}")
     t_now = parse_now(now)
@@ -58,15 +35,15 @@ def run_windows(g: Globals, *, start: str | None, days: int, ics: bool, output: 
     config = load_config(repo, g.config)
     occs, gaps = timewin.occurrences_and_gaps(config.windows, t0, t1, config.timezone)
     frz = timewin.overlapping_freezes(all_freezes(repo, config, t1), t0, t1)
-    if form == "ics":
+    if form is Format.ICS:
         text = timewin.render_ics(occs, frz, config.timezone, now=t_now)
         _emit_ics(text, output, len(occs) + len(frz))
         for gap in gaps:  # the calendar has no place for them; say so where a human looks
             print(f"note: {_gap_text(gap)}", file=sys.stderr)
-    elif form == "json":
-        _print(_render_json(occs, frz, gaps, config))
+    elif form is Format.JSON:
+        emit(_render_json(occs, frz, gaps, config))
     else:
-        _print(_render_text(occs, frz, gaps, config, t0, t1))
+        emit(_render_text(occs, frz, gaps, config, t0, t1))
     return 0
 
 
@@ -77,20 +54,11 @@ def _parse_from(value: str) -> datetime:
         raise InputError(e.message.replace("--now", "--from", 1), hint=e.hint) from e
 
 
-def _print(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
 def _emit_ics(text: str, output: Path | None, events: int) -> None:
     data = text.encode("utf-8")
     if output is None:
-        # Bytes, so RFC 5545's CRLF line endings survive on every platform.
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        emit(data)  # bytes, so RFC 5545's CRLF line endings survive on every platform
         return
-    from changeguard.commands.output import write_atomic
-
     write_atomic(output, data, option="--output")
     print(f"wrote {output} ({events} events)", file=sys.stderr)
 

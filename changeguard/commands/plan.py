@@ -1,4 +1,4 @@
-"""init, new, validate, rules, explain."""
+"""Commands: init, new, validate, rules, explain."""
 
 from __future__ import annotations
 
@@ -12,16 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from changeguard.commands.output import check_target, emit, write_atomic
-from changeguard.context import Globals, parse_now, pick_format, repo_root
+from changeguard.context import (
+    REPORT_FORMATS,
+    TEXT_JSON,
+    Format,
+    Globals,
+    parse_now,
+    pick_format,
+    repo_root,
+)
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding, is_ok
 from changeguard.rules import RULES, closest
 
 if TYPE_CHECKING:
     from changeguard.plan import EvalContext, LoadedPlan
-
-REPORT_FORMATS = ("text", "json", "sarif", "junit")
-
 
 def run_init(g: Globals, *, force: bool) -> int:
     from changeguard.config import CONFIG_NAME
@@ -117,7 +122,7 @@ def run_validate(g: Globals, plans: list[Path], *, now: str | None, fmt: str | N
 
 
 @contextmanager
-def error_document(form: str, output: Path | None = None) -> Iterator[None]:
+def error_document(form: Format, output: Path | None = None) -> Iterator[None]:
     """On bad input (exit 2), still emit a json/sarif/junit document carrying the error.
 
     The error is re-raised, so the CLI prints the usual `error: …` line and exits 2.
@@ -177,7 +182,7 @@ def _file_notes(lp: LoadedPlan, ctx: EvalContext) -> list[str]:
 
 
 def run_rules(g: Globals, fmt: str | None) -> int:
-    form = pick_format(fmt, g, ("text", "json"))
+    form = pick_format(fmt, g, TEXT_JSON)
     if form == "json":
         emit(json.dumps([_rule_json(r.id) for r in RULES.values()], indent=2))
         return 0
@@ -189,7 +194,7 @@ def run_rules(g: Globals, fmt: str | None) -> int:
 
 
 def run_explain(g: Globals, rule_id: str, fmt: str | None) -> int:
-    form = pick_format(fmt, g, ("text", "json"))
+    form = pick_format(fmt, g, TEXT_JSON)
     r = RULES.get(rule_id)
     if r is None:
         near = closest(rule_id)

@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from changeguard.context import Globals
-
-FMT_HELP = "Output format: text, json, sarif or junit."
+from changeguard.cli._params import Now, ReportFormat, TextOrJson
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +26,7 @@ def init(
 
     Example: changeguard init
     """
-    from changeguard.commands.plan_cmds import run_init
+    from changeguard.commands.plan import run_init
 
     return run_init(ctx.obj, force=force)
 
@@ -39,14 +37,14 @@ def new(
     title: Annotated[str, typer.Option("--title", help="One-line title.")] = "Describe the change",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
     change: Annotated[list[str] | None, typer.Option("--change", help="A file this change modifies (repeatable).")] = None,
-    now: Annotated[str | None, typer.Option("--now", help="Current time (RFC 3339).")] = None,
+    now: Now = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> int:
     """Scaffold a change plan with every section present.
 
     Example: changeguard new --id CHG-2026-0042 --title "Move db2" --change db/apac.topology.yaml
     """
-    from changeguard.commands.plan_cmds import run_new
+    from changeguard.commands.plan import run_new
 
     return run_new(ctx.obj, plan_id=plan_id, title=title, output=output, now=now, force=force,
                    changes=change or [])
@@ -56,7 +54,7 @@ def validate(
     ctx: typer.Context,
     plans: Annotated[list[Path], typer.Argument(help="Plan files.", show_default=False)],
     now: Annotated[str | None, typer.Option("--now", help="Judge as of this RFC 3339 time.")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help=FMT_HELP)] = None,
+    fmt: ReportFormat = None,
     rev: Annotated[str | None, typer.Option("--rev", help="Read proposed files from REV.")] = None,
     base: Annotated[str, typer.Option("--base", help="Current version of changed files.")] = "HEAD",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
@@ -67,20 +65,20 @@ def validate(
 
     Example: changeguard validate changes/CHG-2016-0403-storage.yaml --format json
     """
-    from changeguard.commands.plan_cmds import run_validate
+    from changeguard.commands.plan import run_validate
 
     return run_validate(ctx.obj, plans, now=now, fmt=fmt, rev=rev, base=base, output=output)
 
 
 def rules(
     ctx: typer.Context,
-    fmt: Annotated[str | None, typer.Option("--format", help="text or json.")] = None,
+    fmt: TextOrJson = None,
 ) -> int:
     """List every rule id with its default severity and title.
 
     Example: changeguard rules
     """
-    from changeguard.commands.plan_cmds import run_rules
+    from changeguard.commands.plan import run_rules
 
     return run_rules(ctx.obj, fmt)
 
@@ -88,15 +86,13 @@ def rules(
 def explain(
     ctx: typer.Context,
     rule: Annotated[str, typer.Argument(help="Rule id, e.g. rollback-required.")],
-    fmt: Annotated[str | None, typer.Option("--format", help="text or json.")] = None,
+    fmt: TextOrJson = None,
 ) -> int:
     """Explain what a rule checks, why, and how to satisfy or waive it.
 
     Example: changeguard explain window-lead-time
     """
-    from changeguard.commands.plan_cmds import run_explain
+    from changeguard.commands.plan import run_explain
 
     return run_explain(ctx.obj, rule, fmt)
 
-
-_ = Globals  # re-exported type for command modules

@@ -6,55 +6,25 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
-
-from changeguard.context import Globals, parse_now, pick_format, repo_root
+from changeguard.commands.output import emit
+from changeguard.context import REPORT_FORMATS, Format, Globals, parse_now, pick_format, repo_root
 from changeguard.errors import InputError
 
 if TYPE_CHECKING:
     from changeguard.findings import Finding
     from changeguard.model import GuardConfig
 
-FORMATS = ("text", "json", "sarif", "junit")
 
+def run_check(g: Globals, *, files: list[str], staged: bool, all_files: bool,
+              fmt: str | None, verbose: bool, now: str | None, rev_range: str | None) -> int:
+    """`check`: named files, `--all`, `--staged` (the hook) or `--range` (the CI gate)."""
+    from changeguard.commands.plan import error_document
 
-def register(app: typer.Typer) -> None:
-    """Add the `check` command to the app."""
-    app.command("check")(check)
-
-
-def check(
-    ctx: typer.Context,
-    files: Annotated[list[str] | None, typer.Argument(help="Files to check (default: none; "
-                                                      "see --all / --staged).")] = None,
-    staged: Annotated[bool, typer.Option("--staged", help="Check the staged change set "
-                                         "(what the pre-commit hook runs).")] = False,
-    all_files: Annotated[bool, typer.Option("--all", help="Check every mapped file of the "
-                                            "repo.")] = False,
-    fmt: Annotated[str | None, typer.Option("--format", help="text, json, sarif or junit.")]
-    = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Note skipped files.")]
-    = False,
-    now: Annotated[str | None, typer.Option("--now", help="Current time (RFC 3339).")] = None,
-    rev_range: Annotated[str | None, typer.Option("--range", help="CI gate: judge every commit "
-                                                  "of BASE..HEAD (guarded coverage at commit "
-                                                  "time, mapped files at each commit).")] = None,
-) -> int:
-    """Validate config files against their mapped schema or format, and judge replication
-    topologies.
-
-    Example: changeguard check --all --format json
-
-    CI gate (cannot be skipped with --no-verify): changeguard check --range origin/main..HEAD
-    """
-    from changeguard.commands.plan_cmds import error_document
-
-    g: Globals = ctx.obj
-    form = pick_format(fmt, g, FORMATS)
+    form = pick_format(fmt, g, REPORT_FORMATS)
     if staged:
-        return _staged(repo_root(g), g, form, now, files or [])
+        return _staged(repo_root(g), g, form, now, files)
     # bad input (exit 2) still yields a json/sarif/junit document carrying the error
     with error_document(form):
         repo = repo_root(g)
@@ -62,26 +32,23 @@ def check(
             return _range(repo, g, form, rev_range)
         if not files and not all_files:
             raise InputError("nothing to check", hint="name files, or use --all or --staged")
-        return run_check(repo, g, files or [], all_files, form, verbose or g.verbose, now=now)
+        return check_named(repo, g, files, all_files, form, verbose or g.verbose, now=now)
 
 
-def _range(repo: Path, g: Globals, form: str, spec: str) -> int:
+def _range(repo: Path, g: Globals, form: Format, spec: str) -> int:
     """The CI gate (issue 7): exit 1 when a commit of the range was not covered."""
-    import sys
-
     from changeguard.findings import is_ok
     from changeguard.hook.gate import check_range
     from changeguard.report import render
 
     findings, judged, errors = check_range(repo, spec, config_path=g.config)
-    text = render(findings, form, files=judged, color=g.color, errors=errors)
-    print(text, end="" if text.endswith("\n") else "\n")
+    emit(render(findings, form, files=judged, color=g.color, errors=errors))
     for e in errors:
         print(e.render(), file=sys.stderr)
     return 2 if errors else 0 if is_ok(findings) else 1
 
 
-def _staged(repo: Path, g: Globals, form: str, now: str | None, files: list[str]) -> int:
+def _staged(repo: Path, g: Globals, form: Format, now: str | None, files: list[str]) -> int:
     try:
         from changeguard import hook
     except ModuleNotFoundError as e:
@@ -108,8 +75,8 @@ def repo_relative(repo: Path, name: str) -> str:
     return rel.as_posix()
 
 
-def run_check(repo: Path, g: Globals, names: list[str], all_files: bool, form: str,
-              verbose: bool, now: str | None = None) -> int:
+def check_named(repo: Path, g: Globals, names: list[str], all_files: bool, form: Format,
+                verbose: bool, now: str | None = None) -> int:
     """Check the named files (and with --all every mapped file), print the report.
 
     A named plan file (matching `plans:`) gets plan validation and a named config file
@@ -143,9 +110,8 @@ def run_check(repo: Path, g: Globals, names: list[str], all_files: bool, form: s
         for line in describe(result.topologies):
             print(f"note: {line}", file=sys.stderr)
     findings = [*own.findings, *result.findings]
-    text = render(findings, form, files=len({*result.checked, *own.paths}), color=g.color,
-                  errors=result.errors)
-    print(text, end="" if text.endswith("\n") else "\n")
+    emit(render(findings, form, files=len({*result.checked, *own.paths}), color=g.color,
+                errors=result.errors))
     for err in result.errors:
         print(err.render(), file=sys.stderr)
     if result.errors:
