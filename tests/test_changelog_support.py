@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Result, git
+from tests.helpers import Result, init_repo, run_in_process, spawn_cli
 from tests.plans import NOW, config, plan, write_yaml
 
 PLAN_ID = "CHG-2016-0403-storage"
@@ -25,15 +22,14 @@ Cg = Callable[..., Result]
 
 def make_repo(root: Path, cfg: dict[str, Any] | None = None) -> Path:
     """A config repo with `.changeguard.yaml`, a topology file and one committed plan."""
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q", "-b", "main")
-    write_yaml(root / ".changeguard.yaml", cfg if cfg is not None else config())
-    (root / "db").mkdir(exist_ok=True)
-    (root / "db" / "apac-gateway.topology.yaml").write_text("proposed: 1\n")
-    write_plan(root, plan())
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "init")
-    return root
+
+    def populate(root: Path) -> None:
+        write_yaml(root / ".changeguard.yaml", cfg if cfg is not None else config())
+        (root / "db").mkdir(exist_ok=True)
+        (root / "db" / "apac-gateway.topology.yaml").write_text("proposed: 1\n")
+        write_plan(root, plan())
+
+    return init_repo(root, populate=populate)
 
 
 def plan_path(change_id: str = PLAN_ID) -> str:
@@ -46,31 +42,15 @@ def write_plan(repo: Path, data: dict[str, Any]) -> str:
     return rel
 
 
-def spawn(repo: Path, *args: str, email: str = "ana@example.org",
-          env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start `python -m changeguard ARGS` as a real process with this identity."""
-    e = dict(os.environ)
-    e.update(GIT_AUTHOR_EMAIL=email, GIT_AUTHOR_NAME=email.split("@")[0],
-             PYTHONPATH=str(ROOT))
-    e.update(env or {})
-    return subprocess.Popen([sys.executable, "-m", "changeguard", *args], cwd=repo, env=e,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+spawn = spawn_cli  # the one way to start the CLI without waiting (tests/helpers)
 
 
 @pytest.fixture
 def cg(git_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
        capsys: pytest.CaptureFixture[str]) -> Cg:
     """Run the CLI in-process (fast) as `email`; returns code/out/err."""
-    from changeguard.cli import main
-
     def run(repo: Path, *args: str, email: str = "ana@example.org") -> Result:
-        monkeypatch.setenv("GIT_AUTHOR_EMAIL", email)
-        monkeypatch.setenv("GIT_AUTHOR_NAME", email.split("@")[0])
-        monkeypatch.chdir(repo)
-        capsys.readouterr()
-        code = main(["--repo", str(repo), *args])
-        got = capsys.readouterr()
-        return Result(code, got.out, got.err)
+        return run_in_process(monkeypatch, capsys, repo, *args, email=email)
 
     return run
 

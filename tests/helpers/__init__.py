@@ -1,0 +1,12 @@
+"""The one set of test helpers: one way to run the CLI, one way to make a repo.
+
+`tests/conftest.py` wraps these as fixtures (`git_env`, `repo`, `run_cli`); test modules and
+other helpers import them from here.
+"""
+
+from tests.helpers.cli import Result, RunCli, run_cli, run_in_process, spawn_cli
+from tests.helpers.paths import DATA, ROOT
+from tests.helpers.repo import git, init_repo, isolated_git_env
+
+__all__ = ["DATA", "ROOT", "Result", "RunCli", "git", "init_repo", "isolated_git_env",
+           "run_cli", "run_in_process", "spawn_cli"]
