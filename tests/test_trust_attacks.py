@@ -21,6 +21,7 @@ from changeguard.changelog.events import format_message, parse_message
 from changeguard.changelog.state import apply, dump_json, dump_state, list_row
 from changeguard.changelog.workflow import make_world
 from changeguard.model import GuardConfig
+from tests.changelog.test_verify import _commit_on_tip, _keygen, _use_key
 from tests.conftest import git
 from tests.plans import write_yaml
 from tests.test_changelog_support import (
@@ -36,7 +37,6 @@ from tests.test_changelog_support import (
     verify,
     write_plan,
 )
-from tests.test_changelog_verify import _commit_on_tip, _keygen, _use_key
 
 __all__ = ["cg"]
 REF = "refs/heads/changeguard/log"
