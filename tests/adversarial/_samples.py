@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import init_repo
-from tests.plans import config, plan, write_yaml
+from tests.helpers.plans import config, plan, write_yaml
 
 NATIVE = """apiVersion: changeguard/v1
 kind: ReplicationTopology

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
-from tests.test_changelog_support import (
+from tests.helpers.changelog import (
     NOW,
     PLAN_ID,
     Cg,

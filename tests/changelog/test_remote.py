@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import git
-from tests.test_changelog_support import (
+from tests.helpers.changelog import (
     NOW,
     PLAN_ID,
     Cg,

@@ -12,7 +12,7 @@ import yaml
 
 from changeguard.changelog.layout import change_dir
 from tests.conftest import git
-from tests.test_changelog_support import (
+from tests.helpers.changelog import (
     NOW,
     PLAN_ID,
     Cg,

@@ -141,7 +141,7 @@ def test_dst_gap_date_is_named_and_the_others_listed(repo: Path, run_cli: RunCli
 
 def test_dst_gap_still_denies_a_plan_in_that_window(repo: Path, run_cli: RunCli) -> None:
     # judging a plan against the impossible occurrence stays a config error (exit 2)
-    from tests.plans import plan, write_yaml
+    from tests.helpers.plans import plan, write_yaml
 
     (repo / ".changeguard.yaml").write_text(GAP_CONFIG)
     write_yaml(repo / "changes" / "p.yaml", plan(window={
@@ -153,7 +153,7 @@ def test_dst_gap_still_denies_a_plan_in_that_window(repo: Path, run_cli: RunCli)
 
 def test_log_freeze_is_listed(tmp_path: Path, git_env: dict[str, str], run_cli: RunCli) -> None:
     # issue 12: a `changeguard freeze` must show in `windows`, text and JSON
-    from tests.test_changelog_support import make_repo
+    from tests.helpers.changelog import make_repo
 
     r = make_repo(tmp_path / "cfg")
     chen = {"GIT_AUTHOR_EMAIL": "chen@example.org", "GIT_AUTHOR_NAME": "Chen"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunCli, git
-from tests.test_changelog_support import (
+from tests.helpers.changelog import (
     IN_WINDOW,
     NOW,
     PLAN_ID,

@@ -14,7 +14,7 @@ import pytest
 
 from tests.adversarial._samples import make_config_repo
 from tests.conftest import RunCli, git
-from tests.plans import NOW
+from tests.helpers.plans import NOW
 
 PLAN = "changes/CHG-2016-0403-storage.yaml"
 CID = "CHG-2016-0403-storage"

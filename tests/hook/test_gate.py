@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, RunCli, git
-from tests.plans import config, plan, write_yaml
+from tests.helpers.plans import config, plan, write_yaml
 
 TOPO = ("apiVersion: changeguard/v1\nkind: ReplicationTopology\nname: apac\nengine: postgresql\n"
         "nodes:\n  - {name: db1, role: primary, host: h1}\n"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import RunCli, git
-from tests.plans import NOW, config, plan, write_yaml
+from tests.helpers.plans import NOW, config, plan, write_yaml
 
 TOPOLOGY = """\
 apiVersion: changeguard/v1

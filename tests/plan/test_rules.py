@@ -12,7 +12,7 @@ import yaml
 from changeguard.findings import Finding, Severity
 from changeguard.model import GuardConfig
 from changeguard.plan import EvalContext, evaluate_plan, parse_plan
-from tests.plans import NOW, config, plan
+from tests.helpers.plans import NOW, config, plan
 
 
 def run(p: dict[str, Any], cfg: dict[str, Any] | None = None, now: str = NOW,

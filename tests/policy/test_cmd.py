@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from changeguard.errors import InputError
 from changeguard.policytest import load_test_file
 from tests.conftest import ROOT, RunCli
-from tests.plans import CONFIG, NOW, plan, write_yaml
+from tests.helpers.plans import CONFIG, NOW, plan, write_yaml
 
 EXAMPLES = sorted(p.name for p in (ROOT / "policies" / "examples").iterdir() if p.is_dir())
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunCli, git
-from tests.plans import NOW, config, plan, write_yaml
+from tests.helpers.plans import NOW, config, plan, write_yaml
 
 PLAN = "changes/CHG-2016-0403-storage.yaml"
 

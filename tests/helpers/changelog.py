@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import Result, init_repo, run_in_process, spawn_cli
-from tests.plans import NOW, config, plan, write_yaml
+from tests.helpers.plans import NOW, config, plan, write_yaml
 
 PLAN_ID = "CHG-2016-0403-storage"
 IN_WINDOW = "2016-04-03T02:00:00+08:00"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_hook import CONFIG, NOW, blob_of, change, git, stage, write_log
+from tests.hook.test_hook import CONFIG, NOW, blob_of, change, git, stage, write_log
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
 SLOW = 900  # seconds: a cold pip cache downloads every dependency
 

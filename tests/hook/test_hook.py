@@ -596,7 +596,7 @@ def test_staged_config_is_validated_in_full(cfg_repo: Path) -> None:
 
 # ------------------------------------------------------------------ end to end with the log CLI
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "incident-2016"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "incident-2016"
 PLAN_ID = "CHG-2016-0403-storage"
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import RunCli
 
-DATA = Path(__file__).resolve().parent / "data" / "topology"
+DATA = Path(__file__).resolve().parent.parent / "data" / "topology"
 
 CONFIG = """\
 apiVersion: changeguard/v1
@@ -205,7 +205,7 @@ def test_one_file_of_a_group_is_judged_with_its_group() -> None:
     from changeguard.replication.check import check_files
     from changeguard.replication.mapping import FileMapping
 
-    corpus = Path(__file__).resolve().parent / "data" / "corpus"
+    corpus = Path(__file__).resolve().parent.parent / "data" / "corpus"
     group = "mysql/orchestrator-vagrant-comaster"
     maps = [FileMapping((f"{group}/**",), None, "mysql")]
     alone = check_files(corpus, [f"{group}/db3-build.sh"], maps)
@@ -254,7 +254,7 @@ def test_bad_config_yields_a_document(cfg_repo: Path, run_cli: RunCli) -> None:
 
 
 def test_plan_and_config_are_checked_as_what_they_are(cfg_repo: Path, run_cli: RunCli) -> None:
-    from tests.plans import NOW, plan, write_yaml
+    from tests.helpers.plans import NOW, plan, write_yaml
 
     write_yaml(cfg_repo / "changes" / "ok.yaml", plan())
     write_yaml(cfg_repo / "changes" / "bad.yaml", plan(rollback=None))

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import RunCli
-from tests.plans import NOW, config, plan, write_yaml
+from tests.helpers.plans import NOW, config, plan, write_yaml
 
 
 @pytest.fixture
@@ -207,7 +207,7 @@ def test_error_documents_are_valid(cfg_repo: Path, run_cli: RunCli) -> None:
 
 
 def test_summary_counts_plans_and_proposed_files(cfg_repo: Path, run_cli: RunCli) -> None:
-    good = Path(__file__).parent / "data" / "topology" / "valid" / "mysql-pair.yaml"
+    good = Path(__file__).parent.parent / "data" / "topology" / "valid" / "mysql-pair.yaml"
     write_yaml(cfg_repo / ".changeguard.yaml", config(schemas=[
         {"paths": ["db/**/*.topology.yaml"], "schema": "builtin:replication-topology"}]))
     (cfg_repo / "db").mkdir()
