@@ -5,9 +5,25 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from changeguard.errors import GitError, InputError
+
+
+class Format(StrEnum):
+    """An output format of `--format` (a str: renderers and JSON take it as is)."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
+    ICS = "ics"  # `windows --ics`: chosen by its own flag, never by `--format`
+
+
+# What each command family accepts for `--format`.
+TEXT_JSON: tuple[Format, ...] = (Format.TEXT, Format.JSON)
+REPORT_FORMATS: tuple[Format, ...] = (Format.TEXT, Format.JSON, Format.SARIF, Format.JUNIT)
 
 
 @dataclass
@@ -56,9 +72,9 @@ def parse_now(value: str | None) -> datetime:
     return t
 
 
-def pick_format(local: str | None, g: Globals, allowed: tuple[str, ...]) -> str:
+def pick_format(local: str | None, g: Globals, allowed: tuple[Format, ...]) -> Format:
     """Per-command `--format` wins over the global one; default text."""
-    fmt = local or g.fmt or "text"
+    fmt = local or g.fmt or Format.TEXT
     if fmt not in allowed:
         raise InputError(f"unknown format {fmt!r}", hint="choose one of " + ", ".join(allowed))
-    return fmt
+    return Format(fmt)

@@ -18,7 +18,7 @@ from changeguard.calendar_html import STATES, CalendarChange, render_calendar
 from changeguard.model import Freeze, GuardConfig, MaintenanceWindow
 from changeguard.timewin import occurrences
 from tests.conftest import RunCli
-from tests.plans import CONFIG, NOW, config, plan, write_yaml
+from tests.helpers.plans import CONFIG, NOW, config, plan, write_yaml
 
 T0 = datetime.fromisoformat("2016-03-27T00:00:00+08:00")
 T1 = T0 + timedelta(days=21)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from changeguard.model import ChangePlan, GuardConfig
 from changeguard.resources import schema_path
 from changeguard.schemagen import GENERATED, render
-from tests.plans import config, plan
+from tests.helpers.plans import config, plan
 
 
 @pytest.mark.parametrize("name", sorted(GENERATED))

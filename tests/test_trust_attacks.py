@@ -21,9 +21,9 @@ from changeguard.changelog.events import format_message, parse_message
 from changeguard.changelog.state import apply, dump_json, dump_state, list_row
 from changeguard.changelog.workflow import make_world
 from changeguard.model import GuardConfig
+from tests.changelog.test_verify import _commit_on_tip, _keygen, _use_key
 from tests.conftest import git
-from tests.plans import write_yaml
-from tests.test_changelog_support import (
+from tests.helpers.changelog import (
     IN_WINDOW,
     NOW,
     PLAN_ID,
@@ -36,7 +36,7 @@ from tests.test_changelog_support import (
     verify,
     write_plan,
 )
-from tests.test_changelog_verify import _commit_on_tip, _keygen, _use_key
+from tests.helpers.plans import write_yaml
 
 __all__ = ["cg"]
 REF = "refs/heads/changeguard/log"

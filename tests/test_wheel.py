@@ -13,7 +13,7 @@ import yaml
 
 from tests import smoke
 from tests.conftest import ROOT
-from tests.plans import NOW, config, plan, write_yaml
+from tests.helpers.plans import NOW, config, plan, write_yaml
 
 
 def test_wheel_installs_and_validates_outside_checkout(tmp_path: Path,

@@ -10,9 +10,16 @@ from pathlib import Path
 from changeguard.errors import InputError
 
 
-def emit(text: str, output: Path | None = None) -> None:
-    """Print `text`, or write it to `output` atomically."""
+def emit(text: str | bytes, output: Path | None = None) -> None:
+    """Print `text` (ending in one newline), or write it to `output` atomically.
+
+    Bytes go to stdout as they are: iCalendar's CRLF line endings survive on every platform.
+    """
     if output is None:
+        if isinstance(text, bytes):
+            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.flush()
+            return
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
         sys.stdout.flush()
         return

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import git
-from tests.plans import config, plan, write_yaml
+from tests.helpers import init_repo
+from tests.helpers.plans import config, plan, write_yaml
 
 NATIVE = """apiVersion: changeguard/v1
 kind: ReplicationTopology
@@ -77,15 +77,15 @@ def schemas() -> list[dict[str, Any]]:
 
 def make_config_repo(root: Path) -> Path:
     """A committed repo with the roster config, every format mapping and one plan."""
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q", "-b", "main")
-    write_yaml(root / ".changeguard.yaml", config(schemas=schemas()))
-    for f in FORMATS:
-        (root / f.name).mkdir()
-        (root / f.path).write_text(f.sample, encoding="utf-8")
-    (root / "db").mkdir()
-    (root / "db" / "apac-gateway.topology.yaml").write_text("proposed: 1\n")
-    write_yaml(root / "changes" / "CHG-2016-0403-storage.yaml", plan())
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "init")
+
+    def populate(root: Path) -> None:
+        write_yaml(root / ".changeguard.yaml", config(schemas=schemas()))
+        for f in FORMATS:
+            (root / f.name).mkdir()
+            (root / f.path).write_text(f.sample, encoding="utf-8")
+        (root / "db").mkdir()
+        (root / "db" / "apac-gateway.topology.yaml").write_text("proposed: 1\n")
+        write_yaml(root / "changes" / "CHG-2016-0403-storage.yaml", plan())
+
+    init_repo(root, populate=populate)
     return root

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, git
-from tests.test_changelog_support import (
+from tests.helpers.changelog import (
     IN_WINDOW,
     NOW,
     Cg,

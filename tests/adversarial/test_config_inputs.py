@@ -15,7 +15,7 @@ import yaml
 from tests.adversarial import _bad
 from tests.adversarial._harness import assert_bounded, assert_rejected, log_refs, run_measured
 from tests.adversarial._samples import schemas
-from tests.plans import NOW, config
+from tests.helpers.plans import NOW, config
 
 CFG = ".changeguard.yaml"
 PLAN = "changes/CHG-2016-0403-storage.yaml"

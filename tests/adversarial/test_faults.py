@@ -12,8 +12,7 @@ import pytest
 
 from tests.adversarial._harness import Measured, assert_bounded, run_measured
 from tests.conftest import git
-from tests.plans import write_yaml
-from tests.test_changelog_support import (
+from tests.helpers.changelog import (
     NOW,
     PLAN_ID,
     config,
@@ -22,6 +21,7 @@ from tests.test_changelog_support import (
     plan_path,
     write_plan,
 )
+from tests.helpers.plans import write_yaml
 
 REF = "refs/heads/changeguard/log"
 DBA = "dev@example.org"

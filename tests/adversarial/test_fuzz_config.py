@@ -16,7 +16,7 @@ from changeguard.errors import ConfigError
 from changeguard.model import GuardConfig
 from tests.adversarial._samples import schemas
 from tests.adversarial._strategies import mutated
-from tests.plans import config
+from tests.helpers.plans import config
 
 FUZZ = settings(max_examples=250, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from changeguard.plan import compute_digest, parse_plan
-from tests.plans import PLAN
+from tests.helpers.plans import PLAN
 
 FUZZ = settings(max_examples=150, deadline=None)
 BLOBS: dict[str, str | None] = {"db/apac-gateway.topology.yaml": "a" * 40}

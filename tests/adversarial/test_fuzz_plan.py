@@ -15,7 +15,7 @@ from changeguard.errors import InputError
 from changeguard.model import ChangePlan
 from changeguard.plan import parse_plan
 from tests.adversarial._strategies import mutated
-from tests.plans import PLAN
+from tests.helpers.plans import PLAN
 
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

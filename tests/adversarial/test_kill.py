@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git
-from tests.test_changelog_support import (
+from tests.helpers.changelog import (
     IN_WINDOW,
     NOW,
     Cg,

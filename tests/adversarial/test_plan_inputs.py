@@ -21,7 +21,7 @@ from tests.adversarial._harness import (
     log_refs,
     run_measured,
 )
-from tests.plans import NOW, plan
+from tests.helpers.plans import NOW, plan
 
 PLAN = "changes/CHG-2016-0403-storage.yaml"
 COMMANDS = ("validate", "submit")

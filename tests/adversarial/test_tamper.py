@@ -11,9 +11,9 @@ import pytest
 
 from changeguard.changelog.events import change_dir
 from tests.adversarial._harness import assert_bounded, run_measured
+from tests.changelog.test_verify import _commit_on_tip
 from tests.conftest import git
-from tests.test_changelog_support import NOW, PLAN_ID, Cg, cg, make_repo, plan_path, verify
-from tests.test_changelog_verify import _commit_on_tip
+from tests.helpers.changelog import NOW, PLAN_ID, Cg, cg, make_repo, plan_path, verify
 
 __all__ = ["cg"]
 REF = "refs/heads/changeguard/log"

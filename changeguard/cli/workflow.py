@@ -1,0 +1,191 @@
+"""Commands: submit, approve, reject, start, complete, rollback, cancel, freeze, unfreeze,
+review, show, list, log verify, log sync (SPEC §2, §7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from changeguard.cli._params import ChangeId as Id
+from changeguard.cli._params import TextOrJson as Fmt
+from changeguard.cli._params import WorkflowNow as Now
+from changeguard.cli.usage import require_command
+
+
+def register(app: typer.Typer) -> None:
+    """Add the workflow commands and the `log` group to the app."""
+    for name, fn in (("submit", submit), ("approve", approve), ("reject", reject),
+                     ("start", start), ("complete", complete), ("rollback", rollback),
+                     ("cancel", cancel), ("freeze", freeze), ("unfreeze", unfreeze),
+                     ("review", review), ("show", show), ("list", list_)):
+        app.command(name)(fn)
+    log = typer.Typer(name="log", help="Verify or sync the git-backed change log.",
+                      invoke_without_command=True, callback=require_command)
+    log.command("verify")(log_verify)
+    log.command("sync")(log_sync)
+    app.add_typer(log)
+
+
+def submit(ctx: typer.Context,
+           plan: Annotated[Path, typer.Argument(help="Plan file.", show_default=False)],
+           now: Now = None) -> int:
+    """Validate a plan and record it as submitted (a changed plan becomes a new revision).
+
+    Example: changeguard submit changes/CHG-2016-0403-storage.yaml
+    """
+    from changeguard.commands.workflow import run_submit
+
+    return run_submit(ctx.obj, plan, now)
+
+
+def approve(ctx: typer.Context, change_id: Id,
+            comment: Annotated[str | None, typer.Option("--comment", help="Review note.")] = None,
+            now: Now = None) -> int:
+    """Approve the current revision of a change as the current git identity.
+
+    Example: changeguard approve CHG-2016-0403-storage --comment "lgtm"
+    """
+    from changeguard.commands.workflow import run_event
+
+    return run_event(ctx.obj, "approve", change_id, now, comment=comment)
+
+
+def reject(ctx: typer.Context, change_id: Id,
+           reason: Annotated[str, typer.Option("--reason", help="Why.", show_default=False)],
+           now: Now = None) -> int:
+    """Reject a change (the author may submit a new revision).
+
+    Example: changeguard reject CHG-1 --reason "no rollback evidence"
+    """
+    from changeguard.commands.workflow import run_event
+
+    return run_event(ctx.obj, "reject", change_id, now, reason=reason)
+
+
+def start(ctx: typer.Context, change_id: Id, now: Now = None) -> int:
+    """Start an approved change inside its window (no active freeze unless emergency).
+
+    Example: changeguard start CHG-1
+    """
+    from changeguard.commands.workflow import run_event
+
+    return run_event(ctx.obj, "start", change_id, now)
+
+
+def complete(ctx: typer.Context, change_id: Id,
+             verified: Annotated[list[str] | None, typer.Option(
+                 "--verified", help="A verification that passed (repeatable).")] = None,
+             now: Now = None) -> int:
+    """Mark an in-progress change completed.
+
+    Example: changeguard complete CHG-1 --verified "replication lag < 5s"
+    """
+    from changeguard.commands.workflow import run_event
+
+    return run_event(ctx.obj, "complete", change_id, now, verified=tuple(verified or ()))
+
+
+def rollback(ctx: typer.Context, change_id: Id,
+             reason: Annotated[str, typer.Option("--reason", help="Why.", show_default=False)],
+             now: Now = None) -> int:
+    """Record that an in-progress change was rolled back.
+
+    Example: changeguard rollback CHG-1 --reason "lag > 60s"
+    """
+    from changeguard.commands.workflow import run_event
+
+    return run_event(ctx.obj, "rollback", change_id, now, reason=reason)
+
+
+def cancel(ctx: typer.Context, change_id: Id,
+           reason: Annotated[str, typer.Option("--reason", help="Why.", show_default=False)],
+           now: Now = None) -> int:
+    """Cancel an open change.
+
+    Example: changeguard cancel CHG-1 --reason "superseded by CHG-2"
+    """
+    from changeguard.commands.workflow import run_event
+
+    return run_event(ctx.obj, "cancel", change_id, now, reason=reason)
+
+
+def review(ctx: typer.Context, change_id: Id,
+           comment: Annotated[str, typer.Option("--comment", help="Review summary.",
+                                                show_default=False)],
+           now: Now = None) -> int:
+    """Record the post-incident review of an (emergency) change.
+
+    Example: changeguard review CHG-1 --comment "root cause: ..."
+    """
+    from changeguard.commands.workflow import run_event
+
+    return run_event(ctx.obj, "review", change_id, now, comment=comment)
+
+
+def freeze(ctx: typer.Context,
+           reason: Annotated[str, typer.Option("--reason", help="Why.", show_default=False)],
+           until: Annotated[str | None, typer.Option("--until", help="End (RFC 3339).")] = None,
+           now: Now = None) -> int:
+    """Stop the line: no guarded commits and no `start` except emergency changes.
+
+    Example: changeguard freeze --reason "incident 42" --until 2026-01-02T00:00:00Z
+    """
+    from changeguard.commands.workflow import run_freeze
+
+    return run_freeze(ctx.obj, reason, until, now)
+
+
+def unfreeze(ctx: typer.Context, now: Now = None) -> int:
+    """Lift the active freeze.
+
+    Example: changeguard unfreeze
+    """
+    from changeguard.commands.workflow import run_unfreeze
+
+    return run_unfreeze(ctx.obj, now)
+
+
+def show(ctx: typer.Context, change_id: Id, fmt: Fmt = None, now: Now = None) -> int:
+    """Show a change's state, approvals and events.
+
+    Example: changeguard show CHG-1 --format json
+    """
+    from changeguard.commands.workflow import run_show
+
+    return run_show(ctx.obj, change_id, fmt, now)
+
+
+def list_(ctx: typer.Context,
+          state: Annotated[str | None, typer.Option("--state", help="Only this state.")] = None,
+          overdue: Annotated[bool, typer.Option("--overdue",
+                                                help="Only overdue emergency reviews.")] = False,
+          fmt: Fmt = None, now: Now = None) -> int:
+    """List recorded changes.
+
+    Example: changeguard list --state approved --format json
+    """
+    from changeguard.commands.workflow import run_list
+
+    return run_list(ctx.obj, state, overdue, fmt, now)
+
+
+def log_verify(ctx: typer.Context, fmt: Fmt = None) -> int:
+    """Replay the whole change log and verify every event; exit 1 names the first bad commit.
+
+    Example: changeguard log verify --format json
+    """
+    from changeguard.commands.workflow import run_verify
+
+    return run_verify(ctx.obj, fmt)
+
+
+def log_sync(ctx: typer.Context, now: Now = None) -> int:
+    """Fetch the remote log, replay local-only events on it, and push (never forced).
+
+    Example: changeguard log sync
+    """
+    from changeguard.commands.workflow import run_sync
+
+    return run_sync(ctx.obj, now)

@@ -1,0 +1,145 @@
+"""Commands of the change workflow and the log: build a Session, run, print, exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from changeguard.changelog.workflow import Outcome, Session
+from changeguard.commands.output import emit
+from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo_root
+
+
+def session(g: Globals, now: str | None) -> Session:
+    """Repo, config and clock for one command."""
+    from changeguard.config import load_config
+
+    repo = repo_root(g)
+    return Session(repo, load_config(repo, g.config), parse_now(now))
+
+
+def show_outcome(o: Outcome) -> int:
+    """Print an outcome (stdout, then stderr); its exit code."""
+    for line in o.out:
+        emit(line + "\n")
+    for line in o.err:
+        print(line, file=sys.stderr)
+    return o.code
+
+
+def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome]) -> int:
+    """Run one workflow action and print its outcome."""
+    s = session(g, now)
+    try:
+        return show_outcome(fn(s))
+    finally:
+        s.close()
+
+
+def run_submit(g: Globals, plan: Path, now: str | None) -> int:
+    """`submit PLAN`."""
+    from changeguard.changelog.workflow import submit
+
+    return run(g, now, lambda s: submit(s, plan))
+
+
+def run_event(g: Globals, kind: str, change_id: str, now: str | None, *,
+              comment: str | None = None, reason: str | None = None,
+              verified: tuple[str, ...] = ()) -> int:
+    """approve/reject/start/complete/rollback/cancel/review."""
+    from changeguard.changelog.workflow import change_event
+
+    return run(g, now, lambda s: change_event(s, kind, change_id, comment=comment,
+                                              reason=reason, verified=verified))
+
+
+def run_freeze(g: Globals, reason: str, until: str | None, now: str | None) -> int:
+    """`freeze --reason [--until]`."""
+    from changeguard.changelog.workflow import freeze
+
+    end = parse_now(until) if until else None
+    return run(g, now, lambda s: freeze(s, reason, end))
+
+
+def run_unfreeze(g: Globals, now: str | None) -> int:
+    """`unfreeze`."""
+    from changeguard.changelog.workflow import unfreeze
+
+    return run(g, now, unfreeze)
+
+
+def tip_warnings(s: Session) -> list[str]:
+    """A warning when the log tip `show`/`list` read does not verify (SPEC §12)."""
+    from changeguard.changelog.verify import first_problem
+
+    bad = first_problem(s.git, s.config)
+    if bad is None:
+        return []
+    return [f"warning: the change log does not verify at {bad.commit}: {bad.message}",
+            "  hint: what is shown may be forged; run `changeguard log verify`"]
+
+
+def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> int:
+    """`show ID [--format text|json]`."""
+    from changeguard.changelog.workflow import show_json, show_text
+
+    f = pick_format(fmt, g, TEXT_JSON)
+
+    def act(s: Session) -> Outcome:
+        data = show_json(s, change_id)
+        text = json.dumps(data, indent=2, ensure_ascii=False) if f == "json" \
+            else show_text(s, data)
+        return Outcome(0, [text], tip_warnings(s))
+
+    return run(g, now, act)
+
+
+def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
+             now: str | None) -> int:
+    """`list [--state S] [--overdue] [--format text|json]`."""
+    from changeguard.changelog.workflow import list_rows, list_text
+
+    f = pick_format(fmt, g, TEXT_JSON)
+
+    def act(s: Session) -> Outcome:
+        rows = list_rows(s, state, only_overdue)
+        # no indent: json's C encoder keeps `list` at 10k changes well under half a second
+        return Outcome(0, [json.dumps(rows, ensure_ascii=False) if f == "json"
+                           else list_text(rows)], tip_warnings(s))
+
+    return run(g, now, act)
+
+
+def run_verify(g: Globals, fmt: str | None) -> int:
+    """`log verify [--format json]`: exit 1 names the first bad commit."""
+    from changeguard.changelog.verify import verify
+
+    f = pick_format(fmt, g, TEXT_JSON)
+
+    def act(s: Session) -> Outcome:
+        rep = verify(s.git, s.config)
+        if f == "json":
+            return Outcome(0 if rep.ok else 1, [json.dumps(rep.to_json(), indent=2)])
+        if rep.ok:
+            return Outcome(0, [f"change log OK: {rep.events} event(s) verified"])
+        first = rep.problems[0]
+        return Outcome(1, [f"{p.commit}: {p.message}" for p in rep.problems],
+                       [f"error: change log verification FAILED at {first.commit}: "
+                        f"{first.message}"])
+
+    return run(g, None, act)
+
+
+def run_sync(g: Globals, now: str | None) -> int:
+    """`log sync`: exit 1 when a local event no longer applies."""
+    from changeguard.changelog.remote import sync
+    from changeguard.changelog.workflow import world_for
+
+    def act(s: Session) -> Outcome:
+        lines = sync(s.git, s.config, world_for(s), s.config.require_signed)
+        dropped = [x for x in lines if x.startswith("dropped")]
+        return Outcome(1 if dropped else 0, lines[len(dropped):], dropped)
+
+    return run(g, now, act)

@@ -1,0 +1,1 @@
+"""Tests of changeguard.changelog (the tree mirrors the package)."""

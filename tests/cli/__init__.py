@@ -1,0 +1,1 @@
+"""Tests of changeguard.cli: the commands as a user runs them (the tree mirrors the package)."""

@@ -1,0 +1,1 @@
+"""Tests of changeguard.hook (the tree mirrors the package)."""

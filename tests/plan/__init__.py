@@ -1,0 +1,1 @@
+"""Tests of changeguard.plan (the tree mirrors the package)."""

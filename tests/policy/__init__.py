@@ -1,0 +1,1 @@
+"""Tests of changeguard.policy (the tree mirrors the package)."""

@@ -1,0 +1,1 @@
+"""Tests of changeguard.replication (the tree mirrors the package)."""
