@@ -499,7 +499,8 @@ def _attach_sentinels(d: _Doc, topologies: list[Topology]) -> list[Finding]:
             and t.name == target_name and t.scope == _namespace(d)]
     here = [i for i in same if posixpath.dirname(topologies[i].file or "")
             == posixpath.dirname(d.path)]
-    idx = (here or same)[0] if here or same else None
+    own = [i for i in here if topologies[i].file == d.path]  # sample copies: its own file's
+    idx = (own or here or same)[0] if here or same else None
     missing: list[Finding] = []
     if idx is None:
         missing.append(rule_finding(
