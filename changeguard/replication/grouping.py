@@ -146,7 +146,7 @@ def _one_primary_cluster(fam: list[Topology]) -> Iterator[Finding]:
         t = next(t for t in fam if t.primary_cluster == sorted(declared)[-1])
         yield finding(rule, "clusters disagree on the primary cluster: " + ", ".join(
             f"{x.identity} says {x.primary_cluster}" for x in fam if x.primary_cluster),
-            t.file, _ref_line(t, "primary_cluster"))
+            t.file, _ref_line(t, "primary_cluster"), t.pointers.get("primary_cluster"))
     roots = [t for t in fam if not t.upstream_cluster]
     if len(roots) > 1 and len(fam) > 1:
         yield finding(rule, f"{len(roots)} primary clusters in one replication family ("
@@ -159,7 +159,7 @@ def _one_primary_cluster(fam: list[Topology]) -> Iterator[Finding]:
         if p and up and up in names:
             yield finding(rule, f"{t.identity} declares {p} the primary cluster, but {p} "
                           f"replicates from {up}", t.file,
-                          _ref_line(t, "primary_cluster"))
+                          _ref_line(t, "primary_cluster"), t.pointers.get("primary_cluster"))
 
 
 def _cluster_cycles(fam: list[Topology]) -> Iterator[Finding]:
@@ -169,7 +169,8 @@ def _cluster_cycles(fam: list[Topology]) -> Iterator[Finding]:
     for cycle in find_cycles(edges):
         t = names[min(cycle)]
         yield finding("replication-no-cycle", "replica-cluster cycle " + " -> ".join(
-            [*cycle, cycle[0]]), t.file, _ref_line(t, "upstream_cluster"))
+            [*cycle, cycle[0]]), t.file, _ref_line(t, "upstream_cluster"),
+            t.pointers.get("upstream_cluster"))
 
 
 def _family_server_ids(fam: list[Topology]) -> Iterator[Finding]:
@@ -182,6 +183,7 @@ def _family_server_ids(fam: list[Topology]) -> Iterator[Finding]:
             if first is not None and first[0] is not t:
                 yield finding("replication-unique-ids", f"server_id {n.server_id} of "
                               f"{t.identity}/{n.name} is also used by {first[0].identity}/"
-                              f"{first[1]}", n.file or t.file, n.line_of("server_id"))
+                              f"{first[1]}", n.file or t.file, n.line_of("server_id"),
+                              n.pointer_of("server_id"))
             else:
                 seen.setdefault(n.server_id, (t, n.name))
