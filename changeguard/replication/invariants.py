@@ -30,7 +30,8 @@ def _at(rule: str, message: str, t: Topology, node: Node | None = None,
     """A finding located at a node's field (or the topology when no node)."""
     if node is None:
         return finding(rule, message, t.file, t.line_of(key) if key else t.line,
-                       "/" + key if key and t.format == "native" else None, hint)
+                       "/" + key if key and t.format == "native" else t.pointers.get(key or ""),
+                       hint)
     line = node.param_line(key[7:]) if key and key.startswith("params.") else (
         node.line_of(key) if key else node.line)
     return finding(rule, message, node.file_of(key) or t.file, line, node.pointer_of(key),
@@ -40,6 +41,18 @@ def _at(rule: str, message: str, t: Topology, node: Node | None = None,
 def native_pointer(t: Topology, pointer: str) -> str | None:
     """`pointer` for native topologies (whose documents we know), else None."""
     return pointer if t.format == "native" else None
+
+
+def sync_pointer(t: Topology, key: str) -> str | None:
+    """Pointer of a sync setting: native `/sync/<key>`, else the adapter's (issue 16.9)."""
+    if t.format == "native":
+        return "/sync/standbys" if key == "standby_names" else f"/sync/{key}"
+    return t.sync.pointer_of(key) if t.sync is not None else None
+
+
+def settings_pointer(t: Topology, key: str) -> str | None:
+    """Pointer of a cluster setting: native `/settings/<key>`, else the adapter's."""
+    return f"/settings/{key}" if t.format == "native" else t.settings.pointers.get(key)
 
 
 def truthy(value: ParamValue) -> bool:
@@ -192,7 +205,7 @@ def sync_consistent(t: Topology) -> Iterator[Finding]:
             why = ("is not a member" if target is None
                    else f"cannot be a sync standby ({_why(target)})")
             yield finding(rule, f"sync standby {name!r} {why}", f, s.line_of("standby_names"),
-                          native_pointer(t, "/sync/standbys"))
+                          sync_pointer(t, "standby_names"))
     if s.standby_names:
         resolved = (t.resolve(x) for x in s.standby_names)
         listed = {r.name for r in resolved if r is not None}
@@ -232,19 +245,19 @@ def _sync_counts(t: Topology, mode: str | None, count: int | None, lo: int | Non
     assert s is not None
     if lo is not None and hi is not None and lo > hi:
         yield finding(rule, f"min_sync {lo} > max_sync {hi}", f, s.line_of("min_sync"),
-                      native_pointer(t, "/sync/min_sync"))
+                      sync_pointer(t, "min_sync"))
     for key, value in (("min_sync", lo), ("max_sync", hi)):
         if value is not None and value > eligible:
             yield finding(rule, f"{key} {value} exceeds the {eligible} standby(s) that can be "
-                          "synchronous", f, s.line_of(key), native_pointer(t, f"/sync/{key}"))
+                          "synchronous", f, s.line_of(key), sync_pointer(t, key))
     if mode == "off":
         return
     if count is not None and count > eligible:
         yield finding(rule, f"sync count {count} exceeds the {eligible} standby(s) that can be "
-                      "synchronous", f, s.line_of("count"), native_pointer(t, "/sync/count"))
+                      "synchronous", f, s.line_of("count"), sync_pointer(t, "count"))
     elif mode in _SYNC_ON and eligible == 0 and t.nodes and t.primaries():
         yield finding(rule, f"synchronous mode {mode!r} but no standby can be synchronous",
-                      f, s.line_of("mode"), native_pointer(t, "/sync/mode"))
+                      f, s.line_of("mode"), sync_pointer(t, "mode"))
 
 
 # --- replication-unique-ids ----------------------------------------------------------
@@ -360,7 +373,7 @@ def _sentinel_quorum(t: Topology) -> Iterator[Finding]:
         yield finding(rule, f"{owner}sentinel quorum {q} but {len(sentinels)} sentinel(s): "
                       "failover can never be agreed", t.settings.file or t.file,
                       t.settings.line_of("sentinel_quorum") or t.line,
-                      native_pointer(t, "/settings/sentinel_quorum"))
+                      settings_pointer(t, "sentinel_quorum"))
     watchers = _watchers(t, sentinels)
     for s in sentinels:
         own = number(s.param("quorum"))
@@ -489,7 +502,7 @@ def ttl_rule(t: Topology) -> Iterator[Finding]:
                       f"retry_timeout {_fmt(v['retry_timeout'])} = "
                       f"{_fmt(v['loop_wait'] + 2 * v['retry_timeout'])} > ttl {_fmt(v['ttl'])}",
                       s.file or t.file, s.line_of(key) or t.line,
-                      native_pointer(t, f"/settings/{key}"))
+                      settings_pointer(t, key))
 
 
 # --- replication-replica-read-only ---------------------------------------------------

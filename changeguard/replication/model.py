@@ -61,6 +61,9 @@ class Node:
     pointer: str | None = None  # JSON pointer of the member in its document, if known
     # fields set in another file than the member's (a CHANGE MASTER in a .sh, issue 16.9)
     field_files: Mapping[str, str] = field(default_factory=dict)
+    # adapters: model field ("upstream", "params.x", "" = the member) -> JSON pointer of the
+    # document field that set it (Patroni `upstream` is `/tags/replicatefrom`, issue 16.9)
+    pointers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def data_bearing(self) -> bool:
@@ -82,6 +85,8 @@ class Node:
 
     def pointer_of(self, key: str | None = None) -> str | None:
         """JSON pointer of the member (or of one of its fields), if known."""
+        if self.pointers:  # an adapter's map: the field that set it, else the member
+            return self.pointers.get(key or "", self.pointers.get(""))
         if self.pointer is None:
             return None
         return self.pointer if key is None else f"{self.pointer}/{key.replace('.', '/')}"
@@ -119,10 +124,15 @@ class SyncSettings:
     file: str | None = None
     line: int | None = None
     lines: Mapping[str, int] = field(default_factory=dict)
+    pointers: Mapping[str, str] = field(default_factory=dict)  # setting -> JSON pointer
 
     def line_of(self, key: str) -> int | None:
         """Line of setting `key`, else the line of the sync block."""
         return self.lines.get(key, self.line)
+
+    def pointer_of(self, key: str) -> str | None:
+        """JSON pointer of setting `key`, else of the setting that implies it (mode)."""
+        return self.pointers.get(key, self.pointers.get("mode"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +170,7 @@ class Settings:
     extra: Mapping[str, ParamValue] = field(default_factory=dict)
     file: str | None = None
     lines: Mapping[str, int] = field(default_factory=dict)
+    pointers: Mapping[str, str] = field(default_factory=dict)  # setting -> JSON pointer
 
     def line_of(self, key: str) -> int | None:
         """Line of setting `key`."""
@@ -198,6 +209,8 @@ class Topology:
     # where cluster references resolve: a CR namespace and the Kustomize directory (a
     # folder holding a kustomization) it was found under; '' = the whole run (issue 16.7)
     scope: str = ""
+    # topology field ("upstream_cluster", "primary_cluster") -> JSON pointer (issue 16.9)
+    pointers: Mapping[str, str] = field(default_factory=dict)
     # lookup indexes built once: resolve() runs per member, and topologies may be huge
     _by_name: dict[str, Node] = field(init=False, repr=False, compare=False,
                                       default_factory=dict)

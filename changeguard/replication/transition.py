@@ -20,9 +20,22 @@ _RESTARTS = frozenset({"restart", "stop"})
 
 def pair(before: Sequence[Topology], after: Sequence[Topology]
          ) -> list[tuple[Topology, Topology]]:
-    """Match each proposed topology with its current version by identity (then name)."""
-    old = {(t.format, t.identity): t for t in before}
-    return [(old[(t.format, t.identity)], t) for t in after if (t.format, t.identity) in old]
+    """Match each proposed topology with its current version by identity (then name).
+
+    Identity is per scope; when several documents define one identity (sample CRs,
+    issue 16.7) each is matched with the definition of its own file.
+    """
+    old: dict[tuple[str, str, str], list[Topology]] = {}
+    for t in before:
+        old.setdefault((t.format, t.scope, t.identity), []).append(t)
+    out: list[tuple[Topology, Topology]] = []
+    for t in after:
+        found = old.get((t.format, t.scope, t.identity), [])
+        if len(found) > 1:  # else the last, as when identities were unique per run
+            found = [b for b in found if b.file == t.file] or found[-1:]
+        if len(found) == 1:
+            out.append((found[0], t))
+    return out
 
 
 def check_transitions(before: Sequence[Topology], after: Sequence[Topology],

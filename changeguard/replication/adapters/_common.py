@@ -128,8 +128,12 @@ def frozen(d: Mapping[str, V]) -> Mapping[str, V]:
 
 def line_of(doc: Loaded, *path: str | int) -> int | None:
     """Line of a JSON path in a loaded document (nearest ancestor if absent)."""
-    return doc.source.line_for("".join("/" + str(p).replace("~", "~0").replace("/", "~1")
-                                       for p in path))
+    return doc.source.line_for(pointer(*path))
+
+
+def pointer(*path: str | int) -> str:
+    """The JSON pointer (RFC 6901) of a path; '' for the document itself."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
 def finding(rule: str, message: str, file: str | None, line: int | None,

@@ -11,7 +11,7 @@ changeguard waiver does (SPEC §6).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from changeguard.errors import InputError
@@ -151,8 +151,12 @@ def _topology(d: _Doc, engine: str, nodes: list[Node], *, name: str | None = Non
               settings: Settings | None = None, sync: SyncSettings | None = None,
               upstream_cluster: str | None = None, primary_cluster: str | None = None,
               upstream_line: int | None = None, primary_line: int | None = None,
-              peers: Sequence[str] = ()) -> Topology:
+              peers: Sequence[str] = (), upstream_at: tuple[str | int, ...] | None = None,
+              primary_at: tuple[str | int, ...] | None = None) -> Topology:
     lines = {"upstream_cluster": upstream_line, "primary_cluster": primary_line}
+    # the spec field naming the other cluster, for findings' JSON pointers (issue 16.9)
+    at = {"upstream_cluster": upstream_at if upstream_cluster else None,
+          "primary_cluster": primary_at if primary_cluster else None}
     return Topology(
         name=name or d.name, engine=engine, format=FORMAT, nodes=tuple(nodes),
         cluster=name or d.name, kind=str(d.data.get("kind")), files=(d.path,),
@@ -162,7 +166,8 @@ def _topology(d: _Doc, engine: str, nodes: list[Node], *, name: str | None = Non
         file=d.path, line=d.line("metadata", "name"),
         lines=frozen({k: v for k, v in lines.items() if v is not None}),
         peer_clusters=tuple(dict.fromkeys(p for p in peers if p and p != (name or d.name))),
-        scope=_namespace(d))
+        scope=_namespace(d),
+        pointers=frozen({k: _pointer("spec", *v) for k, v in at.items() if v is not None}))
 
 
 def _namespace(d: _Doc) -> str:
@@ -223,7 +228,9 @@ def _cnpg(d: _Doc) -> list[Topology]:
     return [_topology(d, "postgresql", nodes, sizes=[size], sync=_cnpg_sync(d),
                       upstream_cluster=upstream, primary_cluster=primary_cluster,
                       upstream_line=d.sline("replica", "source"),
-                      primary_line=d.sline("replica", "primary"), peers=peers)]
+                      primary_line=d.sline("replica", "primary"), peers=peers,
+                      upstream_at=("replica", "source" if replica.get("source") else "primary"),
+                      primary_at=("replica", "primary"))]
 
 
 def _cnpg_sync(d: _Doc) -> SyncSettings | None:
@@ -234,11 +241,21 @@ def _cnpg_sync(d: _Doc) -> SyncSettings | None:
     lines = {"mode": d.sline("postgresql", "synchronous", "method"),
              "count": d.sline("postgresql", "synchronous", "number"),
              "min_sync": d.sline("minSyncReplicas"), "max_sync": d.sline("maxSyncReplicas")}
+    where: dict[str, tuple[str, ...]] = {
+        "mode": ("postgresql", "synchronous", "method"),
+        "count": ("postgresql", "synchronous", "number"),
+        "min_sync": ("minSyncReplicas",), "max_sync": ("maxSyncReplicas",)}
     method = sync.get("method")
     mode = str(method).lower() if method is not None else ("any" if hi else None)
     return SyncSettings(mode=mode, count=as_int(sync.get("number")), min_sync=lo, max_sync=hi,
                         file=d.path, line=lines["count"] if sync else lines["max_sync"],
-                        lines=frozen(lines))
+                        lines=frozen(lines), pointers=_present(d, where))
+
+
+def _present(d: _Doc, where: dict[str, tuple[str, ...]]) -> Mapping[str, str]:
+    """Pointers of the spec fields `where` names that the CR declares."""
+    return frozen({k: _pointer("spec", *at) for k, at in where.items()
+                   if get(d.spec, *at) is not None})
 
 
 def _zalando(d: _Doc) -> list[Topology]:
@@ -252,18 +269,22 @@ def _zalando(d: _Doc) -> list[Topology]:
                       settings=_patroni_settings(d, patroni, ("patroni",)),
                       sync=_patroni_sync(d, patroni, ("patroni",)),
                       upstream_cluster=_service_cluster(standby.get("standby_host")),
-                      upstream_line=d.sline("standby", "standby_host"))]
+                      upstream_line=d.sline("standby", "standby_host"),
+                      upstream_at=("standby", "standby_host"))]
 
 
 def _patroni_settings(d: _Doc, patroni: dict[str, JSONValue],
-                      at: tuple[str, ...]) -> Settings:
+                      at: tuple[str, ...], where: dict[str, tuple[str, ...]] | None = None
+                      ) -> Settings:
     keys = ("ttl", "loop_wait", "retry_timeout")
     declared = {k: as_float(patroni.get(k)) for k in keys if k in patroni}
     if not declared:
         return Settings()
+    paths = {k: (where or {}).get(k, (*at, k)) for k in declared}
     return Settings(ttl=declared.get("ttl"), loop_wait=declared.get("loop_wait"),
                     retry_timeout=declared.get("retry_timeout"), file=d.path,
-                    lines=frozen({k: d.sline(*at, k) for k in declared}))
+                    lines=frozen({k: d.sline(*v) for k, v in paths.items()}),
+                    pointers=frozen({k: _pointer("spec", *v) for k, v in paths.items()}))
 
 
 def _patroni_sync(d: _Doc, patroni: dict[str, JSONValue],
@@ -277,7 +298,9 @@ def _patroni_sync(d: _Doc, patroni: dict[str, JSONValue],
     lines = {"mode": d.sline(*at, "synchronous_mode"),
              "count": d.sline(*at, "synchronous_node_count")}
     return SyncSettings(mode=mode, count=count if on else None, file=d.path,
-                        line=lines["mode"], lines=frozen(lines))
+                        line=lines["mode"], lines=frozen(lines), pointers=_present(d, {
+                            "mode": (*at, "synchronous_mode"),
+                            "count": (*at, "synchronous_node_count")}))
 
 
 def _crunchy(d: _Doc) -> list[Topology]:
@@ -291,16 +314,19 @@ def _crunchy(d: _Doc) -> list[Topology]:
     patroni = as_dict(d.spec.get("patroni"))
     dyn = as_dict(patroni.get("dynamicConfiguration"))
     timing = dict(dyn)
+    where: dict[str, tuple[str, ...]] = {k: ("patroni", "dynamicConfiguration", k) for k in dyn}
     for ours, theirs in (("ttl", "leaderLeaseDurationSeconds"), ("loop_wait", "syncPeriodSeconds")):
         if theirs in patroni and ours not in timing:
             timing[ours] = patroni[theirs]
+            where[ours] = ("patroni", theirs)
     standby = as_dict(d.spec.get("standby"))
     upstream = (_service_cluster(standby.get("host")) or "standby-repo") if as_bool(
         standby.get("enabled")) else None
     return [_topology(d, "postgresql", nodes, sizes=[size],
-                      settings=_patroni_settings(d, timing, ("patroni",)),
+                      settings=_patroni_settings(d, timing, ("patroni",), where),
                       sync=_patroni_sync(d, dyn, ("patroni", "dynamicConfiguration")),
-                      upstream_cluster=upstream, upstream_line=d.sline("standby"))]
+                      upstream_cluster=upstream, upstream_line=d.sline("standby"),
+                      upstream_at=("standby", "host" if standby.get("host") else "enabled"))]
 
 
 # --- MySQL / MariaDB operators --------------------------------------------------------
@@ -336,7 +362,8 @@ def _mariadb(d: _Doc) -> list[Topology]:
                       primary_cluster=primary, upstream_cluster=upstream,
                       upstream_line=d.sline("multiCluster", "primary"),
                       primary_line=d.sline("multiCluster", "primary"),
-                      peers=peers if primary else ())]
+                      peers=peers if primary else (), upstream_at=("multiCluster", "primary"),
+                      primary_at=("multiCluster", "primary"))]
 
 
 def _vitess(d: _Doc) -> list[Topology]:
@@ -446,7 +473,11 @@ def _external_nodes(d: _Doc, rs: dict[str, JSONValue], at: tuple[str | int, ...]
             upstream=primary, votes=1 if votes is None else votes,
             priority=1.0 if prio is None else prio, file=d.path, line=line, external=True,
             lines=frozen({"votes": d.sline(*at, "externalNodes", k, "votes"),
-                          "priority": d.sline(*at, "externalNodes", k, "priority")})))
+                          "priority": d.sline(*at, "externalNodes", k, "priority")}),
+            pointers=frozen({"": _pointer("spec", *at, "externalNodes", k), **{
+                f: _pointer("spec", *at, "externalNodes", k, f) for f in ("host", "votes",
+                                                                          "priority")
+                if f in e}})))
     return out
 
 
@@ -499,7 +530,8 @@ def _attach_sentinels(d: _Doc, topologies: list[Topology]) -> list[Finding]:
             and t.name == target_name and t.scope == _namespace(d)]
     here = [i for i in same if posixpath.dirname(topologies[i].file or "")
             == posixpath.dirname(d.path)]
-    idx = (here or same)[0] if here or same else None
+    own = [i for i in here if topologies[i].file == d.path]  # sample copies: its own file's
+    idx = (own or here or same)[0] if here or same else None
     missing: list[Finding] = []
     if idx is None:
         missing.append(rule_finding(
@@ -515,7 +547,9 @@ def _attach_sentinels(d: _Doc, topologies: list[Topology]) -> list[Finding]:
                         sentinel_master=str(cfg.get("masterGroupName") or "myMaster"),
                         sentinel_owner=f"RedisSentinel {d.name}",
                         file=d.path, lines=frozen({"sentinel_quorum": d.sline(
-                            "redisSentinelConfig", "quorum")}))
+                            "redisSentinelConfig", "quorum")}),
+                        pointers=_present(d, {"sentinel_quorum": ("redisSentinelConfig",
+                                                                  "quorum")}))
     merged = replace(base, nodes=(*base.nodes, *sentinels), settings=settings,
                      sizes=(*base.sizes, size), files=tuple(dict.fromkeys((*base.files, d.path))))
     if idx is None:

@@ -25,6 +25,7 @@ from changeguard.replication.adapters._common import (
     frozen,
     get,
     line_of,
+    pointer,
     text_of,
     yaml_docs,
 )
@@ -151,17 +152,19 @@ def _member(path: str, loaded: Loaded, m: dict[str, JSONValue],
     zone = tags.get("zone") or tags.get("dc") or tags.get("region")
     flags = {k for k in ("hidden", "buildIndexes") if k in m and as_bool(m.get(k)) is (
         k == "hidden")}
-    keys = ("_id", "host", "priority", "votes", "arbiterOnly", "hidden")
-    lines: dict[str, int] = {k: line_of(loaded, *at, k) or 1 for k in keys if k in m}
-    if "_id" in lines:
-        lines["server_id"] = lines["_id"]
-    if "arbiterOnly" in lines:
-        lines["role"] = lines["arbiterOnly"]
+    # model field -> member key; `name` is the host (issue 16.9: pointers for each)
+    keys = {"server_id": "_id", "host": "host", "name": "host", "priority": "priority",
+            "votes": "votes", "role": "arbiterOnly", "hidden": "hidden",
+            "zone": "tags"}
+    present = {ours: k for ours, k in keys.items() if k in m}
+    lines: dict[str, int] = {ours: line_of(loaded, *at, k) or 1 for ours, k in present.items()}
+    pointers = {ours: pointer(*at, k) for ours, k in present.items()}
+    pointers[""] = pointer(*at)
     prio = as_float(m.get("priority"))
     return Node(name=host, role="arbiter" if arbiter else "replica", host=h, port=port,
                 zone=str(zone) if zone is not None else None, server_id=as_int(m.get("_id")),
                 priority=prio, votes=as_int(m.get("votes")), tags=frozenset(flags), file=path,
-                line=line_of(loaded, *at) or 1, lines=frozen(lines))
+                line=line_of(loaded, *at) or 1, lines=frozen(lines), pointers=frozen(pointers))
 
 
 def _elect(nodes: list[Node]) -> list[Node]:

@@ -25,6 +25,7 @@ from changeguard.replication.adapters._common import (
     frozen,
     get,
     line_of,
+    pointer,
     scalar,
     schema_finding,
     standalone,
@@ -124,19 +125,21 @@ def _member(path: str, doc: Loaded, result: AdapterResult) -> _Member:
         host = None
     tags = as_dict(data.get("tags"))
     dcs = as_dict(get(data, "bootstrap", "dcs"))
-    params: dict[str, ParamValue] = {
-        k: scalar(v) for k, v in as_dict(get(dcs, "postgresql", "parameters")).items()}
-    params.update({k: scalar(v) for k, v in as_dict(pg.get("parameters")).items()})
-    lines = {f"params.{k}": line_of(doc, "postgresql", "parameters", k) or 1
-             for k in as_dict(pg.get("parameters"))}
+    params: dict[str, ParamValue] = {}
+    # model field -> document path; the member's own `postgresql.parameters` override
+    # the cluster-wide `bootstrap.dcs` ones, for the value and for where it points
+    paths: dict[str, tuple[str, ...]] = {}
+    for at in (("bootstrap", "dcs", "postgresql"), ("postgresql",)):
+        for k, v in as_dict(get(data, *at, "parameters")).items():
+            params[k] = scalar(v)
+            paths[f"params.{k}"] = (*at, "parameters", k)
     flags = {t for t in _BOOL_TAGS if as_bool(tags.get(t))}
     prio = as_int(tags.get("failover_priority"))
     if prio is not None and prio <= 0:
         flags.add("nofailover")
     upstream = tags.get("replicatefrom")
-    lines.update({"name": line_of(doc, *name_path) or 1,
-                  "host": line_of(doc, "postgresql", "connect_address") or 1,
-                  "upstream": line_of(doc, "tags", "replicatefrom") or 1})
+    paths.update(_field_paths(data, tags, name_path))
+    lines = {k: line_of(doc, *at) or 1 for k, at in paths.items() if k}
     node = Node(
         name=str(name) if name is not None else basename(path).rsplit(".", 1)[0],
         role="replica", host=host, port=port,
@@ -145,8 +148,31 @@ def _member(path: str, doc: Loaded, result: AdapterResult) -> _Member:
         sync=False if "nosync" in flags else None,
         priority=float(prio) if prio is not None else None,
         params=frozen(params), tags=frozenset(flags), file=path,
-        line=line_of(doc, *name_path) or 1, lines=frozen(lines))
+        line=line_of(doc, *name_path) or 1, lines=frozen(lines),
+        pointers=frozen({k: pointer(*at) for k, at in paths.items()}))
     return _Member(path, doc, node, dcs)
+
+
+def _field_paths(data: dict[str, JSONValue], tags: dict[str, JSONValue],
+                 name_path: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Where each model field of a member was set (for lines and JSON pointers)."""
+    paths: dict[str, tuple[str, ...]] = {"name": name_path}
+    for at in (("postgresql", "connect_address"), ("postgresql", "listen"),
+               ("restapi", "connect_address")):  # where `host` came from, in that order
+        if get(data, *at):
+            paths["host"] = at
+            break
+    for field_, tag in (("upstream", "replicatefrom"), ("zone", "zone"), ("sync", "nosync"),
+                        ("priority", "failover_priority")):
+        if tag in tags:
+            paths[field_] = ("tags", tag)
+    # the role is Patroni's election: a member that may not run for leader says so here
+    prio = as_int(tags.get("failover_priority"))
+    if as_bool(tags.get("nofailover")):
+        paths["role"] = ("tags", "nofailover")
+    elif prio is not None and prio <= 0:
+        paths["role"] = ("tags", "failover_priority")
+    return paths
 
 
 def _topology(key: str, members: list[_Member]) -> Topology:
@@ -194,7 +220,8 @@ def _settings(members: list[_Member]) -> Settings:
         # undeclared values stay None: the ttl rule applies Patroni's defaults itself
         s = Settings(ttl=declared.get("ttl"), loop_wait=declared.get("loop_wait"),
                      retry_timeout=declared.get("retry_timeout"), file=m.file,
-                     lines=frozen(lines))
+                     lines=frozen(lines), pointers=frozen(
+                         {k: pointer("bootstrap", "dcs", k) for k in declared}))
         if best is None or margin < best[0]:
             best = (margin, s)
     return best[1] if best else Settings()
@@ -209,14 +236,19 @@ def _sync(members: list[_Member]) -> SyncSettings | None:
         text = "quorum" if str(mode).lower() == "quorum" else ("on" if on else "off")
         if on and as_bool(m.dcs.get("synchronous_mode_strict")):
             text = "strict"
-        lines: dict[str, int] = {k: line_of(m.doc, "bootstrap", "dcs", k) or 1
-                                 for k in ("synchronous_mode", "synchronous_node_count",
-                                           "synchronous_mode_strict") if k in m.dcs}
+        keys = {"mode": "synchronous_mode", "count": "synchronous_node_count",
+                "strict": "synchronous_mode_strict"}
+        present = {ours: k for ours, k in keys.items() if k in m.dcs}
+        # keyed by the model's names: the sync count's line is its own (issue 16.9)
+        lines: dict[str, int] = {ours: line_of(m.doc, "bootstrap", "dcs", k) or 1
+                                 for ours, k in present.items()}
         count = as_int(m.dcs.get("synchronous_node_count"))
         if count is None and text != "off":
             count = 1
         return SyncSettings(mode=text, count=count, file=m.file,
-                            line=lines["synchronous_mode"], lines=frozen(lines))
+                            line=lines["mode"], lines=frozen(lines),
+                            pointers=frozen({ours: pointer("bootstrap", "dcs", k)
+                                             for ours, k in present.items()}))
     return None
 
 
