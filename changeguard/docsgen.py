@@ -217,6 +217,13 @@ DESCRIPTIONS: dict[str, str] = {
     "GuardConfig.require_signed": "Every log event must carry an SSH signature by a roster key.",
     "GuardConfig.reviewers": "The roster: who may approve, with roles.",
     "GuardConfig.max_file_bytes": "Largest input file read (bytes).",
+    "GuardConfig.trust": "Where the trusted config comes from (SPEC §12).",
+    "GuardConfig.clock": "`real` (wall-clock event times) or `simulated` (`--now` allowed: "
+                         "demos, rehearsals, tests).",
+    "GuardConfig.clock_skew_minutes": "Largest accepted gap between an event's time and its "
+                                      "commit's, and a commit's time ahead of the gate's clock.",
+    "TrustConfig.branch": "The trusted branch: writers and judges read the config, roster and "
+                          "policies from it, never from the working tree.",
     "LogConfig.ref": "Ref holding the change log.",
     "LogConfig.remote": "Remote to fetch from and push to (optional).",
     "SchemaMapping.paths": "Globs of files this mapping applies to.",

@@ -225,6 +225,11 @@ class LogConfig(_Strict):
     remote: str | None = None
 
 
+class TrustConfig(_Strict):
+    branch: Annotated[str, StringConstraints(pattern=cfgdef.BRANCH_PATTERN)] = (
+        cfgdef.DEFAULT_TRUST_BRANCH)
+
+
 class SchemaMapping(_Strict):
     paths: list[NonEmpty] = Field(min_length=1)
     schema_: str | None = Field(default=None, alias="schema")
@@ -301,6 +306,10 @@ class GuardConfig(_Strict):
     require_signed: StrictBool = False
     reviewers: list[Reviewer] = Field(default_factory=list)
     max_file_bytes: Annotated[int, Strict(), Field(gt=0)] = cfgdef.DEFAULT_MAX_BYTES
+    trust: TrustConfig = Field(default_factory=TrustConfig)
+    clock: Literal["real", "simulated"] = "real"
+    clock_skew_minutes: Annotated[float, Strict(), Field(ge=0)] = (
+        cfgdef.DEFAULT_CLOCK_SKEW_MINUTES)
 
     @field_validator("reviewers")
     @classmethod

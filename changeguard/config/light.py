@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 CONFIG_NAME = d.CONFIG_NAME
 _REF = re.compile(d.REF_PATTERN)
+_BRANCH = re.compile(d.BRANCH_PATTERN)
 _EMAIL = re.compile(d.EMAIL_PATTERN)
 _HHMM = re.compile(d.HHMM_PATTERN)
 # as changeguard.model._RFC3339: an RFC 3339 string, offset required (SPEC §10)
@@ -67,6 +68,10 @@ class LightConfig:
     freezes: tuple[FreezeSpan, ...] = ()
     reviewers: tuple[Member, ...] = ()
     max_file_bytes: int = d.DEFAULT_MAX_BYTES
+    trust_branch: str = d.DEFAULT_TRUST_BRANCH
+    clock: str = d.DEFAULT_CLOCK
+    clock_skew_minutes: float = d.DEFAULT_CLOCK_SKEW_MINUTES
+    policies: tuple[str, ...] = d.DEFAULT_POLICIES
     schema_globs: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
 
 
@@ -91,7 +96,9 @@ def view_of(config: GuardConfig, file: str = CONFIG_NAME) -> LightConfig:
         log_ref=config.log.ref, log_remote=config.log.remote,
         freezes=tuple(FreezeSpan(f.name, f.start, f.end, f.reason) for f in config.freezes),
         reviewers=tuple(Member(r.email, r.name, tuple(r.roles)) for r in config.reviewers),
-        max_file_bytes=config.max_file_bytes,
+        max_file_bytes=config.max_file_bytes, trust_branch=config.trust.branch,
+        clock=config.clock, clock_skew_minutes=config.clock_skew_minutes,
+        policies=tuple(config.policies),
         schema_globs=tuple(tuple(m.paths) for m in config.schemas))
 
 
@@ -116,7 +123,7 @@ def parse_light_config(loaded: Loaded) -> LightConfig:
     guarded = v.strings(data.get("guarded", []), ("guarded",))
     plans = v.non_empty(data.get("plans", d.DEFAULT_PLANS), ("plans",))
     schemas = [v.schema(item, loc) for item, loc in v.items(data, "schemas")]
-    v.strings(data.get("policies", list(d.DEFAULT_POLICIES)), ("policies",))
+    policies = v.strings(data.get("policies", list(d.DEFAULT_POLICIES)), ("policies",))
     for item, loc in v.items(data, "windows"):
         v.window(item, loc)
     freezes = [v.freeze(item, loc) for item, loc in v.items(data, "freezes")]
@@ -129,10 +136,21 @@ def parse_light_config(loaded: Loaded) -> LightConfig:
     size = data.get("max_file_bytes", d.DEFAULT_MAX_BYTES)
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
         raise v.fail(("max_file_bytes",), "Input should be a positive integer")
+    trust = v.mapping(data.get("trust", {}), ("trust",), d.TRUST_KEYS)
+    branch = trust.get("branch", d.DEFAULT_TRUST_BRANCH)
+    if not isinstance(branch, str) or not _BRANCH.match(branch):
+        raise v.fail(("trust", "branch"), f"String should match pattern '{d.BRANCH_PATTERN}'",
+                     "a branch name such as main")
+    clock = data.get("clock", d.DEFAULT_CLOCK)
+    if clock not in d.CLOCKS:
+        raise v.fail(("clock",), "Input should be " + " or ".join(repr(c) for c in d.CLOCKS))
+    skew = v.number(data, "clock_skew_minutes", d.DEFAULT_CLOCK_SKEW_MINUTES,
+                    minimum_exclusive=False)
     return LightConfig(
         file=loaded.file, guarded=tuple(guarded), plans=plans, schemas=tuple(schemas),
         log_ref=ref, log_remote=remote, freezes=tuple(freezes), reviewers=tuple(reviewers),
-        max_file_bytes=size,
+        max_file_bytes=size, trust_branch=branch, clock=str(clock),
+        clock_skew_minutes=skew, policies=tuple(policies),
         schema_globs=tuple(tuple(_strs(s.get("paths"))) for s in schemas),
     )
 
@@ -284,13 +302,14 @@ class _Checker:
             raise self.fail(loc, f"'{value}' is not a valid datetime") from None
 
     def number(self, data: dict[str, JSONValue], key: str, default: float,
-               minimum_exclusive: bool) -> None:
+               minimum_exclusive: bool) -> float:
         value = data.get(key, default)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise self.fail((key,), "Input should be a valid number")
         if value < 0 or (minimum_exclusive and value == 0):
             word = "greater than" if minimum_exclusive else "greater than or equal to"
             raise self.fail((key,), f"Input should be {word} 0")
+        return float(value)
 
     def reviewers(self, items: list[tuple[JSONValue, Loc]]) -> list[Member]:
         out: list[Member] = []

@@ -12,6 +12,7 @@ CONFIG: dict[str, Any] = {
     "apiVersion": "changeguard/v1",
     "kind": "GuardConfig",
     "timezone": "Asia/Singapore",
+    "clock": "simulated",  # tests replay 2016 with --now (SPEC §12 "Time")
     "guarded": ["db/**"],
     "plans": "changes/*.yaml",
     "policies": ["builtin:default"],
