@@ -10,6 +10,7 @@ from pathlib import Path
 from changeguard.changelog.workflow import Outcome, Session
 from changeguard.commands.output import emit
 from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo_root
+from changeguard.errors import RefusedError
 
 
 def session(g: Globals, now: str | None) -> Session:
@@ -70,15 +71,38 @@ def run_unfreeze(g: Globals, now: str | None) -> int:
     return run(g, now, unfreeze)
 
 
-def tip_warnings(s: Session) -> list[str]:
-    """A warning when the log tip `show`/`list` read does not verify (SPEC §12)."""
+def tip_warnings(s: Session, g: Globals) -> list[str]:
+    """Notes on the log `show`/`list` read: a tip that does not verify, how old it is (§12)."""
+    from changeguard.changelog.verified import config_fingerprint
     from changeguard.changelog.verify import first_problem
 
-    bad = first_problem(s.git, s.config)
+    out = stale_note(s)
+    bad = first_problem(s.git, s.config, config_fingerprint(s.repo, g.config))
     if bad is None:
-        return []
-    return [f"warning: the change log does not verify at {bad.commit}: {bad.message}",
+        return out
+    return [*out, f"warning: the change log does not verify at {bad.commit}: {bad.message}",
             "  hint: what is shown may be forged; run `changeguard log verify`"]
+
+
+def stale_note(s: Session) -> list[str]:
+    """With a log remote: how long ago this clone last fetched the log (else nothing)."""
+    if not s.config.log.remote:
+        return []
+    from changeguard.changelog.freshness import freshness_note
+    from changeguard.changelog.verified import common_dir
+
+    return [f"note: {freshness_note(common_dir(s.git), s.config.log.remote)}"]
+
+
+def _missing_change(s: Session, e: RefusedError) -> RefusedError:
+    """`show ID` of an ID this clone does not have: maybe it is just stale (SPEC §12)."""
+    remote = s.config.log.remote
+    if not remote or not e.message.startswith("no change "):
+        return e
+    from changeguard.changelog.freshness import sync_hint
+    from changeguard.changelog.verified import common_dir
+
+    return RefusedError(e.message, hint=sync_hint(common_dir(s.git), remote))
 
 
 def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> int:
@@ -88,10 +112,13 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> in
     f = pick_format(fmt, g, TEXT_JSON)
 
     def act(s: Session) -> Outcome:
-        data = show_json(s, change_id)
+        try:
+            data = show_json(s, change_id)
+        except RefusedError as e:
+            raise _missing_change(s, e) from e
         text = json.dumps(data, indent=2, ensure_ascii=False) if f == "json" \
             else show_text(s, data)
-        return Outcome(0, [text], tip_warnings(s))
+        return Outcome(0, [text], tip_warnings(s, g))
 
     return run(g, now, act)
 
@@ -107,7 +134,7 @@ def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
         rows = list_rows(s, state, only_overdue)
         # no indent: json's C encoder keeps `list` at 10k changes well under half a second
         return Outcome(0, [json.dumps(rows, ensure_ascii=False) if f == "json"
-                           else list_text(rows)], tip_warnings(s))
+                           else list_text(rows)], tip_warnings(s, g))
 
     return run(g, now, act)
 
