@@ -33,6 +33,7 @@ class Globals:
     fmt: str | None = None
     color: bool = True
     verbose: bool = False
+    trusted_rev: str | None = None
 
 
 def find_repo(start: Path | None = None) -> Path:
