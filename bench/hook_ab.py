@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hook import TOPOLOGY, make_repo  # noqa: E402  (bench/ is a folder of scripts)
+from hook import TOPOLOGY, make_repo  # bench/ is a folder of scripts, not a package
 
 BUDGET = 1.2
 
