@@ -91,9 +91,12 @@ def write_covering_log(repo: Path, path: str) -> None:
     # SPEC §12: the hook believes only a verified tip; this hand-made one (no events) is
     # recorded as verified, the steady state of a clone whose log tip verified once
     sys.path.insert(0, str(ROOT))
-    from changeguard.changelog.verified import config_fingerprint, remember
+    from changeguard.changelog.verified import remember, trusted_fingerprint
+    from changeguard.config.trusted import find_trusted
+    from changeguard.git import Git
 
-    remember(repo / ".git", tip, config_fingerprint(repo, None))
+    trusted = find_trusted(Git(repo), ".changeguard.yaml", judge=False)
+    remember(repo / ".git", tip, trusted_fingerprint(trusted))
 
 
 def measure(cases: dict[str, tuple[list[str], Path]], runs: int,

@@ -27,11 +27,12 @@ from changeguard.changelog.store import Git, ref_tip  # noqa: E402
 from changeguard.changelog.verified import (  # noqa: E402
     cached_tips,
     common_dir,
-    config_fingerprint,
     remember,
+    trusted_fingerprint,
 )
 from changeguard.changelog.verify import verify  # noqa: E402
 from changeguard.config import load_config  # noqa: E402
+from changeguard.config.trusted import find_trusted  # noqa: E402
 
 REF = "refs/heads/changeguard/log"
 
@@ -58,7 +59,7 @@ def measure(n: int, repeat: int) -> dict[str, float]:
         full = verify(git, cfg)
         inc = verify(git, cfg, since=base)
         assert full.ok and inc.ok and inc.events == 1, (full.problems[:1], inc.problems[:1])
-        fp = config_fingerprint(repo, None)
+        fp = trusted_fingerprint(find_trusted(git, ".changeguard.yaml", judge=True))
         gd = common_dir(git)
         tip = ref_tip(git, REF)
         assert tip is not None

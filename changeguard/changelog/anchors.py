@@ -30,13 +30,16 @@ class Anchor:
     tip: str  # the log tip it relied on
 
 
-def trusted_ref(git: Git, config: GuardConfig) -> str | None:
-    """The trusted branch as SPEC §12 resolves it for the judges (None: not in this clone)."""
-    branch = config.trust.branch
-    for ref in (f"refs/remotes/{config.log.remote or 'origin'}/{branch}", f"refs/heads/{branch}"):
-        if git.run("rev-parse", "-q", "--verify", ref + "^{commit}", check=False).returncode == 0:
-            return ref
-    return None
+def trusted_rev(git: Git) -> str | None:
+    """The trusted revision as the judges resolve it (SPEC §12; None: not in this clone)."""
+    from changeguard.config.defaults import CONFIG_NAME
+    from changeguard.config.trusted import find_trusted
+    from changeguard.errors import ChangeguardError
+
+    try:
+        return find_trusted(git, CONFIG_NAME, judge=True).sha
+    except ChangeguardError:  # no trusted branch here: nothing recorded to check against
+        return None
 
 
 def recorded_tips(message: str) -> list[str]:
@@ -63,10 +66,11 @@ def anchors(git: Git, ref: str) -> list[Anchor]:
     return out
 
 
-def check_anchors(git: Git, config: GuardConfig, log_commits: set[str]
-                  ) -> list[tuple[str, str]]:
-    """(commit, problem) for each anchor outside `log_commits` (the current log's history)."""
-    ref = trusted_ref(git, config)
+def check_anchors(git: Git, config: GuardConfig, log_commits: set[str],
+                  trusted: str | None = None) -> list[tuple[str, str]]:
+    """(commit, problem) for each anchor on the trusted revision's first-parent history
+    (`trusted`, default: resolved as the judges do) outside `log_commits`."""
+    ref = trusted or trusted_rev(git)
     if ref is None:
         return []
     lost = [a for a in anchors(git, ref) if a.tip not in log_commits]
@@ -75,6 +79,6 @@ def check_anchors(git: Git, config: GuardConfig, log_commits: set[str]
     for a, got in zip(lost, present, strict=True):
         why = ("which this clone does not have at all" if got is None
                else "which is not in the current log's history")
-        out.append((a.commit, f"the log was shortened: {ref} commit {a.commit[:12]} relied "
-                              f"on log tip {a.tip[:12]} ({TRAILER} trailer), {why}"))
+        out.append((a.commit, f"the log was shortened: trusted-branch commit {a.commit[:12]} "
+                              f"relied on log tip {a.tip[:12]} ({TRAILER} trailer), {why}"))
     return out

@@ -13,8 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.git import Git, git_dir_of
+
+if TYPE_CHECKING:
+    from changeguard.config.trusted import Trusted
 
 CACHE = "changeguard-verified"
 MAX_LINES = 256  # ~25 kB: the hook reads it on every guarded commit
@@ -26,14 +30,9 @@ def fingerprint(config_source: bytes) -> str:
     return hashlib.sha256(_VERSION + config_source).hexdigest()
 
 
-def config_fingerprint(repo: Path, path: Path | None) -> str:
-    """`fingerprint` of the config file `--config PATH` or the repo's own names (b"": none)."""
-    from changeguard.config.load import config_path
-
-    try:
-        return fingerprint(config_path(repo, path).read_bytes())
-    except OSError:
-        return fingerprint(b"")
+def trusted_fingerprint(trusted: Trusted) -> str:
+    """`fingerprint` of the trusted revision's config (SPEC §12; b"": it has none)."""
+    return fingerprint(trusted.raw or b"")
 
 
 def common_dir(git: Git) -> Path:

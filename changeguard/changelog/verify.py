@@ -286,17 +286,18 @@ def _search_keys(st: ChangeState) -> list[str]:
 
 
 def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
-           since: str | None = None) -> Report:
+           since: str | None = None, trusted: str | None = None) -> Report:
     """Replay and check the log up to `tip` (default: the log ref); problems in commit order.
 
     `since` (a commit that verified under this config, an ancestor of `tip`) replays only the
     commits after it, starting from its stored state; None replays from the root.
+    `trusted` is the trusted revision whose anchors are checked (default: resolved here).
     """
     report = Report()
     tip = tip or ref_tip(git, config.log.ref)
     if tip is None:
         # a deleted log is a shortened one too
-        report.problems += [Problem(*p) for p in check_anchors(git, config, set())]
+        report.problems += [Problem(*p) for p in check_anchors(git, config, set(), trusted)]
         return report
     history = read_history(git, tip, since)
     refuse_shallow(git, history)
@@ -309,7 +310,7 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
         report.problems += [Problem(c.sha, m) for m in found]
     shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
     report.problems += _reflog(git, config.log.ref, shas)
-    report.problems += [Problem(*p) for p in check_anchors(git, config, shas)]
+    report.problems += [Problem(*p) for p in check_anchors(git, config, shas, trusted)]
     return report
 
 
@@ -319,7 +320,7 @@ def model_fingerprint(config: GuardConfig) -> str:
 
 
 def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
-                  tip: str | None = None) -> Problem | None:
+                  tip: str | None = None, trusted: str | None = None) -> Problem | None:
     """The first problem of the log at `tip` (default: its ref), or None (SPEC §12).
 
     A tip that verified under this config (`fp`, see `changelog.verified`) is remembered under
@@ -334,7 +335,8 @@ def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
     known = cached_tips(gd, fp)
     if tip in known:
         return None
-    report = verify(git, config, tip=tip, since=_newest_ancestor(git, tip, set(known)))
+    report = verify(git, config, tip=tip, since=_newest_ancestor(git, tip, set(known)),
+                    trusted=trusted)
     if report.problems:
         return report.problems[0]
     remember(gd, tip, fp)

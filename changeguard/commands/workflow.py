@@ -13,12 +13,31 @@ from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo
 from changeguard.errors import RefusedError
 
 
-def session(g: Globals, now: str | None) -> Session:
-    """Repo, config and clock for one command."""
-    from changeguard.config import load_config
+def session(g: Globals, now: str | None, *, judge: bool = False) -> Session:
+    """Repo, the trusted config (SPEC §12) and clock for one command."""
+    from changeguard.changelog.store import Git
+    from changeguard.config.trusted import (
+        config_rel,
+        find_trusted,
+        full_config,
+        working_tree_differs,
+    )
+    from changeguard.errors import ConfigError
 
     repo = repo_root(g)
-    return Session(repo, load_config(repo, g.config), parse_now(now))
+    git = Git(repo)
+    trusted = find_trusted(git, config_rel(repo, g.config), judge=judge,
+                           explicit=g.trusted_rev, required=g.config is not None)
+    if trusted.sha is None:
+        raise ConfigError("the repository has no commit yet, so there is no trusted config",
+                          hint="commit .changeguard.yaml to the trusted branch (trust.branch, "
+                               "default main) first")
+    config = full_config(git, trusted)
+    if not judge and working_tree_differs(repo, trusted):
+        print(f"note: using the config of the trusted revision {trusted.display}; the "
+              "working tree's differs (governance edits take effect once a change plan "
+              "lands them)", file=sys.stderr)
+    return Session(repo, config, parse_now(now), trusted=trusted, _git=git)
 
 
 def show_outcome(o: Outcome) -> int:
@@ -30,9 +49,10 @@ def show_outcome(o: Outcome) -> int:
     return o.code
 
 
-def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome]) -> int:
+def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome], *,
+        judge: bool = False) -> int:
     """Run one workflow action and print its outcome."""
-    s = session(g, now)
+    s = session(g, now, judge=judge)
     try:
         return show_outcome(fn(s))
     finally:
@@ -71,13 +91,14 @@ def run_unfreeze(g: Globals, now: str | None) -> int:
     return run(g, now, unfreeze)
 
 
-def tip_warnings(s: Session, g: Globals) -> list[str]:
+def tip_warnings(s: Session) -> list[str]:
     """Notes on the log `show`/`list` read: a tip that does not verify, how old it is (§12)."""
-    from changeguard.changelog.verified import config_fingerprint
+    from changeguard.changelog.verified import trusted_fingerprint
     from changeguard.changelog.verify import first_problem
 
     out = stale_note(s)
-    bad = first_problem(s.git, s.config, config_fingerprint(s.repo, g.config))
+    fp = trusted_fingerprint(s.trusted) if s.trusted is not None else None
+    bad = first_problem(s.git, s.config, fp, trusted=s.trusted.sha if s.trusted else None)
     if bad is None:
         return out
     return [*out, f"warning: the change log does not verify at {bad.commit}: {bad.message}",
@@ -118,7 +139,7 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> in
             raise _missing_change(s, e) from e
         text = json.dumps(data, indent=2, ensure_ascii=False) if f == "json" \
             else show_text(s, data)
-        return Outcome(0, [text], tip_warnings(s, g))
+        return Outcome(0, [text], tip_warnings(s))
 
     return run(g, now, act)
 
@@ -134,7 +155,7 @@ def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
         rows = list_rows(s, state, only_overdue)
         # no indent: json's C encoder keeps `list` at 10k changes well under half a second
         return Outcome(0, [json.dumps(rows, ensure_ascii=False) if f == "json"
-                           else list_text(rows)], tip_warnings(s, g))
+                           else list_text(rows)], tip_warnings(s))
 
     return run(g, now, act)
 
@@ -146,7 +167,7 @@ def run_verify(g: Globals, fmt: str | None) -> int:
     f = pick_format(fmt, g, TEXT_JSON)
 
     def act(s: Session) -> Outcome:
-        rep = verify(s.git, s.config)
+        rep = verify(s.git, s.config, trusted=s.trusted.sha if s.trusted else None)
         if f == "json":
             return Outcome(0 if rep.ok else 1, [json.dumps(rep.to_json(), indent=2)])
         if rep.ok:
@@ -156,7 +177,7 @@ def run_verify(g: Globals, fmt: str | None) -> int:
                        [f"error: change log verification FAILED at {first.commit}: "
                         f"{first.message}"])
 
-    return run(g, None, act)
+    return run(g, None, act, judge=True)
 
 
 def run_sync(g: Globals, now: str | None) -> int:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from changeguard.config.light import LightConfig, load_light_config
+from changeguard.config.light import LightConfig
+from changeguard.config.trusted import Trusted, find_trusted, light_config
+from changeguard.config.trusted import config_rel as trusted_rel
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding, Severity
 from changeguard.git import Git, Staged
@@ -36,9 +38,15 @@ from changeguard.hook.staged import (
 
 def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
                config_path: Path | None, filenames: Sequence[str] = ()) -> int:
-    """Judge the staged change set (plus `filenames`); 0 ok, 1 deny, raises for exit 2."""
-    cfg = load_light_config(repo, config_path)
+    """Judge the staged change set (plus `filenames`); 0 ok, 1 deny, raises for exit 2.
+
+    The config is the trusted revision's (SPEC §12), never the working tree's or the
+    index's: an unstaged `guarded: []` edit switches nothing off.
+    """
     git = Git(repo, purpose="staged")
+    trusted = find_trusted(git, trusted_rel(repo, config_path), judge=False,
+                           required=config_path is not None)
+    cfg = light_config(trusted)
     staged = staged_changes(git)
     if not staged and not filenames:
         if fmt == "text":  # issue 12: an empty run must not look like a silent pass
@@ -66,22 +74,22 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     if sel.config is not None:
         check_guard_config(sel.config, read)
     findings = check_configs(repo, cfg, sel.mapped, read, errors)
-    findings += check_plans(repo, config_path, sel.plans, read, now)
+    findings += check_plans(repo, git, trusted, sel.plans, read, now)
     if sel.guarded:
-        findings += _coverage(repo, git, cfg, config_path, sel.guarded, now)
+        findings += _coverage(git, cfg, trusted, sel.guarded, now)
     code = _emit(findings, fmt, color, sel.files)
     for e in errors:  # every file was looked at; unreadable ones make the run exit 2
         print(e.render(), file=sys.stderr)
     return 2 if errors else code
 
 
-def _coverage(repo: Path, git: Git, cfg: LightConfig, config_path: Path | None,
-              guarded: list[Staged], now: datetime) -> list[Finding]:
+def _coverage(git: Git, cfg: LightConfig, trusted: Trusted, guarded: list[Staged],
+              now: datetime) -> list[Finding]:
     """Coverage judged from a verified log tip only (SPEC §12); a stale clone says so."""
     from changeguard.hook.coverage import RULE, check_coverage
     from changeguard.hook.logtip import believed_log
 
-    log = believed_log(repo, git, cfg, config_path)
+    log = believed_log(git, cfg, trusted)
     if log.problem is not None:
         return [Finding(RULE, Severity.DENY, f"{s.path} is guarded and nothing in the change "
                         f"log is believed: it does not verify at {log.problem}", s.path,

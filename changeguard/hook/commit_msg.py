@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from changeguard.config.light import load_light_config
+from changeguard.config.trusted import config_rel as trusted_rel
+from changeguard.config.trusted import find_trusted, light_config
 from changeguard.git import Git
 from changeguard.hook.staged import (
     config_rel,
@@ -23,8 +24,10 @@ from changeguard.hook.staged import (
 
 def run_commit_msg(repo: Path, message_file: Path, config_path: Path | None) -> int:
     """Add the trailer when guarded paths are staged; 1 when the log tip does not verify."""
-    cfg = load_light_config(repo, config_path)
     git = Git(repo, purpose="staged")
+    trusted = find_trusted(git, trusted_rel(repo, config_path), judge=False,
+                           required=config_path is not None)
+    cfg = light_config(trusted)  # the trusted revision's config, as the pre-commit stage
     staged = staged_changes(git)
     cfg_path = config_rel(repo, cfg)
     if cfg_path is not None and any(s.path == cfg_path for s in staged):
@@ -34,7 +37,7 @@ def run_commit_msg(repo: Path, message_file: Path, config_path: Path | None) -> 
     from changeguard.changelog.anchors import TRAILER
     from changeguard.hook.logtip import believed_log
 
-    log = believed_log(repo, git, cfg, config_path)
+    log = believed_log(git, cfg, trusted)
     if log.problem is not None:
         print(f"error: the change log does not verify at {log.problem}\n"
               "  hint: nothing in an unverified log is believed; run `changeguard log verify`",
