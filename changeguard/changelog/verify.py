@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.changelog.events import (
     control_chars,
@@ -45,6 +45,9 @@ from changeguard.changelog.store import Git, ref_tip
 from changeguard.errors import GitError, InputError, RefusedError
 from changeguard.model import ChangePlan, GuardConfig
 
+if TYPE_CHECKING:
+    from changeguard.config.trusted import Trusted
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -67,6 +70,7 @@ class Commit:
 class Report:
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
+    legacy_events: int = 0  # events before the first Changeguard-Config trailer (SPEC §12)
 
     @property
     def ok(self) -> bool:
@@ -75,8 +79,12 @@ class Report:
 
     def to_json(self) -> dict[str, object]:
         """SPEC §8 `log verify --format json` shape."""
-        return {"ok": self.ok, "events": self.events,
-                "problems": [{"commit": p.commit, "message": p.message} for p in self.problems]}
+        out: dict[str, object] = {
+            "ok": self.ok, "events": self.events,
+            "problems": [{"commit": p.commit, "message": p.message} for p in self.problems]}
+        if self.legacy_events:  # additive: only logs with a pre-trailer prefix carry it
+            out["legacy_events"] = self.legacy_events
+        return out
 
 
 def read_history(git: Git, tip: str) -> list[Commit]:
@@ -167,6 +175,12 @@ class Replay:
         self.shards: dict[str, set[str]] = defaultdict(set)  # list/ shard -> change ids
         self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
 
+    def use(self, config: GuardConfig) -> None:
+        """Judge the next event under `config` (the one it was written under, SPEC §12)."""
+        if config is not self.config:
+            self.config = config
+            self.roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
+
     def world(self, others: list[ChangeState]) -> World:
         """The World a replayed transition sees."""
         frz = tuple((f.start, f.end, f.name) for f in self.config.freezes)
@@ -246,8 +260,14 @@ def _search_keys(st: ChangeState) -> list[str]:
     return [f"{k}@{x}" for k in _keys(st) for x in (*days, "long")]
 
 
-def verify(git: Git, config: GuardConfig) -> Report:
-    """Replay and check the whole log; problems in commit order."""
+def verify(git: Git, config: GuardConfig, trusted: Trusted | None = None) -> Report:
+    """Replay and check the whole log; problems in commit order.
+
+    With `trusted` (the judge's trusted revision, whose config `config` is), every event is
+    judged under the config its `Changeguard-Config` trailer names (changelog/configs.py).
+    """
+    from changeguard.changelog.configs import judge_events
+
     report = Report()
     tip = ref_tip(git, config.log.ref)
     if tip is None:
@@ -255,11 +275,15 @@ def verify(git: Git, config: GuardConfig) -> Report:
     history = read_history(git, tip)
     refuse_shallow(git, history)
     blobs = _blobs(git, history)
-    sigs = _signatures(git, config, tip) if config.require_signed else {}
+    judged = judge_events(git, history, config, trusted)
+    report.legacy_events = judged.legacy
+    sigs = judged.signatures(git, [c.sha for c in history], config)
     replay = Replay(config)
     for c in history:
         report.events += 1
-        found = _check(c, replay, blobs, sigs, config, git.repo)
+        cfg = judged.config_of(c.sha, config)
+        replay.use(cfg)
+        found = _check(c, replay, blobs, sigs, cfg, git.repo) + judged.problems.get(c.sha, [])
         report.problems += [Problem(c.sha, m) for m in found]
     report.problems += _reflog(git, config.log.ref, {c.sha for c in history})
     return report
@@ -268,7 +292,8 @@ def verify(git: Git, config: GuardConfig) -> Report:
 _CACHE = "changeguard-verified"  # under the git dir: keys of log tips that verified
 
 
-def first_problem(git: Git, config: GuardConfig) -> Problem | None:
+def first_problem(git: Git, config: GuardConfig,
+                  trusted: Trusted | None = None) -> Problem | None:
     """The first problem of the log at its tip, or None (SPEC §12 "Only a verified log").
 
     A tip that verified under this config is remembered under `.git/`, so `show`/`list` and
@@ -277,14 +302,15 @@ def first_problem(git: Git, config: GuardConfig) -> Problem | None:
     tip = ref_tip(git, config.log.ref)
     if tip is None:
         return None
-    key = hashlib.sha256(f"{tip}\n{config.model_dump_json()}".encode()).hexdigest()
+    rev = trusted.sha if trusted is not None else None
+    key = hashlib.sha256(f"{tip}\n{rev}\n{config.model_dump_json()}".encode()).hexdigest()
     cache = Path(git.out("rev-parse", "--absolute-git-dir")) / _CACHE
     try:
         if key in cache.read_text().split():
             return None
     except OSError:
         pass
-    report = verify(git, config)
+    report = verify(git, config, trusted)
     if report.problems:
         return report.problems[0]
     try:
@@ -295,9 +321,9 @@ def first_problem(git: Git, config: GuardConfig) -> Problem | None:
     return None
 
 
-def refuse_unverified(git: Git, config: GuardConfig) -> None:
+def refuse_unverified(git: Git, config: GuardConfig, trusted: Trusted | None = None) -> None:
     """RefusedError (exit 1) naming the first bad commit when the log does not verify."""
-    bad = first_problem(git, config)
+    bad = first_problem(git, config, trusted)
     if bad is not None:
         raise RefusedError(f"the change log does not verify at {bad.commit}: {bad.message}",
                            hint="nothing in an unverified log is believed; run "
@@ -481,22 +507,6 @@ def _check_index(c: Commit, ev: Event, replay: Replay) -> list[str]:
 
 
 # --------------------------------------------------------------- signatures
-
-
-def _signatures(git: Git, config: GuardConfig, tip: str) -> dict[str, str]:
-    """commit -> "STATUS PRINCIPAL" from git's own SSH signature check."""
-    lines = [f'{r.email} namespaces="git" {r.signing_key.strip()}'
-             for r in config.reviewers if r.signing_key]
-    with tempfile.TemporaryDirectory() as d:
-        allowed = Path(d) / "allowed_signers"
-        allowed.write_text("\n".join(lines) + "\n")
-        out = git.out("-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
-                      "log", "-z", "--format=%H %G? %GS", tip)
-    sigs: dict[str, str] = {}
-    for rec in out.split("\0"):  # keyed by each real commit's own %H
-        sha, _, rest = rec.strip().partition(" ")
-        sigs[sha] = rest
-    return sigs
 
 
 def _check_signature(sha: str, actor: str, sigs: dict[str, str]) -> list[str]:
