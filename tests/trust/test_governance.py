@@ -337,3 +337,50 @@ def test_attack_event_without_trailer_after_trailered_ones(
     rep = verify(cg, repo)
     assert [p["commit"] for p in rep["problems"]] == [bad]
     assert "only a legacy prefix may lack it" in rep["problems"][0]["message"]
+
+
+# --------------------------------------------------------------- writers with a remote
+
+
+def _clones(tmp_path: Path) -> tuple[Path, Path, Path]:
+    seed = make_repo(tmp_path / "seed", config(log={"remote": "origin"}))
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
+    a, b = tmp_path / "a", tmp_path / "b"
+    git(tmp_path, "clone", "-q", str(bare), str(a))
+    git(tmp_path, "clone", "-q", str(bare), str(b))
+    return bare, a, b
+
+
+def test_attack_stale_clone_writes_under_a_revoked_roster(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+    _, a, b = _clones(tmp_path)
+    assert cg(a, "submit", plan_path(), "--now", NOW).code == 0
+    cfg = _without_dev()
+    cfg["log"] = {"remote": "origin"}
+    _commit_config(a, cfg, "revoke dev")
+    git(a, "push", "-q", "origin", "main")
+    # b fetched the log but not main: the writer fetches the trusted branch itself
+    git(b, "fetch", "-q", "origin", f"+{REF}:{REF}")
+    res = cg(b, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    assert res.code == 1 and "roster" in res.err
+    assert git(b, "rev-parse", "refs/remotes/origin/main") == git(a, "rev-parse", "main")
+
+
+def test_replayed_event_keeps_its_config(tmp_path: Path, git_env: dict[str, str],
+                                         cg: Cg) -> None:
+    bare, a, b = _clones(tmp_path)
+    base = git(a, "rev-parse", "HEAD").strip()
+    assert cg(a, "submit", plan_path(), "--now", NOW).code == 0
+    git(b, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    git(b, "fetch", "-q", str(bare), f"+{REF}:{REF}")
+    assert cg(b, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    git(b, "remote", "set-url", "origin", str(bare))
+    other = "CHG-2016-0410-other"
+    write_plan(a, plan(id=other, services=["svc-b"], changes=[{"path": "db/b.yaml"}]))
+    assert cg(a, "submit", plan_path(other), "--now", NOW).code == 0
+    res = cg(b, "log", "sync")
+    assert res.code == 0 and "replayed" in res.out
+    assert git(bare, "log", "-1", "--format=%s", REF).strip() == f"approve {PLAN_ID}"
+    assert _trailers(b, "Changeguard-Config") == [base] * 3
+    assert verify(cg, b)["ok"]
