@@ -143,9 +143,26 @@ def _verify_log(repo: Path, config: GuardConfig, trusted: Trusted) -> None:
 
     log_git = LogGit(repo)
     try:
+        config, trusted = _log_trust(log_git, config, trusted)
         refuse_unverified(log_git, config, trusted)
     finally:
         log_git.close()
+
+
+def _log_trust(git: Git, config: GuardConfig, base: Trusted) -> tuple[GuardConfig, Trusted]:
+    """The revision whose first-parent history the log's `Changeguard-Config` commits must
+    be on: the trusted branch when it contains BASE (events written after BASE landed, e.g.
+    `check --range HEAD~1..HEAD` on main), else BASE itself (a PR's own commits never are)."""
+    from changeguard.config.trusted import find_trusted, full_config
+
+    try:
+        branch = find_trusted(git, base.config_rel, judge=True)
+    except ChangeguardError:
+        return config, base
+    if branch.sha is None or branch.sha == base.sha or base.sha is None or git.run(
+            "merge-base", "--is-ancestor", base.sha, branch.sha, check=False).returncode:
+        return config, base
+    return full_config(git, branch), branch
 
 
 def _mapped(cfg: LightConfig, path: str) -> bool:
