@@ -24,10 +24,11 @@ from __future__ import annotations
 import bisect
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from changeguard.changelog.events import parse_trailers
 from changeguard.changelog.state import ts
@@ -35,9 +36,15 @@ from changeguard.changelog.store import Git
 from changeguard.errors import ChangeguardError
 
 if TYPE_CHECKING:
-    from changeguard.changelog.verify import Commit
     from changeguard.config.trusted import Trusted
     from changeguard.model import GuardConfig
+
+class Commit(Protocol):
+    """What is read here of a log commit (verify.Commit; no import: verify imports us)."""
+
+    sha: str
+    message: str
+
 
 CONFIG_TRAILER = "Changeguard-Config"
 LOG_TRAILER = "Changeguard-Log"
@@ -224,7 +231,7 @@ def _at(message: str) -> datetime | None:
         return None
 
 
-def judge_events(git: Git, history: list[Commit], config: GuardConfig,
+def judge_events(git: Git, history: Sequence[Commit], config: GuardConfig,
                  trusted: Trusted | None) -> Judged:
     """The config of every event of `history` (log order) and the problems of each choice."""
     out = Judged()
