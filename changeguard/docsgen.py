@@ -309,6 +309,8 @@ DESCRIPTIONS: dict[str, str] = {
     "When.services": "Any of these services.",
     "When.environments": "Environments.",
     "When.paths": "Globs over `changes[].path` (or the finding's file).",
+    "When.governance": "true: the plan lists the config file, or a local policy pack or repo "
+                       "schema it names (a governance change, SPEC §12); false: none of them.",
     "When.step_kinds": "The plan has at least one step of these kinds.",
     "Approvals.min": "Minimum number of valid approvals.",
     "Approvals.roles": "At least one approver must hold one of these roles.",

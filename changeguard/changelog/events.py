@@ -16,8 +16,8 @@ import random
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
@@ -70,12 +70,19 @@ def index_entries(st: ChangeState) -> dict[str, str]:
 # --------------------------------------------------------------- message
 
 
-def format_message(ev: Event) -> str:
-    """Subject, JSON body (the replayable event), then the four trailers."""
+def format_message(ev: Event, extra: Mapping[str, str] | None = None) -> str:
+    """Subject, JSON body (the replayable event), the four trailers, then `extra` ones."""
     subject = f"{ev.kind} {ev.change}" if ev.change != NO_CHANGE else ev.kind
     trailers = dict(zip(TRAILERS, (ev.kind, ev.change, ev.digest, ev.actor), strict=True))
+    trailers.update({k: v for k, v in (extra or {}).items() if k not in TRAILERS})
     return (f"{subject}\n\n{ev.to_json()}\n\n"
             + "".join(f"{k}: {v}\n" for k, v in trailers.items()))
+
+
+def extra_trailers(message: str) -> dict[str, str]:
+    """The trailers beyond the four an event implies (e.g. Changeguard-Config): a replayed
+    event keeps them, since they say what the event was written under."""
+    return {k: v for k, v in parse_trailers(message).items() if k not in TRAILERS}
 
 
 def parse_trailers(message: str) -> dict[str, str]:
@@ -237,6 +244,8 @@ class Prepared:
 
     event: Event
     plan_bytes: bytes | None = None  # submit: the plan text as submitted
+    # trailers beyond the four the event implies (Changeguard-Config, ...), in order
+    trailers: Mapping[str, str] = field(default_factory=dict)
 
 
 WorldFor = Callable[[Snapshot, ChangeState | None, Event], World]
@@ -298,7 +307,7 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     tree = snap.root.write()
     if tree is None:
         raise GitError("internal: empty change-log tree")
-    commit = commit_tree(git, tree, tip, format_message(ev), author, sign)
+    commit = commit_tree(git, tree, tip, format_message(ev, prep.trailers), author, sign)
     if sign:
         check_signed_by(git, commit, ev.actor, world_for(snap, None, ev).keys)
     return commit, new

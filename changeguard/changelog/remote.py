@@ -20,6 +20,7 @@ from changeguard.changelog.events import (
     build_commit,
     commit_author,
     commit_message,
+    extra_trailers,
     parse_message,
 )
 from changeguard.changelog.freshness import stamp
@@ -71,6 +72,20 @@ def fetch(git: Git, remote: str, ref: str) -> str | None:
     raise Unreachable(f"git fetch {remote} failed")  # pragma: no cover - loop always returns
 
 
+def fetch_trusted(git: Git, remote: str, branch: str) -> bool:
+    """Refresh `refs/remotes/<remote>/<branch>` (SPEC §12: writers with a remote fetch the
+    trusted branch along with the log, so the config they write under is current).
+
+    False when it could not be fetched (offline, no such branch): the writer then keeps the
+    trusted revision it has, and `log verify` judges what it wrote.
+    """
+    from changeguard.git import fetch_with_gitpython
+
+    p = fetch_with_gitpython(git.repo, git.env, "-q", "--no-tags", "--no-write-fetch-head",
+                             remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+    return p.returncode == 0
+
+
 def push(git: Git, remote: str, ref: str, tip: str) -> bool:
     """Fast-forward push; False when rejected because the remote moved."""
     p = git.run("push", "-q", "--porcelain", remote, f"{tip}:{ref}", check=False)
@@ -120,14 +135,16 @@ def _replay(git: Git, local: str, theirs: str, world_for: WorldFor, sign: bool) 
     own = git.out("rev-list", "--reverse", "--first-parent", local, "^" + theirs).split()
     out = Integrated(theirs, fetched=True)
     for c in own:
+        msg = commit_message(git, c)
         try:
-            ev = parse_message(commit_message(git, c))
+            ev = parse_message(msg)
         except ValueError as e:
             out.dropped[c] = f"not a change-log event ({e})"
             continue
+        # a replayed event keeps the config it was written under (Changeguard-Config)
+        prep = Prepared(ev, trailers=extra_trailers(msg))
         try:
-            new, _ = build_commit(git, out.tip, Prepared(ev), world_for, commit_author(git, c),
-                                  sign)
+            new, _ = build_commit(git, out.tip, prep, world_for, commit_author(git, c), sign)
         except RefusedError as e:
             out.dropped[c] = f"{ev.kind} {ev.change} by {ev.actor} no longer applies: {e.message}"
             continue

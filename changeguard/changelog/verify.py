@@ -17,11 +17,11 @@ that tip's tree, which equals its replayed state because it verified (`Replay.re
 from __future__ import annotations
 
 import json
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.changelog.anchors import check_anchors
 from changeguard.changelog.events import (
@@ -50,6 +50,9 @@ from changeguard.changelog.verified import cached_tips, common_dir, fingerprint,
 from changeguard.errors import GitError, InputError, RefusedError
 from changeguard.model import ChangePlan, GuardConfig
 
+if TYPE_CHECKING:
+    from changeguard.config.trusted import Trusted
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -72,6 +75,7 @@ class Commit:
 class Report:
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
+    legacy_events: int = 0  # events before the first Changeguard-Config trailer (SPEC §12)
 
     @property
     def ok(self) -> bool:
@@ -80,8 +84,12 @@ class Report:
 
     def to_json(self) -> dict[str, object]:
         """SPEC §8 `log verify --format json` shape."""
-        return {"ok": self.ok, "events": self.events,
-                "problems": [{"commit": p.commit, "message": p.message} for p in self.problems]}
+        out: dict[str, object] = {
+            "ok": self.ok, "events": self.events,
+            "problems": [{"commit": p.commit, "message": p.message} for p in self.problems]}
+        if self.legacy_events:  # additive: only logs with a pre-trailer prefix carry it
+            out["legacy_events"] = self.legacy_events
+        return out
 
 
 def read_history(git: Git, tip: str, since: str | None = None) -> list[Commit]:
@@ -206,6 +214,12 @@ class Replay:
                 replay.put(data)  # type: ignore[arg-type]
         return replay
 
+    def use(self, config: GuardConfig) -> None:
+        """Judge the next event under `config` (the one it was written under, SPEC §12)."""
+        if config is not self.config:
+            self.config = config
+            self.roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
+
     def world(self, others: list[ChangeState]) -> World:
         """The World a replayed transition sees."""
         frz = tuple((f.start, f.end, f.name) for f in self.config.freezes)
@@ -286,32 +300,53 @@ def _search_keys(st: ChangeState) -> list[str]:
 
 
 def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
-           since: str | None = None, trusted: str | None = None) -> Report:
+           since: str | None = None, trusted: Trusted | None = None) -> Report:
     """Replay and check the log up to `tip` (default: the log ref); problems in commit order.
 
     `since` (a commit that verified under this config, an ancestor of `tip`) replays only the
     commits after it, starting from its stored state; None replays from the root.
-    `trusted` is the trusted revision whose anchors are checked (default: resolved here).
+    With `trusted` (the judge's trusted revision, whose config `config` is), every event is
+    judged under the config its `Changeguard-Config` trailer names (changelog/configs.py),
+    and the trusted branch's `Changeguard-Log` anchors are checked.
     """
+    from changeguard.changelog.configs import judge_events
+
     report = Report()
     tip = tip or ref_tip(git, config.log.ref)
     if tip is None:
         # a deleted log is a shortened one too
-        report.problems += [Problem(*p) for p in check_anchors(git, config, set(), trusted)]
+        report.problems += [Problem(*p) for p in check_anchors(git, config, set(), _sha(trusted))]
         return report
     history = read_history(git, tip, since)
     refuse_shallow(git, history)
     blobs = _blobs(git, history)
-    sigs = _signatures(git, config, tip, since) if config.require_signed else {}
+    judged = judge_events(git, _prefix(git, since) + history, config, trusted)
+    report.legacy_events = judged.legacy
+    sigs = judged.signatures(git, [c.sha for c in history], config)
     replay = Replay(config) if since is None else Replay.resume(git, config, since)
     for c in history:
         report.events += 1
-        found = _check(c, replay, blobs, sigs, config, git.repo)
+        cfg = judged.config_of(c.sha, config)
+        replay.use(cfg)
+        found = _check(c, replay, blobs, sigs, cfg, git.repo) + judged.problems.get(c.sha, [])
         report.problems += [Problem(c.sha, m) for m in found]
     shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
     report.problems += _reflog(git, config.log.ref, shas)
-    report.problems += [Problem(*p) for p in check_anchors(git, config, shas, trusted)]
+    report.problems += [Problem(*p) for p in check_anchors(git, config, shas, _sha(trusted))]
     return report
+
+
+def _sha(trusted: Trusted | None) -> str | None:
+    return trusted.sha if trusted is not None else None
+
+
+def _prefix(git: Git, since: str | None) -> list[Commit]:
+    """The already verified commits up to `since`, messages only: the per-event config
+    judgement (versions only move forward) carries state across the whole log."""
+    if since is None:
+        return []
+    shas = git.out("rev-list", "--reverse", "--topo-order", since).split()
+    return [_parse_commit(sha, got) for sha, got in zip(shas, git.read_many(shas), strict=True)]
 
 
 def model_fingerprint(config: GuardConfig) -> str:
@@ -320,7 +355,7 @@ def model_fingerprint(config: GuardConfig) -> str:
 
 
 def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
-                  tip: str | None = None, trusted: str | None = None) -> Problem | None:
+                  tip: str | None = None, trusted: Trusted | None = None) -> Problem | None:
     """The first problem of the log at `tip` (default: its ref), or None (SPEC §12).
 
     A tip that verified under this config (`fp`, see `changelog.verified`) is remembered under
@@ -353,9 +388,10 @@ def _newest_ancestor(git: Git, tip: str, known: set[str]) -> str | None:
     return None
 
 
-def refuse_unverified(git: Git, config: GuardConfig, fp: str | None = None) -> None:
+def refuse_unverified(git: Git, config: GuardConfig, fp: str | None = None, *,
+                      trusted: Trusted | None = None) -> None:
     """RefusedError (exit 1) naming the first bad commit when the log does not verify."""
-    bad = first_problem(git, config, fp)
+    bad = first_problem(git, config, fp, trusted=trusted)
     if bad is not None:
         raise RefusedError(f"the change log does not verify at {bad.commit}: {bad.message}",
                            hint="nothing in an unverified log is believed; run "
@@ -539,24 +575,6 @@ def _check_index(c: Commit, ev: Event, replay: Replay) -> list[str]:
 
 
 # --------------------------------------------------------------- signatures
-
-
-def _signatures(git: Git, config: GuardConfig, tip: str,
-                since: str | None = None) -> dict[str, str]:
-    """commit -> "STATUS PRINCIPAL" from git's own SSH signature check."""
-    lines = [f'{r.email} namespaces="git" {r.signing_key.strip()}'
-             for r in config.reviewers if r.signing_key]
-    with tempfile.TemporaryDirectory() as d:
-        allowed = Path(d) / "allowed_signers"
-        allowed.write_text("\n".join(lines) + "\n")
-        out = git.out("-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
-                      "log", "-z", "--format=%H %G? %GS", tip,
-                      *(("^" + since,) if since else ()))
-    sigs: dict[str, str] = {}
-    for rec in out.split("\0"):  # keyed by each real commit's own %H
-        sha, _, rest = rec.strip().partition(" ")
-        sigs[sha] = rest
-    return sigs
 
 
 def _check_signature(sha: str, actor: str, sigs: dict[str, str]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -113,6 +113,11 @@ def world_for(s: Session) -> WorldFor:
 
 def record(s: Session, prep: Prepared) -> tuple[str, ChangeState | FreezeState, list[str]]:
     """Append one event (locally, then to the remote when configured); returns warnings too."""
+    if s.trusted is not None and s.trusted.sha is not None:
+        from changeguard.changelog.configs import CONFIG_TRAILER
+
+        # the config the event is judged under by `log verify` (SPEC §12)
+        prep = replace(prep, trailers={**prep.trailers, CONFIG_TRAILER: s.trusted.sha})
     author = Author(s.actor.name, s.actor.email, prep.event.at)
     sign = s.config.require_signed
     factory = world_for(s)

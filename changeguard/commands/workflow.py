@@ -6,14 +6,20 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.changelog.workflow import Outcome, Session
 from changeguard.commands.output import emit
 from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo_root
 from changeguard.errors import RefusedError
 
+if TYPE_CHECKING:
+    from changeguard.changelog.store import Git
+    from changeguard.model import GuardConfig
 
-def session(g: Globals, now: str | None, *, judge: bool = False) -> Session:
+
+def session(g: Globals, now: str | None, *, judge: bool = False,
+            writer: bool = True) -> Session:
     """Repo, the trusted config (SPEC §12) and clock for one command."""
     from changeguard.changelog.store import Git
     from changeguard.config.trusted import (
@@ -33,11 +39,24 @@ def session(g: Globals, now: str | None, *, judge: bool = False) -> Session:
                           hint="commit .changeguard.yaml to the trusted branch (trust.branch, "
                                "default main) first")
     config = full_config(git, trusted)
+    if writer and not judge and config.log.remote and _fetched_trusted(git, config):
+        fresh = find_trusted(git, trusted.config_rel, judge=judge, explicit=g.trusted_rev,
+                             required=g.config is not None)
+        if fresh.sha != trusted.sha:
+            trusted, config = fresh, full_config(git, fresh)
     if not judge and working_tree_differs(repo, trusted):
         print(f"note: using the config of the trusted revision {trusted.display}; the "
               "working tree's differs (governance edits take effect once a change plan "
               "lands them)", file=sys.stderr)
     return Session(repo, config, parse_now(now), trusted=trusted, _git=git)
+
+
+def _fetched_trusted(git: Git, config: GuardConfig) -> bool:
+    """Writers with a remote fetch the trusted branch first (SPEC §12); True when fetched."""
+    from changeguard.changelog.remote import fetch_trusted
+
+    assert config.log.remote is not None
+    return fetch_trusted(git, config.log.remote, config.trust.branch)
 
 
 def show_outcome(o: Outcome) -> int:
@@ -50,9 +69,9 @@ def show_outcome(o: Outcome) -> int:
 
 
 def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome], *,
-        judge: bool = False) -> int:
-    """Run one workflow action and print its outcome."""
-    s = session(g, now, judge=judge)
+        judge: bool = False, writer: bool = True) -> int:
+    """Run one workflow action and print its outcome (`writer`: it may write the log)."""
+    s = session(g, now, judge=judge, writer=writer)
     try:
         return show_outcome(fn(s))
     finally:
@@ -98,7 +117,7 @@ def tip_warnings(s: Session) -> list[str]:
 
     out = stale_note(s)
     fp = trusted_fingerprint(s.trusted) if s.trusted is not None else None
-    bad = first_problem(s.git, s.config, fp, trusted=s.trusted.sha if s.trusted else None)
+    bad = first_problem(s.git, s.config, fp, trusted=s.trusted)
     if bad is None:
         return out
     return [*out, f"warning: the change log does not verify at {bad.commit}: {bad.message}",
@@ -141,7 +160,7 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> in
             else show_text(s, data)
         return Outcome(0, [text], tip_warnings(s))
 
-    return run(g, now, act)
+    return run(g, now, act, writer=False)
 
 
 def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
@@ -157,7 +176,7 @@ def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
         return Outcome(0, [json.dumps(rows, ensure_ascii=False) if f == "json"
                            else list_text(rows)], tip_warnings(s))
 
-    return run(g, now, act)
+    return run(g, now, act, writer=False)
 
 
 def run_verify(g: Globals, fmt: str | None) -> int:
@@ -167,13 +186,15 @@ def run_verify(g: Globals, fmt: str | None) -> int:
     f = pick_format(fmt, g, TEXT_JSON)
 
     def act(s: Session) -> Outcome:
-        rep = verify(s.git, s.config, trusted=s.trusted.sha if s.trusted else None)
+        rep = verify(s.git, s.config, trusted=s.trusted)
         if f == "json":
             return Outcome(0 if rep.ok else 1, [json.dumps(rep.to_json(), indent=2)])
+        note = [f"note: {rep.legacy_events} event(s) predate Changeguard-Config and were "
+                "judged under the trusted config"] if rep.legacy_events else []
         if rep.ok:
-            return Outcome(0, [f"change log OK: {rep.events} event(s) verified"])
+            return Outcome(0, [f"change log OK: {rep.events} event(s) verified", *note])
         first = rep.problems[0]
-        return Outcome(1, [f"{p.commit}: {p.message}" for p in rep.problems],
+        return Outcome(1, [f"{p.commit}: {p.message}" for p in rep.problems] + note,
                        [f"error: change log verification FAILED at {first.commit}: "
                         f"{first.message}"])
 

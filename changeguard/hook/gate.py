@@ -23,6 +23,7 @@ from changeguard.hook.coverage import RULE, active_freeze, judge_path, read_log
 from changeguard.hook.staged import Reader, check_configs
 
 if TYPE_CHECKING:
+    from changeguard.config.trusted import Trusted
     from changeguard.model import GuardConfig
 
 # Once a change went ahead, its tip state may have moved on (completed, rolled back):
@@ -96,7 +97,7 @@ def _config_at(git: Git, rev: str, rel: str) -> LightConfig | None:
 
 
 def gate_config(repo: Path, git: Git, base: str, head: str,
-                config_path: Path | None) -> tuple[LightConfig, GuardConfig]:
+                config_path: Path | None) -> tuple[LightConfig, GuardConfig, Trusted]:
     """BASE's config (the trusted revision, SPEC §12) with guards widened by HEAD's.
 
     A range cannot bring its own roster, freezes, log ref or policies; HEAD's `guarded`
@@ -112,7 +113,7 @@ def gate_config(repo: Path, git: Git, base: str, head: str,
     other = _config_at(git, head, trusted.config_rel)
     if other is not None:
         guarded += [g for g in other.guarded if g not in guarded]
-    return replace(cfg, guarded=tuple(guarded)), full
+    return replace(cfg, guarded=tuple(guarded)), full, trusted
 
 
 def check_range(repo: Path, spec: str, *, config_path: Path | None
@@ -120,8 +121,8 @@ def check_range(repo: Path, spec: str, *, config_path: Path | None
     """Findings for every commit of the range, files judged, and unreadable-file errors."""
     base, head = parse_range(spec)
     git = Git(repo)
-    cfg, full = gate_config(repo, git, base, head, config_path)
-    _verify_log(repo, full)
+    cfg, full, trusted = gate_config(repo, git, base, head, config_path)
+    _verify_log(repo, full, trusted)
     findings: list[Finding] = []
     errors: list[ChangeguardError] = []
     judged: set[str] = set()
@@ -135,16 +136,33 @@ def check_range(repo: Path, spec: str, *, config_path: Path | None
     return findings, len(judged), errors
 
 
-def _verify_log(repo: Path, config: GuardConfig) -> None:
+def _verify_log(repo: Path, config: GuardConfig, trusted: Trusted) -> None:
     """Only a verified log is believed (SPEC §12): exit 1 naming the first bad commit."""
     from changeguard.changelog.store import Git as LogGit
     from changeguard.changelog.verify import refuse_unverified
 
     log_git = LogGit(repo)
     try:
-        refuse_unverified(log_git, config)
+        config, trusted = _log_trust(log_git, config, trusted)
+        refuse_unverified(log_git, config, trusted=trusted)
     finally:
         log_git.close()
+
+
+def _log_trust(git: Git, config: GuardConfig, base: Trusted) -> tuple[GuardConfig, Trusted]:
+    """The revision whose first-parent history the log's `Changeguard-Config` commits must
+    be on: the trusted branch when it contains BASE (events written after BASE landed, e.g.
+    `check --range HEAD~1..HEAD` on main), else BASE itself (a PR's own commits never are)."""
+    from changeguard.config.trusted import find_trusted, full_config
+
+    try:
+        branch = find_trusted(git, base.config_rel, judge=True)
+    except ChangeguardError:
+        return config, base
+    if branch.sha is None or branch.sha == base.sha or base.sha is None or git.run(
+            "merge-base", "--is-ancestor", base.sha, branch.sha, check=False).returncode:
+        return config, base
+    return full_config(git, branch), branch
 
 
 def _mapped(cfg: LightConfig, path: str) -> bool:

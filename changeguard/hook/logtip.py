@@ -51,7 +51,7 @@ def _first_problem(repo: Path, trusted: Trusted, tip: str, fp: str) -> str | Non
     log_git = LogGit(repo)
     try:
         bad = first_problem(log_git, full_config(log_git, trusted), fp, tip=tip,
-                            trusted=trusted.sha)
+                            trusted=trusted)
     finally:
         log_git.close()
     return None if bad is None else f"{bad.commit}: {bad.message}"

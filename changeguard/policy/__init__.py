@@ -101,8 +101,29 @@ def effective_rules(packs: Iterable[PolicyPack]) -> dict[str, PolicyRule]:
     return out
 
 
-def when_matches(when: When, plan: ChangePlan, file: str | None = None) -> bool:
-    """True when every selector of `when` holds for the plan (and the finding's file)."""
+def governance_files(config: GuardConfig) -> tuple[str, ...]:
+    """The files of a governance change (SPEC §12): the config, its local packs and schemas."""
+    from changeguard.config.defaults import CONFIG_NAME
+    from changeguard.config.trusted import governance_refs
+
+    packs, schemas = governance_refs(config)
+    return (CONFIG_NAME, *packs, *schemas)
+
+
+def is_governance(plan: ChangePlan, files: Iterable[str]) -> bool:
+    """True when the plan lists a governance file (or a file inside a pack folder)."""
+    gov = [f.rstrip("/") for f in files]
+    return any(p == g or p.startswith(g + "/") for p in plan.paths for g in gov)
+
+
+def when_matches(when: When, plan: ChangePlan, file: str | None = None,
+                 governance: Iterable[str] = ()) -> bool:
+    """True when every selector of `when` holds for the plan (and the finding's file).
+
+    `governance`: the governance files of the config judging the plan (`when.governance`).
+    """
+    if when.governance is not None and is_governance(plan, governance) != when.governance:
+        return False
     if when.types is not None and plan.type not in when.types:
         return False
     if when.risk is not None and plan.risk not in when.risk:
@@ -171,9 +192,10 @@ def approval_requirements(plan: ChangePlan, config: GuardConfig,
                           repo: Path) -> list[ApprovalRequirement]:
     """Approval rules of the config's packs that apply to this plan."""
     rules = effective_rules(load_packs(config, repo))
+    gov = governance_files(config)
     out: list[ApprovalRequirement] = []
     for r in rules.values():
-        if r.approvals is not None and when_matches(r.when, plan):
+        if r.approvals is not None and when_matches(r.when, plan, governance=gov):
             out.append(ApprovalRequirement(r.id, r.approvals.min, tuple(r.approvals.roles),
                                            r.description or r.id))
     return out

@@ -32,6 +32,9 @@ class When(_Strict):
     environments: list[str] | None = None
     paths: list[str] | None = None  # gitwildmatch globs over changes[].path / finding files
     step_kinds: list[StepKind] | None = None  # plan has at least one step of these kinds
+    # true: the plan lists the config file or a local pack/schema it names (SPEC §12
+    # "Governance is guarded"); false: it lists none of them
+    governance: bool | None = None
 
 
 class Approvals(_Strict):

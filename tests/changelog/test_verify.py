@@ -173,24 +173,37 @@ def test_require_signed(tmp_path: Path, git_env: dict[str, str], cg: Cg,
     res = cg(r, "freeze", "--reason", "x", "--now", NOW, email="ravi@example.org")
     assert res.code == 1 and "no signing_key for ravi" in res.err
     assert git(r, "rev-list", "--count", REF).strip() == "2"
-    # ... so it slips in only while require_signed is switched off, re-signed with plumbing
+    # ... events written while a config without require_signed was trusted are judged under
+    # that config (Changeguard-Config, SPEC §12), so switching it back on flags none of them
     cfg["require_signed"] = False
     (r / ".changeguard.yaml").write_text(yaml.safe_dump(cfg))
     git(r, "commit", "-q", "-m", "signing off", "--", ".changeguard.yaml")  # writers trust it
-    assert cg(r, "freeze", "--reason", "x", "--now", NOW, email="ravi@example.org").code == 0
-    wrong = _resign(r, email="ravi@example.org")
-    # and an unsigned event
     _use_key(monkeypatch, None)
-    assert cg(r, "unfreeze", "--now", NOW, email="ravi@example.org").code == 0
-    unsigned = git(r, "rev-parse", REF).strip()
+    assert cg(r, "freeze", "--reason", "x", "--now", NOW, email="ravi@example.org").code == 0
     cfg["require_signed"] = True
     (r / ".changeguard.yaml").write_text(yaml.safe_dump(cfg))
     git(r, "commit", "-q", "-m", "signing on", "--", ".changeguard.yaml")
+    assert verify(cg, r)["ok"]
+    # under the signing-on config: dev's event re-signed with ana's key, then an unsigned copy
+    _use_key(monkeypatch, dev_key)
+    assert cg(r, "unfreeze", "--now", NOW, email="dev@example.org").code == 0
+    _use_key(monkeypatch, ana_key)
+    wrong = _resign(r, email="dev@example.org")
+    tip = git(r, "rev-parse", REF).strip()
+    unsigned = subprocess.run(
+        ["git", "commit-tree", f"{tip}^{{tree}}", "-p", f"{tip}~1"], cwd=r,
+        env=dict(os.environ, GIT_AUTHOR_EMAIL="dev@example.org"),
+        input=git(r, "log", "-1", "--format=%B", tip), capture_output=True, text=True,
+        check=True).stdout.strip()
+    git(r, "update-ref", REF, unsigned, tip)
     rep = verify(cg, r)
-    assert [p["commit"] for p in rep["problems"]][:2] == [wrong, unsigned]
-    assert "history rewritten" in rep["problems"][2]["message"]  # the replaced original
-    assert "not by the actor ravi@example.org" in rep["problems"][0]["message"]
-    assert "unsigned" in rep["problems"][1]["message"]
+    assert [p["commit"] for p in rep["problems"]][:1] == [unsigned]
+    assert "unsigned" in rep["problems"][0]["message"]
+    assert "history rewritten" in rep["problems"][1]["message"]  # the replaced originals
+    git(r, "update-ref", REF, wrong, unsigned)
+    rep = verify(cg, r)
+    assert rep["problems"][0]["commit"] == wrong
+    assert "not by the actor dev@example.org" in rep["problems"][0]["message"]
 
 
 def test_list_summary_edited_under_a_real_event(r: Path, cg: Cg) -> None:

@@ -220,7 +220,9 @@ def test_attack_pr_deletes_a_freeze(
     _commit(base, git_env, "db2 moved in the freeze", IN_WINDOW)
     gate = run_cli("check", "--range", f"{main}..HEAD", cwd=base)
     assert gate.code == 1, gate.out
-    assert "exams" in gate.out
+    # the events name the PR's config (Changeguard-Config), so the log does not verify
+    # under BASE before coverage is even judged (SPEC §12)
+    assert "not on the trusted branch" in gate.err
 
 
 def test_attack_pr_deletes_a_schemas_mapping(
