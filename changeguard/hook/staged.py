@@ -82,7 +82,8 @@ def attributes_guarded(cfg: LightConfig, path: str, contents: Sequence[bytes | N
     import posixpath
 
     where = posixpath.dirname(path)
-    guards = [*cfg.guarded, *governance_paths(cfg)]
+    # governance files are literal repo-relative paths: anchored
+    guards = [*cfg.guarded, *("/" + g for g in governance_paths(cfg))]
     for raw in contents:
         for line in (raw or b"").decode("utf-8", "replace").splitlines():
             text = line.strip()
