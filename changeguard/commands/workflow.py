@@ -12,12 +12,31 @@ from changeguard.commands.output import emit
 from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo_root
 
 
-def session(g: Globals, now: str | None) -> Session:
-    """Repo, config and clock for one command."""
-    from changeguard.config import load_config
+def session(g: Globals, now: str | None, *, judge: bool = False) -> Session:
+    """Repo, the trusted config (SPEC §12) and clock for one command."""
+    from changeguard.changelog.store import Git
+    from changeguard.config.trusted import (
+        config_rel,
+        find_trusted,
+        full_config,
+        working_tree_differs,
+    )
+    from changeguard.errors import ConfigError
 
     repo = repo_root(g)
-    return Session(repo, load_config(repo, g.config), parse_now(now))
+    git = Git(repo)
+    trusted = find_trusted(git, config_rel(repo, g.config), judge=judge,
+                           explicit=g.trusted_rev, required=g.config is not None)
+    if trusted.sha is None:
+        raise ConfigError("the repository has no commit yet, so there is no trusted config",
+                          hint="commit .changeguard.yaml to the trusted branch (trust.branch, "
+                               "default main) first")
+    config = full_config(git, trusted)
+    if not judge and working_tree_differs(repo, trusted):
+        print(f"note: using the config of the trusted revision {trusted.display}; the "
+              "working tree's differs (governance edits take effect once a change plan "
+              "lands them)", file=sys.stderr)
+    return Session(repo, config, parse_now(now), trusted=trusted, _git=git)
 
 
 def show_outcome(o: Outcome) -> int:
@@ -29,9 +48,10 @@ def show_outcome(o: Outcome) -> int:
     return o.code
 
 
-def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome]) -> int:
+def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome], *,
+        judge: bool = False) -> int:
     """Run one workflow action and print its outcome."""
-    s = session(g, now)
+    s = session(g, now, judge=judge)
     try:
         return show_outcome(fn(s))
     finally:
@@ -129,7 +149,7 @@ def run_verify(g: Globals, fmt: str | None) -> int:
                        [f"error: change log verification FAILED at {first.commit}: "
                         f"{first.message}"])
 
-    return run(g, None, act)
+    return run(g, None, act, judge=True)
 
 
 def run_sync(g: Globals, now: str | None) -> int:

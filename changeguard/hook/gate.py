@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.config.light import LightConfig, view_of
 from changeguard.errors import ChangeguardError, ConfigError, InputError
@@ -31,6 +32,9 @@ from changeguard.hook.coverage import (
     read_log,
 )
 from changeguard.hook.staged import Reader, check_configs, guarded_changes
+
+if TYPE_CHECKING:
+    from changeguard.model import GuardConfig
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,10 @@ def _base_blobs(git: Git, base: str) -> dict[str, str]:
 
 
 def _config_at(git: Git, rev: str, rel: str) -> LightConfig | None:
-    """The config committed at `rev` (None when absent or broken there)."""
+    """The config committed at `rev` (None when absent there).
+
+    A broken config at the range's tip is exit 2: it must not reach the trusted branch.
+    """
     from changeguard.config import parse_config
     from changeguard.loader import parse_document
 
@@ -98,28 +105,33 @@ def _config_at(git: Git, rev: str, rel: str) -> LightConfig | None:
     if raw is None:
         return None
     try:
-        loaded = parse_document(raw, f"{rev}:{rel}")
+        loaded = parse_document(raw, rel)
         return view_of(parse_config(loaded), loaded.file)
-    except (ConfigError, InputError):
-        return None
+    except InputError as e:
+        where = f"it is the config committed at {rev}: fix it before it reaches the trusted " \
+            "branch"
+        raise ConfigError(e.message, file=e.file, line=e.line,
+                          hint=f"{e.hint}; {where}" if e.hint else where) from e
 
 
 def gate_config(repo: Path, git: Git, base: str, head: str,
-                config_path: Path | None) -> LightConfig:
-    """The work tree's config (full validation) with guards widened by base's and head's."""
-    from changeguard.config import config_path as locate
-    from changeguard.config import load_config
-    from changeguard.config.load import display_name
+                config_path: Path | None) -> tuple[LightConfig, GuardConfig]:
+    """BASE's config (the trusted revision, SPEC §12) with guards widened by HEAD's.
 
-    file = display_name(repo, locate(repo, config_path))
-    cfg = view_of(load_config(repo, config_path), file)
-    rel = cfg.file if not Path(cfg.file).is_absolute() else ".changeguard.yaml"
+    A range cannot bring its own roster, freezes, log ref or policies; HEAD's `guarded`
+    only adds guards, so a range cannot switch its own guard off either.
+    """
+    from changeguard.config.trusted import config_rel, find_trusted, full_config
+
+    trusted = find_trusted(git, config_rel(repo, config_path), judge=True, explicit=base,
+                           required=config_path is not None)
+    full = full_config(git, trusted)
+    cfg = replace(view_of(full, trusted.config_rel), rev=trusted.sha)
     guarded = list(cfg.guarded)
-    for rev in (base, head):
-        other = _config_at(git, rev, rel)
-        if other is not None:
-            guarded += [g for g in other.guarded if g not in guarded]
-    return replace(cfg, guarded=tuple(guarded))
+    other = _config_at(git, head, trusted.config_rel)
+    if other is not None:
+        guarded += [g for g in other.guarded if g not in guarded]
+    return replace(cfg, guarded=tuple(guarded)), full
 
 
 def check_range(repo: Path, spec: str, *, config_path: Path | None,
@@ -131,8 +143,8 @@ def check_range(repo: Path, spec: str, *, config_path: Path | None,
     """
     base, head = parse_range(spec)
     git = Git(repo)
-    cfg = gate_config(repo, git, base, head, config_path)
-    _verify_log(repo, config_path)
+    cfg, full = gate_config(repo, git, base, head, config_path)
+    _verify_log(repo, full)
     clock = now or datetime.now(UTC)
     latest = clock + timedelta(minutes=cfg.clock_skew_minutes)
     findings: list[Finding] = []
@@ -181,15 +193,14 @@ class _Freezes:
         return self.spans[ref]
 
 
-def _verify_log(repo: Path, config_path: Path | None) -> None:
+def _verify_log(repo: Path, config: GuardConfig) -> None:
     """Only a verified log is believed (SPEC §12): exit 1 naming the first bad commit."""
     from changeguard.changelog.store import Git as LogGit
     from changeguard.changelog.verify import refuse_unverified
-    from changeguard.config import load_config
 
     log_git = LogGit(repo)
     try:
-        refuse_unverified(log_git, load_config(repo, config_path))
+        refuse_unverified(log_git, config)
     finally:
         log_git.close()
 
