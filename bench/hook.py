@@ -74,8 +74,12 @@ def make_repo(base: Path, name: str, files: dict[str, str]) -> Path:
 def write_covering_log(repo: Path, path: str) -> None:
     """One approved change covering the staged `path` (DESIGN.md tip-tree layout)."""
     blob = git(repo, "rev-parse", f":{path}")
+    digest = "sha256:" + "0" * 64
+    # coverage starts at the approval (SPEC §12): bo approved before the window
     state = {"id": "CHG-1", "state": "approved", "type": "normal", "risk": "low",
-             "author": "ana@example.org", "paths": {path: blob},
+             "author": "ana@example.org", "paths": {path: blob}, "digest": digest,
+             "approvals": [{"actor": "bo@example.org", "digest": digest, "stale": False,
+                            "at": "2026-04-01T00:00:00Z", "roles": ["dba"]}],
              "window": {"start": "2026-04-05T01:00:00+08:00", "end": "2026-04-05T05:00:00+08:00"}}
     key = hashlib.sha1(path.encode()).hexdigest()
     shard = hashlib.sha1(b"CHG-1").hexdigest()[:2]

@@ -76,6 +76,27 @@ class LightConfig:
     schema_globs: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
 
 
+def governance_paths(cfg: LightConfig) -> tuple[str, ...]:
+    """The files that govern the guard (SPEC §12 "Governance is guarded"), repo-relative.
+
+    The config itself, each repo-relative policy pack of `policies:` and each repo-relative
+    `schema:` of `schemas:` (`builtin:` ones ship with changeguard). They are guarded
+    whatever `guarded` says: whoever could edit them unreviewed could switch the guard off.
+    """
+    import posixpath
+
+    names = [cfg.file] + list(cfg.policies) + [
+        s["schema"] for s in cfg.schemas if isinstance(s.get("schema"), str)]
+    out: list[str] = []
+    for name in names:
+        if not isinstance(name, str) or name.startswith(("builtin:", "/")) or not name:
+            continue  # shipped with changeguard, or outside the repo (absolute)
+        rel = posixpath.normpath(name.replace("\\", "/"))
+        if rel not in out and rel != "." and not rel.startswith("../"):
+            out.append(rel)
+    return tuple(out)
+
+
 def load_light_config(repo: Path, path: Path | None = None) -> LightConfig:
     """Read the repo's config (or `path`) through the one locator; defaults when absent."""
     loaded = read_config(repo, path)

@@ -57,7 +57,7 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     cfg_staged = cfg_path is not None and any(s.path == cfg_path and s.blob for s in staged)
     if cfg_path is not None and any(s.path == cfg_path for s in staged):
         cfg = with_committed_guards(git, cfg, cfg_path)
-    sel = select(cfg, staged, relative(repo, filenames))
+    sel = select(cfg, staged, relative(repo, filenames), git)
     sel.config = cfg_path if cfg_staged else None
     if sel.empty:  # the common case: nothing guarded, mapped or a plan; nothing heavy imported
         return _emit([], fmt, color, 0) if fmt != "text" else 0

@@ -1,8 +1,11 @@
-"""`guarded-path-coverage` (SPEC §5): the change-log tip as the hook and the CI gate read it.
+"""`guarded-path-coverage` (SPEC §5, §12 "Coverage"): the one coverage rule.
 
 Shared by `hook` (the staged set, judged now) and `hook.gate` (each commit of a range, judged
-at its committer time). Stdlib only: the tip tree is read with one `ls-tree` and one
-`cat-file --batch` through `changeguard.git`.
+at its committer time): a guarded path's content at time T is covered only by a change that
+lists the path with exactly that blob, was approved or in progress at T (after its approval,
+before a `complete`/`rollback`/`cancel`/`reject` event), whose window holds T, and that no
+freeze (config or log) active at T blocks. Stdlib only: the tip tree is read with one
+`ls-tree` and one `cat-file --batch` through `changeguard.git`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,19 @@ from changeguard.git import Git, Staged
 RULE = "guarded-path-coverage"
 COVERING_STATES = ("approved", "in_progress")
 OPEN_STATES = ("submitted", "approved", "in_progress")
+# states a change reaches only after it was approved (rejected/cancelled may also follow one)
+_ENDED = ("completed", "rolled_back", "cancelled", "rejected")
+_END_EVENTS = ("complete", "rollback", "cancel", "reject")
 MAX_PATHSPECS = 1000
+
+
+@dataclass(frozen=True)
+class LogFreeze:
+    """A `changeguard freeze` of the log: from its event time until `until` or an unfreeze."""
+
+    start: datetime | None  # None: unreadable time, the freeze counts from the beginning
+    end: datetime | None  # None: until unfreeze
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,7 @@ class LogView:
     listed: dict[str, list[str]]
     states: dict[str, dict[str, object]]
     freeze: dict[str, object] | None
+    ref: str = ""
 
 
 def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None:
@@ -56,7 +72,7 @@ def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None
     blobs = git.cat_blobs(specs)
     states = {i: _json_object(blobs[s]) for i, s in zip(ids, specs, strict=False)}
     return LogView(listed, {i: s for i, s in states.items() if s is not None},
-                   _json_object(blobs[specs[-1]]))
+                   _json_object(blobs[specs[-1]]), ref)
 
 
 def _json_object(raw: bytes | None) -> dict[str, object] | None:
@@ -82,7 +98,7 @@ def check_coverage(git: Git, cfg: LightConfig, staged: list[Staged],
         else None
     if log is None:
         return [_no_log(cfg, s, me) for s in staged]
-    frozen = active_freeze(cfg, log.freeze, now)
+    frozen = active_freeze(cfg, tip_freezes(log.freeze), now)
     findings: list[Finding] = []
     for s in staged:
         findings += judge_path(s, log, cfg, now, frozen, me)
@@ -110,19 +126,52 @@ def _no_log(cfg: LightConfig, s: Staged, me: str | None) -> Finding:
                    f"{_approvers_text(cfg, {'author': me})}, and commit inside its window")
 
 
-def active_freeze(cfg: LightConfig, log_freeze: dict[str, object] | None,
+def tip_freezes(tip: dict[str, object] | None) -> list[LogFreeze]:
+    """The freeze the log's tip `freeze.json` records (the hook judges now: the tip is enough)."""
+    return _spans([tip] if tip is not None else [])
+
+
+def log_freezes(git: Git, ref: str) -> list[LogFreeze]:
+    """Every freeze the log ever recorded: each version of `freeze.json`, oldest first.
+
+    The gate judges commits at their own times, so a freeze lifted since still blocks the
+    commits made while it was active (SPEC §12).
+    """
+    if not ref:
+        return []
+    out = git.run("rev-list", "--reverse", ref, "--", FREEZE_FILE, check=False)
+    shas = out.stdout.decode("ascii", "replace").split() if out.returncode == 0 else []
+    specs = [f"{sha}:{FREEZE_FILE}" for sha in shas]
+    blobs = git.cat_blobs(specs)
+    return _spans([v for v in (_json_object(blobs[sp]) for sp in specs) if v is not None])
+
+
+def _spans(versions: Sequence[dict[str, object]]) -> list[LogFreeze]:
+    """Freeze spans from successive freeze states: a later freeze/unfreeze ends the last."""
+    spans: list[LogFreeze] = []
+    for i, v in enumerate(versions):
+        if v.get("active") is not True:
+            continue
+        until = _time(v.get("until"))
+        nxt = _time(versions[i + 1].get("at")) if i + 1 < len(versions) else None
+        end = min((t for t in (until, nxt) if t is not None), default=None)
+        reason = v.get("reason")
+        spans.append(LogFreeze(_time(v.get("at")), end,
+                               reason if isinstance(reason, str) else "", ))
+    return spans
+
+
+def active_freeze(cfg: LightConfig, log_freezes: Sequence[LogFreeze],
                   now: datetime) -> str | None:
-    """Why commits are frozen now (config `freezes` or the log's freeze.json), or None."""
+    """Why commits are frozen at `now` (config `freezes` or a log freeze), or None."""
     for f in cfg.freezes:
         if f.start <= now < f.end:
             return f"freeze {f.name!r} until {f.end.isoformat()}" + (
                 f" ({f.reason})" if f.reason else "")
-    if log_freeze and log_freeze.get("active") is True:
-        until = _time(log_freeze.get("until"))
-        if until is None or now < until:
-            reason = log_freeze.get("reason")
-            return "the line is frozen" + (f" until {until.isoformat()}" if until else "") + (
-                f" ({reason})" if reason else "")
+    for lf in log_freezes:
+        if (lf.start is None or lf.start <= now) and (lf.end is None or now < lf.end):
+            return "the line is frozen" + (f" until {lf.end.isoformat()}" if lf.end else "") \
+                + (f" ({lf.reason})" if lf.reason else "")
     return None
 
 
@@ -159,13 +208,8 @@ def judge_path(s: Staged, log: LogView, cfg: LightConfig, now: datetime,
 
 def change_problems(state: dict[str, object], s: Staged, now: datetime,
                     frozen: str | None) -> list[Problem]:
-    """What keeps this change from covering the staged path (empty: it covers it)."""
-    problems: list[Problem] = []
-    st = str(state.get("state", "unknown"))
-    if st == "submitted":
-        problems.append(("approve", "state is submitted, not approved"))
-    elif st not in COVERING_STATES:
-        problems.append(("closed", f"state is {st}"))
+    """What keeps this change from covering the path's content at `now` (empty: it covers)."""
+    problems = _state_problems(state, now)
     window = state.get("window")
     start = _time(window.get("start")) if isinstance(window, dict) else None
     end = _time(window.get("end")) if isinstance(window, dict) else None
@@ -183,6 +227,85 @@ def change_problems(state: dict[str, object], s: Staged, now: datetime,
     if frozen and state.get("type") != "emergency":
         problems.append(("frozen", f"frozen: {frozen}"))
     return problems
+
+
+def _state_problems(state: dict[str, object], when: datetime) -> list[Problem]:
+    """Was the change approved or in progress at `when`? (SPEC §12 "Coverage")."""
+    st = str(state.get("state", "unknown"))
+    if st == "submitted":
+        return [("approve", "state is submitted, not approved")]
+    if st not in COVERING_STATES and st not in _ENDED:
+        return [("closed", f"state is {st}")]
+    approved = approval_time(state)
+    if st in _ENDED:
+        ended = end_time(state)
+        # covers nothing after its end event; an end nobody can date covers nothing at all
+        if ended is None or when >= ended or approved is None:
+            return [("closed", f"state is {st}" + (f" since {ended.isoformat()}"
+                                                   if ended is not None else ""))]
+    if approved is None:
+        return [("approve", f"state is {st} but no approval of revision "
+                            f"{state.get('revision', '?')} is recorded")]
+    if when < approved:
+        return [("approve", f"approved only at {approved.isoformat()}, after this time")]
+    return []
+
+
+def approval_time(state: dict[str, object]) -> datetime | None:
+    """When the current revision became approved: the approval completing its requirements.
+
+    Replays the revision's approvals (current digest, not stale, never the author's, one per
+    person) in time order against the recorded requirements (count, and a role among the
+    approvers' recorded roles), as the state machine did when it wrote `approved`.
+    """
+    given = state.get("approvals")
+    author = str(state.get("author", "")).lower()
+    digest = state.get("digest")
+    rows: list[tuple[datetime, str, set[str]]] = []
+    for a in given if isinstance(given, list) else []:
+        if not isinstance(a, dict) or a.get("stale") or a.get("digest") != digest:
+            continue
+        at, actor = _time(a.get("at")), str(a.get("actor", "")).lower()
+        roles = a.get("roles")
+        if at is None or not actor or actor == author:
+            continue
+        rows.append((at, actor, {r for r in roles if isinstance(r, str)}
+                     if isinstance(roles, list) else set()))
+    rows.sort(key=lambda r: r[0])
+    reqs = [q for q in _list(state.get("requirements")) if isinstance(q, dict)]
+    seen: dict[str, set[str]] = {}
+    for at, actor, roles in rows:
+        if actor in seen:
+            continue
+        seen[actor] = roles
+        if all(_met(q, seen) for q in reqs):
+            return at
+    # the state says approved but the replay never gets there: the last approval, the
+    # latest moment it can have happened (never earlier than the truth)
+    return rows[-1][0] if rows else None
+
+
+def _met(req: dict[str, object], approvers: dict[str, set[str]]) -> bool:
+    n = req.get("min", 1)
+    if isinstance(n, int) and not isinstance(n, bool) and len(approvers) < n:
+        return False
+    roles = {r for r in _list(req.get("roles")) if isinstance(r, str)}
+    return not roles or any(rs & roles for rs in approvers.values())
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def end_time(state: dict[str, object]) -> datetime | None:
+    """Time of the event that closed the current revision (complete, rollback, ...)."""
+    events = state.get("events")
+    rows = [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+    last_submit = max((i for i, e in enumerate(rows) if e.get("event") == "submit"), default=-1)
+    for e in rows[last_submit + 1:]:
+        if e.get("event") in _END_EVENTS:
+            return _time(e.get("at"))
+    return None
 
 
 def _short(blob: object) -> str:

@@ -1,8 +1,12 @@
 """`check --range BASE..HEAD`: the CI gate that `git commit --no-verify` cannot skip.
 
-For every commit of the range that touches a guarded path, some change in the log must
-have covered that exact blob at the commit's committer time; mapped config files must pass
-at every commit. Guards are the union of the range base's and tip's `guarded` lists, so a
+The gate judges what enters the trusted branch: the commits of BASE..HEAD along the first
+parent, each against its first parent (a merge brings in everything its other parents hold
+that its first parent did not: SPEC §12). For every such commit that changes a guarded path,
+some change in the log must cover that exact blob at the commit's committer time (the one
+rule of `hook.coverage`), and no committer time may lie beyond the gate's clock plus
+`clock_skew_minutes`; mapped config files must pass at every commit.
+Guards are the union of the range base's and tip's `guarded` lists, so a
 range cannot switch its own guard off. The config is read with the full model (CI has no
 start-up budget): a config any other command refuses is exit 2 here too (issue 13 §2).
 """
@@ -10,7 +14,7 @@ start-up budget): a config any other command refuses is exit 2 here too (issue 1
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,16 +23,19 @@ from changeguard.errors import ChangeguardError, ConfigError, InputError
 from changeguard.findings import Finding, Severity
 from changeguard.git import Git, Staged, parse_raw_diff
 from changeguard.globs import match_any
-from changeguard.hook.coverage import RULE, active_freeze, judge_path, read_log
-from changeguard.hook.staged import Reader, check_configs
+from changeguard.hook.coverage import (
+    RULE,
+    LogFreeze,
+    active_freeze,
+    judge_path,
+    log_freezes,
+    read_log,
+)
+from changeguard.hook.staged import Reader, check_configs, guarded_changes
 
 if TYPE_CHECKING:
     from changeguard.config.trusted import Trusted
     from changeguard.model import GuardConfig
-
-# Once a change went ahead, its tip state may have moved on (completed, rolled back):
-# the commit was still made under an approval.
-_WENT_AHEAD = ("approved", "in_progress", "completed", "rolled_back")
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Commit:
     sha: str
     time: datetime
     files: list[Staged]
+    parent: str | None = None  # the first parent it is judged against (None: a root commit)
 
 
 def parse_range(spec: str) -> tuple[str, str]:
@@ -48,31 +56,42 @@ def parse_range(spec: str) -> tuple[str, str]:
 
 
 def commits_in(git: Git, base: str, head: str) -> list[Commit]:
-    """Commits of base..head, oldest first, with what each one changed."""
+    """First-parent commits of base..head, oldest first, with what each changed against its
+    first parent (side-branch commits enter through their merge and are judged there)."""
     for rev in (base, head):
         if git.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}",
                    check=False).returncode != 0:
             raise InputError(f"--range: unknown revision {rev!r}",
                              hint="fetch enough history (e.g. fetch-depth: 0 in CI)")
-    out = git.run("rev-list", "--reverse", "--format=%H %P%n%cI", f"{base}..{head}").stdout
+    out = git.run("rev-list", "--first-parent", "--reverse", "--format=%H %P%n%cI",
+                  f"{base}..{head}").stdout
     lines = [x for x in out.decode().splitlines() if not x.startswith("commit ")]
     commits: list[Commit] = []
     for ids, when in zip(lines[0::2], lines[1::2], strict=True):
         sha, *parents = ids.split()
-        commits.append(Commit(sha, datetime.fromisoformat(when), _changed(git, sha, parents)))
+        first = parents[0] if parents else None
+        commits.append(Commit(sha, datetime.fromisoformat(when), _changed(git, sha, first),
+                              first))
     return commits
 
 
-def _changed(git: Git, sha: str, parents: list[str]) -> list[Staged]:
-    """What a commit changed; for a merge, only content new to every parent."""
+def _changed(git: Git, sha: str, first_parent: str | None) -> list[Staged]:
+    """What a commit changed against its first parent, whatever its other parents hold."""
     base = ["diff-tree", "-r", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-commit-id"]
-    if not parents:
+    if first_parent is None:
         return parse_raw_diff(git.run(*base, "--root", sha).stdout)
-    changed = parse_raw_diff(git.run(*base, parents[0], sha).stdout)
-    for p in parents[1:]:
-        differs = {(s.path, s.blob) for s in parse_raw_diff(git.run(*base, p, sha).stdout)}
-        changed = [s for s in changed if (s.path, s.blob) in differs]
-    return changed
+    return parse_raw_diff(git.run(*base, first_parent, sha).stdout)
+
+
+def _base_blobs(git: Git, base: str) -> dict[str, str]:
+    """path -> blob id of every file at BASE (the trusted revision)."""
+    out = git.run("ls-tree", "-r", "-z", "--full-tree", base).stdout
+    blobs: dict[str, str] = {}
+    for entry in out.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        if path:
+            blobs[path.decode("utf-8", "surrogateescape")] = meta.split()[2].decode("ascii")
+    return blobs
 
 
 def _config_at(git: Git, rev: str, rel: str) -> LightConfig | None:
@@ -116,24 +135,63 @@ def gate_config(repo: Path, git: Git, base: str, head: str,
     return replace(cfg, guarded=tuple(guarded)), full, trusted
 
 
-def check_range(repo: Path, spec: str, *, config_path: Path | None
+def check_range(repo: Path, spec: str, *, config_path: Path | None,
+                now: datetime | None = None
                 ) -> tuple[list[Finding], int, list[ChangeguardError]]:
-    """Findings for every commit of the range, files judged, and unreadable-file errors."""
+    """Findings for every commit of the range, files judged, and unreadable-file errors.
+
+    `now` is the gate's clock (`--now` when given, else the wall clock).
+    """
     base, head = parse_range(spec)
     git = Git(repo)
     cfg, full, trusted = gate_config(repo, git, base, head, config_path)
     _verify_log(repo, full, trusted)
+    clock = now or datetime.now(UTC)
+    latest = clock + timedelta(minutes=cfg.clock_skew_minutes)
     findings: list[Finding] = []
     errors: list[ChangeguardError] = []
     judged: set[str] = set()
+    at_base: dict[str, str] | None = None
+    freezes: _Freezes = _Freezes(git)
     for c in commits_in(git, base, head):
-        guarded = [s for s in c.files if match_any(cfg.guarded, s.path)]
+        guarded = guarded_changes(cfg, c.files, git, c.parent)
+        if guarded:
+            # content equal to BASE's is already on the trusted branch: nothing enters
+            # (a merge of BASE into a PR branch, or a change undone within the range)
+            at_base = _base_blobs(git, base) if at_base is None else at_base
+            guarded = [s for s in guarded if at_base.get(s.path) != s.blob]
         mapped = [s.path for s in c.files if s.blob is not None and _mapped(cfg, s.path)]
         judged.update(s.path for s in guarded)
         judged.update(mapped)
-        found = _coverage(git, cfg, guarded, c) + _configs(repo, git, cfg, mapped, c, errors)
+        found = _future(c, clock, latest) + _coverage(git, cfg, guarded, c, freezes) \
+            + _configs(repo, git, cfg, mapped, c, errors)
         findings += [_at_commit(f, c) for f in found]
     return findings, len(judged), errors
+
+
+def _future(c: Commit, clock: datetime, latest: datetime) -> list[Finding]:
+    """A committer time beyond the gate's clock (plus skew) could claim any window."""
+    if c.time <= latest:
+        return []
+    return [Finding(RULE, Severity.DENY,
+                    f"commit {c.sha[:12]} is dated {c.time.isoformat()}, later than the "
+                    f"gate's clock {clock.isoformat()} plus clock_skew_minutes: a commit "
+                    "cannot claim a time that has not come yet",
+                    hint="re-commit with the real time (`git commit --amend --no-edit "
+                         "--reset-author --date=now` with GIT_COMMITTER_DATE unset)")]
+
+
+class _Freezes:
+    """The log's freezes, read once when a guarded commit needs them."""
+
+    def __init__(self, git: Git) -> None:
+        self.git = git
+        self.spans: dict[str, list[LogFreeze]] = {}
+
+    def at_ref(self, ref: str) -> list[LogFreeze]:
+        if ref not in self.spans:
+            self.spans[ref] = log_freezes(self.git, ref)
+        return self.spans[ref]
 
 
 def _verify_log(repo: Path, config: GuardConfig, trusted: Trusted) -> None:
@@ -169,17 +227,16 @@ def _mapped(cfg: LightConfig, path: str) -> bool:
     return any(match_any(globs, path) for globs in cfg.schema_globs)
 
 
-def _coverage(git: Git, cfg: LightConfig, guarded: list[Staged], c: Commit) -> list[Finding]:
+def _coverage(git: Git, cfg: LightConfig, guarded: list[Staged], c: Commit,
+              freezes: _Freezes) -> list[Finding]:
     if not guarded:
         return []
     log = read_log(git, cfg, [s.path for s in guarded])
     if log is None:
         return [Finding(RULE, Severity.DENY, f"{s.path} is guarded and the change log "
                         f"{cfg.log_ref} does not exist", s.path) for s in guarded]
-    went_ahead = {cid: (dict(st, state="approved") if st.get("state") in _WENT_AHEAD else st)
-                  for cid, st in log.states.items()}
-    log = replace(log, states=went_ahead)
-    frozen = active_freeze(cfg, None, c.time)  # config freezes at commit time
+    # the same rule as the hook, at the commit's time: config freezes and log freezes then
+    frozen = active_freeze(cfg, freezes.at_ref(log.ref), c.time)
     out: list[Finding] = []
     for s in guarded:
         out += judge_path(s, log, cfg, c.time, frozen)

@@ -13,11 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from changeguard.config.light import LightConfig
+from changeguard.config.light import LightConfig, governance_paths
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding
 from changeguard.git import Git, Staged
-from changeguard.globs import match, match_any
+from changeguard.globs import match, match_any, match_guarded, may_overlap
 
 if TYPE_CHECKING:
     from changeguard.config.trusted import Trusted
@@ -62,16 +62,78 @@ def link_leaves_repo(path: str, target: bytes | None) -> bool:
 
 
 def staged_changes(git: Git) -> list[Staged]:
-    """Index vs HEAD; while concluding a merge only content new to every parent counts."""
-    staged = git.staged()
-    heads = git.merge_heads()
-    if not heads or not staged:
-        return staged
-    # A file equal to one parent's version was already judged when that parent was committed.
-    for head in heads:
-        differs = {(s.path, s.blob) for s in git.staged(against=head)}
-        staged = [s for s in staged if (s.path, s.blob) in differs]
-    return staged
+    """Index vs HEAD, also while concluding a merge (SPEC §12: a merge is judged against its
+    first parent, HEAD). `.git/MERGE_HEAD` is never read: anyone can write that file, and
+    content equal to another parent's (a stale branch's) still changes what HEAD holds."""
+    return git.staged()
+
+
+def is_guarded(cfg: LightConfig, path: str, governance: Sequence[str] = ()) -> bool:
+    """`guarded` globs in either case, or a governance file (SPEC §12), whatever `plans` says."""
+    low = path.lower()
+    return any(low == g.lower() for g in governance) or match_guarded(cfg.guarded, path)
+
+
+def is_attributes(path: str) -> bool:
+    """A `.gitattributes` at any level (any case: case-insensitive checkouts read it too)."""
+    return path.rsplit("/", 1)[-1].lower() == ".gitattributes"
+
+
+def attributes_guarded(cfg: LightConfig, path: str, contents: Sequence[bytes | None]) -> bool:
+    """A `.gitattributes` is guarded when one of its patterns (before or after the change)
+    may match a guarded path: `working-tree-encoding`, `eol`, `ident`, `filter` change the
+    bytes of guarded files at checkout. In doubt (macros, quoted patterns) it is guarded."""
+    import posixpath
+
+    where = posixpath.dirname(path)
+    # governance files are literal repo-relative paths: anchored
+    guards = [*cfg.guarded, *("/" + g for g in governance_paths(cfg))]
+    for raw in contents:
+        for line in (raw or b"").decode("utf-8", "replace").splitlines():
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            if text.startswith(("[attr]", '"')) or may_overlap(where, text.split()[0], guards):
+                return True
+    return False
+
+
+def guarded_changes(cfg: LightConfig, changes: Sequence[Staged], git: Git,
+                    before: str | None) -> list[Staged]:
+    """The changed paths that need coverage, hook and gate alike (SPEC §12).
+
+    `before` is the revision the change is judged against (HEAD for the hook, the first
+    parent for the gate; None for a root commit): a `.gitattributes` is judged on both its
+    old and new patterns. The commit that adds the first config (none at `before`) bootstraps
+    the guard: there is nothing yet whose review it could skip.
+    """
+    gov = governance_paths(cfg)
+    cfg_file = gov[0] if gov and gov[0] == _norm(cfg.file) else None
+    out: list[Staged] = []
+    attrs: list[Staged] = []
+    for s in changes:
+        if cfg_file is not None and s.path == cfg_file and s.status == "A" \
+                and not match_guarded(cfg.guarded, s.path):
+            continue
+        if is_guarded(cfg, s.path, gov):
+            out.append(s)
+        elif is_attributes(s.path):
+            attrs.append(s)
+    if attrs:
+        names = [s.blob for s in attrs if s.blob] + (
+            [f"{before}:{s.path}" for s in attrs] if before else [])
+        got = git.cat_blobs(names)
+        out += [s for s in attrs if attributes_guarded(cfg, s.path, [
+            got.get(s.blob) if s.blob else None,
+            got.get(f"{before}:{s.path}") if before else None])]
+    order = {s.path: i for i, s in enumerate(changes)}
+    return sorted(out, key=lambda s: order[s.path])
+
+
+def _norm(name: str) -> str:
+    import posixpath
+
+    return posixpath.normpath(name.replace("\\", "/"))
 
 
 def config_rel(repo: Path, cfg: LightConfig) -> str | None:
@@ -145,9 +207,14 @@ def relative(repo: Path, filenames: Sequence[str]) -> list[str]:
     return out
 
 
-def select(cfg: LightConfig, staged: list[Staged], filenames: Sequence[str]) -> Selection:
-    """Classify staged paths (and extra FILE arguments) by the config's globs; stdlib only."""
+def select(cfg: LightConfig, staged: list[Staged], filenames: Sequence[str],
+           git: Git | None = None) -> Selection:
+    """Classify staged paths (and extra FILE arguments) by the config's globs; stdlib only.
+
+    `git` reads `.gitattributes` contents (HEAD's and the staged one) when one is staged.
+    """
     sel = Selection(staged)
+    gov = governance_paths(cfg)
     # symlinks and submodules have no config text; deleted files have nothing to validate
     regular = {s.path for s in staged if s.blob is not None and s.mode in _REGULAR_MODES}
     staged_paths = {s.path for s in staged}
@@ -157,14 +224,17 @@ def select(cfg: LightConfig, staged: list[Staged], filenames: Sequence[str]) -> 
         if path in seen:
             continue
         seen.add(path)
-        if match(cfg.plans, path):
+        # a guarded file is never a plan: `plans: "db/**"` must not unguard db/ (SPEC §12)
+        if match(cfg.plans, path) and not is_guarded(cfg, path, gov):
             if blob is not None:  # a deleted plan has nothing to validate
                 sel.plans.append(path)
-            continue  # plan files are never guarded (SPEC §3)
+            continue
         if path in regular and any(match_any(g, path) for g in cfg.schema_globs):
             sel.mapped.append(path)
-    sel.guarded = [s for s in staged
-                   if not match(cfg.plans, s.path) and match_any(cfg.guarded, s.path)]
+    if git is not None:
+        sel.guarded = guarded_changes(cfg, staged, git, "HEAD")
+    else:
+        sel.guarded = [s for s in staged if is_guarded(cfg, s.path, gov)]
     # a mapped config replaced by a link would escape validation: refuse it (never follow)
     sel.links = [s.path for s in staged if s.mode == _SYMLINK_MODE and s.blob is not None
                  and any(match_any(g, s.path) for g in cfg.schema_globs)]

@@ -50,16 +50,36 @@ def blob_of(repo: Path, data: bytes) -> str:
     return git(repo, "hash-object", "--stdin", input=data).strip()
 
 
+APPROVED_AT = "2026-04-01T10:00:00+08:00"
+
+
 def change(cid: str, paths: dict[str, str | None], *, state: str = "approved",
            window: tuple[str, str] = WINDOW, type: str = "normal", risk: str = "medium",
-           author: str = "dee@example.org",
+           author: str = "dee@example.org", approved_at: str = APPROVED_AT,
+           ended_at: str | None = None,
            requirements: Sequence[dict[str, object]] = ()) -> dict[str, object]:
-    """A state.json as the log engineer writes it (DESIGN.md, change-log tip tree)."""
+    """A state.json as the log engineer writes it (DESIGN.md, change-log tip tree).
+
+    Past `submitted`, bo approved it at `approved_at` (coverage starts there, SPEC §12);
+    a closed state ended at `ended_at`.
+    """
+    digest = "sha256:" + "0" * 64
+    events: list[dict[str, str]] = [{"event": "submit", "actor": author,
+                                     "at": "2026-03-30T10:00:00+08:00"}]
+    approvals: list[dict[str, object]] = []
+    if state != "submitted":
+        approvals.append({"actor": "bo@example.org", "digest": digest, "stale": False,
+                          "at": approved_at, "roles": ["dba"], "comment": None})
+        events.append({"event": "approve", "actor": "bo@example.org", "at": approved_at})
+    end = {"completed": "complete", "rolled_back": "rollback", "cancelled": "cancel",
+           "rejected": "reject"}.get(state)
+    if end is not None:
+        events.append({"event": end, "actor": author, "at": ended_at or approved_at})
     return {"id": cid, "title": f"change {cid}", "state": state, "revision": 1,
-            "digest": "sha256:" + "0" * 64, "author": author, "type": type, "risk": risk,
+            "digest": digest, "author": author, "type": type, "risk": risk,
             "services": [], "environment": "production",
             "window": {"start": window[0], "end": window[1]}, "paths": paths,
-            "approvals": [], "rejections": [], "events": [], "reviewed": False,
+            "approvals": approvals, "rejections": [], "events": events, "reviewed": False,
             "requirements": [dict(r) for r in requirements]}
 
 
@@ -343,16 +363,18 @@ def test_spaces_and_non_ascii_paths(cfg_repo: Path) -> None:
     assert run_hook(cfg_repo).returncode == 0
 
 
-def test_plan_files_are_never_guarded(cfg_repo: Path) -> None:
+def test_plan_files_are_judged_as_plans_unless_guarded(cfg_repo: Path) -> None:
     cfg = cfg_repo / ".changeguard.yaml"
     cfg.write_text(CONFIG.replace('plans: "changes/*.yaml"', 'plans: "db/plans/*.yaml"'))
     git(cfg_repo, "commit", "-qam", "plans")  # the hook trusts the committed config
-    git(cfg_repo, "rm", "-q", "--cached", "db/main.yaml")  # a deleted plan path is not judged
+    git(cfg_repo, "rm", "-q", "--cached", "db/main.yaml")
     p = run_hook(cfg_repo)
     assert p.returncode == 1  # db/main.yaml is guarded, not a plan
+    # SPEC §12: a `plans:` glob over guarded files does not unguard them (attack 14b)
     cfg.write_text(CONFIG.replace('plans: "changes/*.yaml"', 'plans: "db/*.yaml"'))
     git(cfg_repo, "commit", "-q", "-m", "plans", "--", ".changeguard.yaml")
-    assert run_hook(cfg_repo).returncode == 0
+    p = run_hook(cfg_repo)
+    assert p.returncode == 1 and "deletion of db/main.yaml is guarded" in p.stdout
 
 
 # ------------------------------------------------------------------ git corner cases (§4)
@@ -446,7 +468,7 @@ def test_worktree_uses_common_hooks_and_its_own_index(cfg_repo: Path, tmp_path: 
     assert commit(wt).returncode == 0
 
 
-def test_merge_commit_judges_only_new_content(cfg_repo: Path) -> None:
+def test_merge_commit_is_judged_against_its_first_parent(cfg_repo: Path) -> None:
     assert install(cfg_repo).returncode == 0
     git(cfg_repo, "switch", "-q", "-c", "side")
     blob = stage(cfg_repo, "db/main.yaml", "v: 2\n")
@@ -455,16 +477,19 @@ def test_merge_commit_judges_only_new_content(cfg_repo: Path) -> None:
     git(cfg_repo, "switch", "-q", "main")
     stage(cfg_repo, "notes.txt", "x\n")
     assert commit(cfg_repo).returncode == 0
-    # days later, outside CHG-1's window: the merged content was judged on `side` already
-    later = "2026-05-01T12:00:00+08:00"
+    # inside CHG-1's window the merged content is covered like any other commit of it
     git(cfg_repo, "merge", "-q", "--no-commit", "side")
-    assert commit(cfg_repo, now=later).returncode == 0, "merge of approved content refused"
-    # an evil merge (content on neither parent) is judged
+    assert commit(cfg_repo).returncode == 0, "covered merge refused"
+    # days later the content still changes what HEAD (the first parent) holds (SPEC §12)
+    later = "2026-05-01T12:00:00+08:00"
     git(cfg_repo, "reset", "-q", "--hard", "HEAD~1")
     git(cfg_repo, "merge", "-q", "--no-commit", "side")
+    p = commit(cfg_repo, now=later)
+    assert p.returncode == 1 and "outside its window: closed" in p.stdout + p.stderr
+    # an evil merge (content on neither parent) is judged too
     stage(cfg_repo, "db/main.yaml", "v: 99\n")
     p = commit(cfg_repo, now=later)
-    assert p.returncode == 1 and "db/main.yaml" in p.stdout + p.stderr
+    assert p.returncode == 1 and "blob differs" in p.stdout + p.stderr
 
 
 def test_install_hook_refuses_foreign_hook_and_chains_it(cfg_repo: Path) -> None:

@@ -72,8 +72,12 @@ def test_light_config_returns_config_or_config_error(data: dict[str, JSONValue])
 
 
 @given(raw_entries())
-def test_plan_files_are_never_guarded(entries: list[Staged]) -> None:
-    cfg = LightConfig(guarded=("**",), plans="*")
+def test_guarded_files_are_never_plans(entries: list[Staged]) -> None:
+    # SPEC §12: a `plans:` glob must not unguard a guarded file (`plans: "db/**"`)
+    cfg = LightConfig(guarded=("d*/**",), plans="*")
     sel = select(cfg, entries, [])
-    assert all("/" in s.path for s in sel.guarded)  # `*` matches every top-level path
-    assert {s.path for s in sel.guarded}.isdisjoint(sel.plans)
+    guarded = {s.path for s in sel.guarded}
+    assert guarded == {s.path for s in entries if s.path.lower().startswith("d")
+                       and "/" in s.path}
+    assert guarded.isdisjoint(sel.plans)
+    assert set(sel.plans) <= {s.path for s in entries if s.blob is not None} - guarded
