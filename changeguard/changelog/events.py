@@ -55,6 +55,9 @@ from changeguard.changelog.store import (
 from changeguard.errors import GitError, InputError, RefusedError
 
 TRAILERS = ("Changeguard-Event", "Changeguard-Change", "Changeguard-Digest", "Changeguard-Actor")
+# SPEC §12 "Time": on events written under `clock: simulated` (their time may be made up)
+CLOCK_TRAILER = "Changeguard-Clock"
+SIMULATED = "simulated"
 MIN_ATTEMPTS = 60
 RETRY_SECONDS = 120.0
 
@@ -70,10 +73,12 @@ def index_entries(st: ChangeState) -> dict[str, str]:
 # --------------------------------------------------------------- message
 
 
-def format_message(ev: Event) -> str:
-    """Subject, JSON body (the replayable event), then the four trailers."""
+def format_message(ev: Event, simulated: bool = False) -> str:
+    """Subject, JSON body (the replayable event), then the four trailers (+ the clock's)."""
     subject = f"{ev.kind} {ev.change}" if ev.change != NO_CHANGE else ev.kind
     trailers = dict(zip(TRAILERS, (ev.kind, ev.change, ev.digest, ev.actor), strict=True))
+    if simulated:
+        trailers[CLOCK_TRAILER] = SIMULATED
     return (f"{subject}\n\n{ev.to_json()}\n\n"
             + "".join(f"{k}: {v}\n" for k, v in trailers.items()))
 
@@ -87,6 +92,11 @@ def parse_trailers(message: str) -> dict[str, str]:
         if sep:
             out[k] = v.strip()
     return out
+
+
+def is_simulated(message: str) -> bool:
+    """True when an event commit says its time came from a simulated clock."""
+    return parse_trailers(message).get(CLOCK_TRAILER) == SIMULATED
 
 
 def parse_message(message: str) -> Event:
@@ -237,6 +247,7 @@ class Prepared:
 
     event: Event
     plan_bytes: bytes | None = None  # submit: the plan text as submitted
+    simulated: bool = False  # written under `clock: simulated`: mark it (CLOCK_TRAILER)
 
 
 WorldFor = Callable[[Snapshot, ChangeState | None, Event], World]
@@ -298,7 +309,7 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     tree = snap.root.write()
     if tree is None:
         raise GitError("internal: empty change-log tree")
-    commit = commit_tree(git, tree, tip, format_message(ev), author, sign)
+    commit = commit_tree(git, tree, tip, format_message(ev, prep.simulated), author, sign)
     if sign:
         check_signed_by(git, commit, ev.actor, world_for(snap, None, ev).keys)
     return commit, new

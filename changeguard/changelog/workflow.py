@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -112,6 +112,7 @@ def world_for(s: Session) -> WorldFor:
 def record(s: Session, prep: Prepared) -> tuple[str, ChangeState | FreezeState, list[str]]:
     """Append one event (locally, then to the remote when configured); returns warnings too."""
     author = Author(s.actor.name, s.actor.email, prep.event.at)
+    prep = replace(prep, simulated=s.config.clock == "simulated")  # SPEC §12 "Time"
     sign = s.config.require_signed
     factory = world_for(s)
     if s.config.log.remote:

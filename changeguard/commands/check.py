@@ -29,19 +29,19 @@ def run_check(g: Globals, *, files: list[str], staged: bool, all_files: bool,
     with error_document(form):
         repo = repo_root(g)
         if rev_range is not None:
-            return _range(repo, g, form, rev_range)
+            return _range(repo, g, form, rev_range, now)
         if not files and not all_files:
             raise InputError("nothing to check", hint="name files, or use --all or --staged")
         return check_named(repo, g, files, all_files, form, verbose or g.verbose, now=now)
 
 
-def _range(repo: Path, g: Globals, form: Format, spec: str) -> int:
+def _range(repo: Path, g: Globals, form: Format, spec: str, now: str | None) -> int:
     """The CI gate (issue 7): exit 1 when a commit of the range was not covered."""
     from changeguard.findings import is_ok
     from changeguard.hook.gate import check_range
     from changeguard.report import render
 
-    findings, judged, errors = check_range(repo, spec, config_path=g.config)
+    findings, judged, errors = check_range(repo, spec, config_path=g.config, now=now)
     emit(render(findings, form, files=judged, color=g.color, errors=errors))
     for e in errors:
         print(e.render(), file=sys.stderr)

@@ -12,12 +12,16 @@ from changeguard.commands.output import emit
 from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo_root
 
 
-def session(g: Globals, now: str | None) -> Session:
-    """Repo, config and clock for one command."""
+def session(g: Globals, now: str | None, writes: str | None) -> Session:
+    """Repo, config and clock for one command; `writes` names a writer (SPEC §12 "Time")."""
+    from changeguard.clock import permit_now
     from changeguard.config import load_config
 
     repo = repo_root(g)
-    return Session(repo, load_config(repo, g.config), parse_now(now))
+    config = load_config(repo, g.config)
+    if writes is not None:  # --now on a writer needs `clock: simulated`
+        permit_now(now, config.clock, f"`{writes}`", g.config.as_posix() if g.config else None)
+    return Session(repo, config, parse_now(now))
 
 
 def show_outcome(o: Outcome) -> int:
@@ -29,9 +33,10 @@ def show_outcome(o: Outcome) -> int:
     return o.code
 
 
-def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome]) -> int:
-    """Run one workflow action and print its outcome."""
-    s = session(g, now)
+def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome],
+        writes: str | None) -> int:
+    """Run one workflow action (`writes`: the writer's name, None if read-only); print it."""
+    s = session(g, now, writes)
     try:
         return show_outcome(fn(s))
     finally:
@@ -42,7 +47,7 @@ def run_submit(g: Globals, plan: Path, now: str | None) -> int:
     """`submit PLAN`."""
     from changeguard.changelog.workflow import submit
 
-    return run(g, now, lambda s: submit(s, plan))
+    return run(g, now, lambda s: submit(s, plan), "submit")
 
 
 def run_event(g: Globals, kind: str, change_id: str, now: str | None, *,
@@ -52,7 +57,7 @@ def run_event(g: Globals, kind: str, change_id: str, now: str | None, *,
     from changeguard.changelog.workflow import change_event
 
     return run(g, now, lambda s: change_event(s, kind, change_id, comment=comment,
-                                              reason=reason, verified=verified))
+                                              reason=reason, verified=verified), kind)
 
 
 def run_freeze(g: Globals, reason: str, until: str | None, now: str | None) -> int:
@@ -60,14 +65,14 @@ def run_freeze(g: Globals, reason: str, until: str | None, now: str | None) -> i
     from changeguard.changelog.workflow import freeze
 
     end = parse_now(until) if until else None
-    return run(g, now, lambda s: freeze(s, reason, end))
+    return run(g, now, lambda s: freeze(s, reason, end), "freeze")
 
 
 def run_unfreeze(g: Globals, now: str | None) -> int:
     """`unfreeze`."""
     from changeguard.changelog.workflow import unfreeze
 
-    return run(g, now, unfreeze)
+    return run(g, now, unfreeze, "unfreeze")
 
 
 def tip_warnings(s: Session) -> list[str]:
@@ -93,7 +98,7 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> in
             else show_text(s, data)
         return Outcome(0, [text], tip_warnings(s))
 
-    return run(g, now, act)
+    return run(g, now, act, writes=None)
 
 
 def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
@@ -109,7 +114,7 @@ def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
         return Outcome(0, [json.dumps(rows, ensure_ascii=False) if f == "json"
                            else list_text(rows)], tip_warnings(s))
 
-    return run(g, now, act)
+    return run(g, now, act, writes=None)
 
 
 def run_verify(g: Globals, fmt: str | None) -> int:
@@ -129,7 +134,7 @@ def run_verify(g: Globals, fmt: str | None) -> int:
                        [f"error: change log verification FAILED at {first.commit}: "
                         f"{first.message}"])
 
-    return run(g, None, act)
+    return run(g, None, act, writes=None)
 
 
 def run_sync(g: Globals, now: str | None) -> int:
@@ -142,4 +147,4 @@ def run_sync(g: Globals, now: str | None) -> int:
         dropped = [x for x in lines if x.startswith("dropped")]
         return Outcome(1 if dropped else 0, lines[len(dropped):], dropped)
 
-    return run(g, now, act)
+    return run(g, now, act, "log sync")

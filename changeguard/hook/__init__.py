@@ -38,6 +38,9 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
                config_path: Path | None, filenames: Sequence[str] = ()) -> int:
     """Judge the staged change set (plus `filenames`); 0 ok, 1 deny, raises for exit 2."""
     cfg = load_light_config(repo, config_path)
+    from changeguard.clock import permit_now  # stdlib only: the fast path stays light
+
+    permit_now(now.isoformat() if now is not None else None, cfg.clock, "the hook", cfg.file)
     git = Git(repo, purpose="staged")
     staged = staged_changes(git)
     if not staged and not filenames:

@@ -103,12 +103,15 @@ def gate_config(repo: Path, git: Git, base: str, head: str,
     return replace(cfg, guarded=tuple(guarded))
 
 
-def check_range(repo: Path, spec: str, *, config_path: Path | None
+def check_range(repo: Path, spec: str, *, config_path: Path | None, now: str | None = None
                 ) -> tuple[list[Finding], int, list[ChangeguardError]]:
     """Findings for every commit of the range, files judged, and unreadable-file errors."""
+    from changeguard.clock import permit_now
+
     base, head = parse_range(spec)
     git = Git(repo)
     cfg = gate_config(repo, git, base, head, config_path)
+    permit_now(now, cfg.clock, "`check --range`", cfg.file)  # SPEC §12 "Time"
     _verify_log(repo, config_path)
     findings: list[Finding] = []
     errors: list[ChangeguardError] = []
