@@ -115,7 +115,8 @@ def parse_args(argv: Sequence[str]) -> Options:
     p.add_argument("files", nargs="*", help="extra files to validate (pre-commit passes them)")
     p.add_argument("--config", type=Path, help="path of .changeguard.yaml")
     p.add_argument("--repo", type=Path, help="config repo (default: enclosing git repo)")
-    p.add_argument("--now", help="judge time as RFC 3339 (default: $CHANGEGUARD_NOW or clock)")
+    p.add_argument("--now", help="judge time as RFC 3339, only under `clock: simulated` "
+                                 "(default: $CHANGEGUARD_NOW or the wall clock)")
     p.add_argument("--format", default="text", choices=("text", "json", "sarif", "junit"))
     p.add_argument("--no-color", action="store_true", help="plain text output")
     return p.parse_args(argv, namespace=Options())
