@@ -299,6 +299,10 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     ev = prep.event
     refuse_control_chars(ev)  # before any object is written
     snap = Snapshot(git, tip)
+    if not prep.simulated:  # SPEC §12 "Time": what `log verify`'s order check would flag
+        from changeguard.changelog.clockcheck import refuse_backdated
+
+        refuse_backdated(git, tip, ev, world_for(snap, None, ev).clock_skew_minutes)
     new: ChangeState | FreezeState
     if ev.kind in ("freeze", "unfreeze"):
         cur = snap.freeze()

@@ -97,7 +97,8 @@ def make_world(config: GuardConfig, freeze: FreezeState | None) -> World:
     roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
     frz = tuple((f.start, f.end, f.name) for f in config.freezes)
     keys = {r.email.lower(): r.signing_key.strip() for r in config.reviewers if r.signing_key}
-    return World(roster, config.emergency_review_hours, frz, freeze, keys=keys)
+    return World(roster, config.emergency_review_hours, frz, freeze, keys=keys,
+                 clock_skew_minutes=config.clock_skew_minutes)
 
 
 def world_for(s: Session) -> WorldFor:

@@ -261,20 +261,45 @@ def test_attack_simulated_trailer_under_a_real_clock(tmp_path: Path, run_cli: Ru
     assert not any("committer time" in m for m in got), got
 
 
-def test_verify_judges_time_in_log_order_across_changes(tmp_path: Path,
-                                                       run_cli: RunCli) -> None:
-    # simulated, so only the order check applies: a second change's submit dated a day
-    # before the first change's events is flagged, though that change's own events are fine
-    repo = make_repo(tmp_path / "cfg")
+def test_attack_backdated_submit_of_another_change(tmp_path: Path, run_cli: RunCli) -> None:
+    # "previous" is the previous event of the whole log: here another change's approval
+    repo, start = _real_repo(tmp_path / "cfg")
     other = plan(id="CHG-2016-0403-other", services=["other-svc"],
-                 changes=[{"path": "db/other.yaml", "summary": "x"}])
+                 changes=[{"path": "db/other.yaml", "summary": "x"}],
+                 window={"start": start.isoformat(),
+                         "end": (start + timedelta(hours=4)).isoformat()})
     (repo / "db" / "other.yaml").write_text("x: 1\n")
     rel = write_plan(repo, other)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "second plan")
+    _submitted(run_cli, repo)
+    hours_ago = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="seconds")
+    forged = _forge(tmp_path, repo, run_cli, ["submit", rel], at=hours_ago,
+                    committed=hours_ago, email="ana@example.org")
+    got = _problems(_verify(run_cli, repo), forged)
+    assert any("earlier than the previous event's" in m for m in got), got
+
+
+def test_writer_refuses_to_land_before_the_log_tip(tmp_path: Path, run_cli: RunCli) -> None:
+    # a tip dated a day ahead (a clone whose clock is wrong, or forged): an honest write now
+    # would be "earlier than the previous event", so it is refused, not written
+    repo, _ = _real_repo(tmp_path / "cfg")
+    _submitted(run_cli, repo)
+    ahead = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="seconds")
+    forged = _forge(tmp_path, repo, run_cli, ["approve", PLAN_ID], at=ahead, committed=ahead,
+                    email="ravi@example.org")
+    res = run_cli("cancel", PLAN_ID, "--reason", "x", cwd=repo)
+    assert res.code == 1 and "earlier than the previous event's" in res.err, res.err
+    assert _tip(repo) == forged
+    assert any("in the future" in m for m in _problems(_verify(run_cli, repo), forged))
+
+
+def test_simulated_times_are_exempt_from_the_order_check(tmp_path: Path,
+                                                         run_cli: RunCli) -> None:
+    # concurrent rehearsals pass unrelated --now values; the trailer says they are made up
+    repo = make_repo(tmp_path / "cfg")
     assert run_cli("submit", f"changes/{PLAN_ID}.yaml", "--now", NOW, cwd=repo).code == 0
     early = (datetime.fromisoformat(NOW) - timedelta(days=1)).isoformat()
-    assert run_cli("submit", rel, "--now", early, cwd=repo).code == 0
-    tip = _tip(repo)
-    got = _problems(_verify(run_cli, repo), tip)
-    assert any("earlier than the previous event's" in m for m in got), got
+    assert run_cli("approve", PLAN_ID, "--now", early, cwd=repo,
+                   env=_as("dev@example.org")).code == 0
+    assert _verify(run_cli, repo)["ok"]
