@@ -18,12 +18,15 @@ class Format(StrEnum):
     JSON = "json"
     SARIF = "sarif"
     JUNIT = "junit"
+    MARKDOWN = "markdown"  # a PR comment / CI job summary (SPEC §13)
+    GITHUB = "github"  # GitHub Actions workflow commands
     ICS = "ics"  # `windows --ics`: chosen by its own flag, never by `--format`
 
 
 # What each command family accepts for `--format`.
 TEXT_JSON: tuple[Format, ...] = (Format.TEXT, Format.JSON)
-REPORT_FORMATS: tuple[Format, ...] = (Format.TEXT, Format.JSON, Format.SARIF, Format.JUNIT)
+REPORT_FORMATS: tuple[Format, ...] = (Format.TEXT, Format.JSON, Format.SARIF, Format.JUNIT,
+                                      Format.MARKDOWN, Format.GITHUB)
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Globals:
     fmt: str | None = None
     color: bool = True
     verbose: bool = False
+    trusted_rev: str | None = None
 
 
 def find_repo(start: Path | None = None) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, time
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -18,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     Strict,
     StrictBool,
     StringConstraints,
@@ -310,6 +312,9 @@ class GuardConfig(_Strict):
     clock: Literal["real", "simulated"] = "real"
     clock_skew_minutes: Annotated[float, Strict(), Field(ge=0)] = (
         cfgdef.DEFAULT_CLOCK_SKEW_MINUTES)
+    # Where repo-relative packs and schemas resolve when the config was read from a
+    # revision (config.trusted.set_root); None: the working tree.
+    _root: Path | None = PrivateAttr(default=None)
 
     @field_validator("reviewers")
     @classmethod

@@ -112,6 +112,7 @@ def test_attack_record_splitting_borrows_a_signed_approval(
         (scratch / ".changeguard.yaml").read_text().replace("require_signed: true",
                                                             "require_signed: false"))
     _use_key(monkeypatch, None)
+    git(scratch, "commit", "-q", "-m", "signing off", "--", ".changeguard.yaml")
     assert cg(scratch, "submit", plan_path(), "--now", NOW).code == 0
     assert cg(scratch, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org").code == 0
     _as(monkeypatch, keys, "ana")
@@ -230,6 +231,7 @@ def test_attack_self_approval_through_an_alias_author(
     cfg = config()
     cfg["reviewers"].append({"email": alias, "roles": []})
     write_yaml(scratch / ".changeguard.yaml", cfg)
+    git(scratch, "commit", "-q", "-m", "alias in roster", "--", ".changeguard.yaml")
     assert cg(scratch, "submit", plan_path(), "--now", NOW, email=alias).code == 0
     git(repo, "fetch", "-q", str(scratch), f"{REF}:{REF}")
     rep = verify(cg, repo)

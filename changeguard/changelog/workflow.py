@@ -33,6 +33,7 @@ from changeguard.changelog.store import Author, Git, parse_tree, ref_tip
 from changeguard.errors import InputError, RefusedError
 
 if TYPE_CHECKING:
+    from changeguard.config.trusted import Trusted
     from changeguard.findings import Finding
     from changeguard.model import ChangePlan, GuardConfig
 
@@ -56,6 +57,7 @@ class Session:
     repo: Path
     config: GuardConfig
     now: datetime
+    trusted: Trusted | None = None  # the revision the config was read from (SPEC §12)
     _actor: Identity | None = None
     _git: Git | None = None
 
@@ -144,7 +146,8 @@ def submit(s: Session, plan_path: Path) -> Outcome:
     from changeguard.plan.evaluate import proposed_blobs
 
     lp = load_plan(plan_path, s.repo, max_bytes=s.config.max_file_bytes)
-    ctx = EvalContext(s.repo, s.config, s.now, submitted_at=s.now)
+    base = s.trusted.sha if s.trusted is not None and s.trusted.sha else "HEAD"
+    ctx = EvalContext(s.repo, s.config, s.now, submitted_at=s.now, base=base)
     findings = [f for f in evaluate_plan(lp, ctx) if f.rule not in _NOT_AT_SUBMIT]
     if lp.plan is None or not is_ok(findings):
         return Outcome(1, [_render(findings)],

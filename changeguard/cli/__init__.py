@@ -41,7 +41,8 @@ def _version(value: bool) -> None:
 def _globals(
     ctx: typer.Context,
     repo: Annotated[Path | None, typer.Option("--repo", metavar="PATH", help="Config repo (default: enclosing git repo).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", metavar="FILE", help="Path of .changeguard.yaml.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", metavar="FILE", help="Path of .changeguard.yaml (for writers and judges: its path inside the trusted revision).")] = None,
+    trusted_rev: Annotated[str | None, typer.Option("--trusted-rev", metavar="REV", envvar="CHANGEGUARD_TRUSTED_REV", show_envvar=False, help="Commit whose config writers and judges trust (default: trust.branch, e.g. origin/main).")] = None,
     fmt: Annotated[str | None, typer.Option("--format", metavar="FORMAT", help="Default output format.")] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text output.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail.")] = False,
@@ -50,7 +51,8 @@ def _globals(
     if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
         raise MissingCommand(ctx)
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-    ctx.obj = Globals(repo=repo, config=config, fmt=fmt, color=color, verbose=verbose)
+    ctx.obj = Globals(repo=repo, config=config, fmt=fmt, color=color, verbose=verbose,
+                      trusted_rev=trusted_rev)
 
 
 # Explicit registration: a missing module is an import error, never a silently absent family.

@@ -17,6 +17,6 @@ WriterNow = Annotated[str | None, typer.Option("--now", help=WRITER_NOW_HELP)]
 # `--format` where text and json are the choices (`commands.TEXT_JSON` checks the value)
 TextOrJson = Annotated[str | None, typer.Option("--format", help="text or json.")]
 ReportFormat = Annotated[str | None, typer.Option(
-    "--format", help="Output format: text, json, sarif or junit.")]
+    "--format", help="Output format: text, json, sarif, junit, markdown or github.")]
 ChangeId = Annotated[str, typer.Argument(help="Change id, e.g. CHG-2016-0403-storage.",
                                          show_default=False)]

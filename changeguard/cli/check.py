@@ -20,7 +20,7 @@ def check(
                                          "(what the pre-commit hook runs).")] = False,
     all_files: Annotated[bool, typer.Option("--all", help="Check every mapped file of the "
                                             "repo.")] = False,
-    fmt: Annotated[str | None, typer.Option("--format", help="text, json, sarif or junit.")]
+    fmt: Annotated[str | None, typer.Option("--format", help="text, json, sarif, junit, markdown (PR comment, job summary) or github (workflow annotations).")]
     = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Note skipped files.")]
     = False,

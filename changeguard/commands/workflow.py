@@ -12,16 +12,36 @@ from changeguard.commands.output import emit
 from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo_root
 
 
-def session(g: Globals, now: str | None, writes: str | None) -> Session:
-    """Repo, config and clock for one command; `writes` names a writer (SPEC §12 "Time")."""
+def session(g: Globals, now: str | None, *, writes: str | None,
+            judge: bool = False) -> Session:
+    """Repo, the trusted config (SPEC §12) and clock for one command (`writes`: a writer's
+    name, None when read-only)."""
+    from changeguard.changelog.store import Git
     from changeguard.clock import permit_now
-    from changeguard.config import load_config
+    from changeguard.config.trusted import (
+        config_rel,
+        find_trusted,
+        full_config,
+        working_tree_differs,
+    )
+    from changeguard.errors import ConfigError
 
     repo = repo_root(g)
-    config = load_config(repo, g.config)
-    if writes is not None:  # --now on a writer needs `clock: simulated`
-        permit_now(now, config.clock, f"`{writes}`", g.config.as_posix() if g.config else None)
-    return Session(repo, config, parse_now(now))
+    git = Git(repo)
+    trusted = find_trusted(git, config_rel(repo, g.config), judge=judge,
+                           explicit=g.trusted_rev, required=g.config is not None)
+    if trusted.sha is None:
+        raise ConfigError("the repository has no commit yet, so there is no trusted config",
+                          hint="commit .changeguard.yaml to the trusted branch (trust.branch, "
+                               "default main) first")
+    config = full_config(git, trusted)
+    if writes is not None:  # --now on a writer needs `clock: simulated` (SPEC §12 "Time")
+        permit_now(now, config.clock, f"`{writes}`", trusted.display)
+    if not judge and working_tree_differs(repo, trusted):
+        print(f"note: using the config of the trusted revision {trusted.display}; the "
+              "working tree's differs (governance edits take effect once a change plan "
+              "lands them)", file=sys.stderr)
+    return Session(repo, config, parse_now(now), trusted=trusted, _git=git)
 
 
 def show_outcome(o: Outcome) -> int:
@@ -33,10 +53,10 @@ def show_outcome(o: Outcome) -> int:
     return o.code
 
 
-def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome],
-        writes: str | None) -> int:
-    """Run one workflow action (`writes`: the writer's name, None if read-only); print it."""
-    s = session(g, now, writes)
+def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome], *,
+        writes: str | None, judge: bool = False) -> int:
+    """Run one workflow action (`writes`: a writer's name, None if read-only); print it."""
+    s = session(g, now, writes=writes, judge=judge)
     try:
         return show_outcome(fn(s))
     finally:
@@ -47,7 +67,7 @@ def run_submit(g: Globals, plan: Path, now: str | None) -> int:
     """`submit PLAN`."""
     from changeguard.changelog.workflow import submit
 
-    return run(g, now, lambda s: submit(s, plan), "submit")
+    return run(g, now, lambda s: submit(s, plan), writes="submit")
 
 
 def run_event(g: Globals, kind: str, change_id: str, now: str | None, *,
@@ -57,7 +77,8 @@ def run_event(g: Globals, kind: str, change_id: str, now: str | None, *,
     from changeguard.changelog.workflow import change_event
 
     return run(g, now, lambda s: change_event(s, kind, change_id, comment=comment,
-                                              reason=reason, verified=verified), kind)
+                                              reason=reason, verified=verified),
+               writes=kind)
 
 
 def run_freeze(g: Globals, reason: str, until: str | None, now: str | None) -> int:
@@ -65,14 +86,14 @@ def run_freeze(g: Globals, reason: str, until: str | None, now: str | None) -> i
     from changeguard.changelog.workflow import freeze
 
     end = parse_now(until) if until else None
-    return run(g, now, lambda s: freeze(s, reason, end), "freeze")
+    return run(g, now, lambda s: freeze(s, reason, end), writes="freeze")
 
 
 def run_unfreeze(g: Globals, now: str | None) -> int:
     """`unfreeze`."""
     from changeguard.changelog.workflow import unfreeze
 
-    return run(g, now, unfreeze, "unfreeze")
+    return run(g, now, unfreeze, writes="unfreeze")
 
 
 def tip_warnings(s: Session) -> list[str]:
@@ -134,7 +155,7 @@ def run_verify(g: Globals, fmt: str | None) -> int:
                        [f"error: change log verification FAILED at {first.commit}: "
                         f"{first.message}"])
 
-    return run(g, None, act, writes=None)
+    return run(g, None, act, writes=None, judge=True)
 
 
 def run_sync(g: Globals, now: str | None) -> int:
@@ -147,4 +168,4 @@ def run_sync(g: Globals, now: str | None) -> int:
         dropped = [x for x in lines if x.startswith("dropped")]
         return Outcome(1 if dropped else 0, lines[len(dropped):], dropped)
 
-    return run(g, now, act, "log sync")
+    return run(g, now, act, writes="log sync")

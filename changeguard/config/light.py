@@ -72,6 +72,7 @@ class LightConfig:
     clock: str = d.DEFAULT_CLOCK
     clock_skew_minutes: float = d.DEFAULT_CLOCK_SKEW_MINUTES
     policies: tuple[str, ...] = d.DEFAULT_POLICIES
+    rev: str | None = None  # the trusted commit it was read from (None: the working tree)
     schema_globs: tuple[tuple[str, ...], ...] = field(default=(), repr=False)
 
 

@@ -44,12 +44,15 @@ def read_config(repo: Path, path: Path | None = None) -> Loaded | None:
 
 def load_config(repo: Path, path: Path | None = None) -> GuardConfig:
     """The repo's GuardConfig; a default one when the repo has none (and no --config)."""
+    loaded = read_config(repo, path)
+    return default_config() if loaded is None else parse_config(loaded)
+
+
+def default_config() -> GuardConfig:
+    """The config of a repo that has none: every default."""
     from changeguard.model import GuardConfig
 
-    loaded = read_config(repo, path)
-    if loaded is None:
-        return GuardConfig.model_validate({"apiVersion": API_VERSION, "kind": KIND})
-    return parse_config(loaded)
+    return GuardConfig.model_validate({"apiVersion": API_VERSION, "kind": KIND})
 
 
 def parse_config(loaded: Loaded) -> GuardConfig:

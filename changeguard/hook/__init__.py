@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from changeguard.config.light import load_light_config
+from changeguard.config.trusted import config_rel as trusted_rel
+from changeguard.config.trusted import find_trusted, light_config
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding, Severity
 from changeguard.git import Git
@@ -36,12 +37,19 @@ from changeguard.hook.staged import (
 
 def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
                config_path: Path | None, filenames: Sequence[str] = ()) -> int:
-    """Judge the staged change set (plus `filenames`); 0 ok, 1 deny, raises for exit 2."""
-    cfg = load_light_config(repo, config_path)
+    """Judge the staged change set (plus `filenames`); 0 ok, 1 deny, raises for exit 2.
+
+    The config is the trusted revision's (SPEC §12), never the working tree's or the
+    index's: an unstaged `guarded: []` edit switches nothing off.
+    """
+    git = Git(repo, purpose="staged")
+    trusted = find_trusted(git, trusted_rel(repo, config_path), judge=False,
+                           required=config_path is not None)
+    cfg = light_config(trusted)
     from changeguard.clock import permit_now  # stdlib only: the fast path stays light
 
-    permit_now(now.isoformat() if now is not None else None, cfg.clock, "the hook", cfg.file)
-    git = Git(repo, purpose="staged")
+    permit_now(now.isoformat() if now is not None else None, cfg.clock, "the hook",
+               trusted.display)
     staged = staged_changes(git)
     if not staged and not filenames:
         if fmt == "text":  # issue 12: an empty run must not look like a silent pass
@@ -69,7 +77,7 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     if sel.config is not None:
         check_guard_config(sel.config, read)
     findings = check_configs(repo, cfg, sel.mapped, read, errors)
-    findings += check_plans(repo, config_path, sel.plans, read, now)
+    findings += check_plans(repo, git, trusted, sel.plans, read, now)
     if sel.guarded:
         from changeguard.hook.coverage import check_coverage
 

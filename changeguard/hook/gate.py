@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.config.light import LightConfig, view_of
 from changeguard.errors import ChangeguardError, ConfigError, InputError
@@ -20,6 +21,9 @@ from changeguard.git import Git, Staged, parse_raw_diff
 from changeguard.globs import match_any
 from changeguard.hook.coverage import RULE, active_freeze, judge_path, read_log
 from changeguard.hook.staged import Reader, check_configs
+
+if TYPE_CHECKING:
+    from changeguard.model import GuardConfig
 
 # Once a change went ahead, its tip state may have moved on (completed, rolled back):
 # the commit was still made under an approval.
@@ -71,7 +75,10 @@ def _changed(git: Git, sha: str, parents: list[str]) -> list[Staged]:
 
 
 def _config_at(git: Git, rev: str, rel: str) -> LightConfig | None:
-    """The config committed at `rev` (None when absent or broken there)."""
+    """The config committed at `rev` (None when absent there).
+
+    A broken config at the range's tip is exit 2: it must not reach the trusted branch.
+    """
     from changeguard.config import parse_config
     from changeguard.loader import parse_document
 
@@ -79,28 +86,33 @@ def _config_at(git: Git, rev: str, rel: str) -> LightConfig | None:
     if raw is None:
         return None
     try:
-        loaded = parse_document(raw, f"{rev}:{rel}")
+        loaded = parse_document(raw, rel)
         return view_of(parse_config(loaded), loaded.file)
-    except (ConfigError, InputError):
-        return None
+    except InputError as e:
+        where = f"it is the config committed at {rev}: fix it before it reaches the trusted " \
+            "branch"
+        raise ConfigError(e.message, file=e.file, line=e.line,
+                          hint=f"{e.hint}; {where}" if e.hint else where) from e
 
 
 def gate_config(repo: Path, git: Git, base: str, head: str,
-                config_path: Path | None) -> LightConfig:
-    """The work tree's config (full validation) with guards widened by base's and head's."""
-    from changeguard.config import config_path as locate
-    from changeguard.config import load_config
-    from changeguard.config.load import display_name
+                config_path: Path | None) -> tuple[LightConfig, GuardConfig]:
+    """BASE's config (the trusted revision, SPEC §12) with guards widened by HEAD's.
 
-    file = display_name(repo, locate(repo, config_path))
-    cfg = view_of(load_config(repo, config_path), file)
-    rel = cfg.file if not Path(cfg.file).is_absolute() else ".changeguard.yaml"
+    A range cannot bring its own roster, freezes, log ref or policies; HEAD's `guarded`
+    only adds guards, so a range cannot switch its own guard off either.
+    """
+    from changeguard.config.trusted import config_rel, find_trusted, full_config
+
+    trusted = find_trusted(git, config_rel(repo, config_path), judge=True, explicit=base,
+                           required=config_path is not None)
+    full = full_config(git, trusted)
+    cfg = replace(view_of(full, trusted.config_rel), rev=trusted.sha)
     guarded = list(cfg.guarded)
-    for rev in (base, head):
-        other = _config_at(git, rev, rel)
-        if other is not None:
-            guarded += [g for g in other.guarded if g not in guarded]
-    return replace(cfg, guarded=tuple(guarded))
+    other = _config_at(git, head, trusted.config_rel)
+    if other is not None:
+        guarded += [g for g in other.guarded if g not in guarded]
+    return replace(cfg, guarded=tuple(guarded)), full
 
 
 def check_range(repo: Path, spec: str, *, config_path: Path | None, now: str | None = None
@@ -110,9 +122,9 @@ def check_range(repo: Path, spec: str, *, config_path: Path | None, now: str | N
 
     base, head = parse_range(spec)
     git = Git(repo)
-    cfg = gate_config(repo, git, base, head, config_path)
-    permit_now(now, cfg.clock, "`check --range`", cfg.file)  # SPEC §12 "Time"
-    _verify_log(repo, config_path)
+    cfg, full = gate_config(repo, git, base, head, config_path)
+    permit_now(now, cfg.clock, "`check --range`", f"{base}:{cfg.file}")  # SPEC §12 "Time"
+    _verify_log(repo, full)
     findings: list[Finding] = []
     errors: list[ChangeguardError] = []
     judged: set[str] = set()
@@ -126,15 +138,14 @@ def check_range(repo: Path, spec: str, *, config_path: Path | None, now: str | N
     return findings, len(judged), errors
 
 
-def _verify_log(repo: Path, config_path: Path | None) -> None:
+def _verify_log(repo: Path, config: GuardConfig) -> None:
     """Only a verified log is believed (SPEC §12): exit 1 naming the first bad commit."""
     from changeguard.changelog.store import Git as LogGit
     from changeguard.changelog.verify import refuse_unverified
-    from changeguard.config import load_config
 
     log_git = LogGit(repo)
     try:
-        refuse_unverified(log_git, load_config(repo, config_path))
+        refuse_unverified(log_git, config)
     finally:
         log_git.close()
 

@@ -11,12 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.config.light import LightConfig
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding
 from changeguard.git import Git, Staged
 from changeguard.globs import match, match_any
+
+if TYPE_CHECKING:
+    from changeguard.config.trusted import Trusted
 
 _REGULAR_MODES = ("100644", "100755")
 _SYMLINK_MODE = "120000"
@@ -203,7 +207,7 @@ def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: Reader,
     from changeguard.replication.mapping import FileMapping
 
     read.prefetch(paths)
-    mappings = FileMapping.from_raw(cfg.schemas)
+    mappings = FileMapping.from_raw(cfg.schemas, _schema_root(read.git, cfg))
 
     def limited(path: str) -> bytes | None:  # staged blobs obey the size limit too (SPEC §10)
         data = read(path)
@@ -219,15 +223,27 @@ def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: Reader,
     return list(result.findings)
 
 
-def check_plans(repo: Path, config_path: Path | None, paths: list[str], read: Reader,
+def _schema_root(git: Git, cfg: LightConfig) -> str | None:
+    """Repo schemas of a trusted config are read from its revision (SPEC §12)."""
+    local = [str(m["schema"]) for m in cfg.schemas
+             if isinstance(m.get("schema"), str) and not str(m["schema"]).startswith("builtin:")]
+    if cfg.rev is None or not local:
+        return None
+    from changeguard.config.trusted import governance_root
+
+    return str(governance_root(git, cfg.rev, [], local))
+
+
+def check_plans(repo: Path, git: Git, trusted: Trusted, paths: list[str], read: Reader,
                 now: datetime) -> list[Finding]:
-    """Every plan rule on each staged ChangePlan (its staged bytes)."""
+    """Every plan rule on each staged ChangePlan (its staged bytes), under the trusted
+    config."""
     if not paths:
         return []
-    from changeguard.config import load_config
+    from changeguard.config.trusted import full_config
     from changeguard.plan import EvalContext, evaluate_plan, parse_plan
 
-    config = load_config(repo, config_path)
+    config = full_config(git, trusted)
     ctx = EvalContext(repo=repo, config=config, now=now)
     read.prefetch(paths)
     findings: list[Finding] = []

@@ -85,8 +85,11 @@ def resolve_pack(ref: str, repo: Path) -> tuple[Path, str]:
 
 
 def load_packs(config: GuardConfig, repo: Path) -> list[PolicyPack]:
-    """Every pack named by the config, in order."""
-    return [load_pack(*resolve_pack(ref, repo)) for ref in config.policies]
+    """Every pack named by the config, in order (inside its revision when it has one)."""
+    from changeguard.config.trusted import root_of
+
+    root = root_of(config, repo)
+    return [load_pack(*resolve_pack(ref, root)) for ref in config.policies]
 
 
 def effective_rules(packs: Iterable[PolicyPack]) -> dict[str, PolicyRule]:

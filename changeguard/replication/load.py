@@ -140,7 +140,8 @@ class _Plan:
     """Files bucketed by how they are checked."""
 
     by_format: dict[str, list[SourceFile]] = field(default_factory=lambda: defaultdict(list))
-    by_schema: dict[str, list[SourceFile]] = field(default_factory=lambda: defaultdict(list))
+    by_schema: dict[tuple[str, str | None], list[SourceFile]] = field(
+        default_factory=lambda: defaultdict(list))
 
 
 def directory_lister(repo: Path) -> Callable[[str], list[str]]:
@@ -224,7 +225,7 @@ def _add(path: str, m: FileMapping | None, read: Reader, explicit: bool, sibling
                 result.skipped.append((path, "format not recognised (auto)"))
             return None
     if fmt is None and m is not None and m.schema is not None:
-        plan.by_schema[m.schema].append(sf)
+        plan.by_schema[m.schema, m.root].append(sf)
         fmt = "schema"
     elif fmt is not None:
         plan.by_format[fmt].append(sf)
@@ -309,11 +310,12 @@ def load(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping],
         else:
             _run_adapter(fmt, group, result)
     _scope_kustomize(result, read or working_tree_reader(repo))
-    for schema, group in plan.by_schema.items():
+    for (schema, root), group in plan.by_schema.items():
         from changeguard.replication.schema_check import check_schema_files
 
+        base = Path(root) if root is not None else repo
         try:
-            result.findings.extend(check_schema_files(repo, schema, group, result.errors))
+            result.findings.extend(check_schema_files(base, schema, group, result.errors))
         except ChangeguardError as e:
             result.errors.append(e)
     result.files_checked = len(result.checked)

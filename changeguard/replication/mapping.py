@@ -18,9 +18,12 @@ class FileMapping:
     paths: tuple[str, ...]
     schema: str | None = None
     format: str | None = None
+    # where a repo-relative `schema:` lives when the config came from a revision (SPEC §12)
+    root: str | None = None
 
     @classmethod
-    def from_raw(cls, raw: Sequence[Mapping[str, object]]) -> list[FileMapping]:
+    def from_raw(cls, raw: Sequence[Mapping[str, object]], root: str | None = None
+                 ) -> list[FileMapping]:
         """Build mappings from the raw `schemas:` list (already shape-checked or not)."""
         out: list[FileMapping] = []
         for i, entry in enumerate(raw):
@@ -34,17 +37,19 @@ class FileMapping:
                 raise ConfigError(f"schemas[{i}].schema must be a string")
             if fmt is not None and not isinstance(fmt, str):
                 raise ConfigError(f"schemas[{i}].format must be a string")
-            out.append(cls(tuple(str(p) for p in paths), schema, fmt))
+            out.append(cls(tuple(str(p) for p in paths), schema, fmt, root))
         return out
 
     @classmethod
     def from_config(cls, config: object) -> list[FileMapping]:
         """From a GuardConfig (duck-typed: `.schemas[i].paths/.schema_/.format`)."""
         out: list[FileMapping] = []
+        base = getattr(config, "_root", None)
+        root = str(base) if base is not None else None
         for m in getattr(config, "schemas", []) or []:
             schema = getattr(m, "schema_", None) or getattr(m, "schema", None)
             out.append(cls(tuple(m.paths), schema if isinstance(schema, str) else None,
-                           m.format))
+                           m.format, root))
         return out
 
     def matches(self, path: str) -> bool:

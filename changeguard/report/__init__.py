@@ -1,4 +1,5 @@
-"""Reporters: findings -> text/json/sarif/junit, each a pure function returning `str`."""
+"""Reporters: findings -> text/json/sarif/junit/markdown/github, each a pure function
+returning `str`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Callable, Sequence
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding
 
-FORMATS: tuple[str, ...] = ("text", "json", "sarif", "junit")
-# Formats a machine reads: on bad input (exit 2) they still get a document carrying the error.
-DOCUMENT_FORMATS: tuple[str, ...] = ("json", "sarif", "junit")
+FORMATS: tuple[str, ...] = ("text", "json", "sarif", "junit", "markdown", "github")
+# Formats a machine or a review place reads: on bad input (exit 2) they still get a document
+# carrying the error.
+DOCUMENT_FORMATS: tuple[str, ...] = ("json", "sarif", "junit", "markdown", "github")
 
 Errors = Sequence[ChangeguardError]
 Renderer = Callable[[Sequence[Finding], int, bool, Sequence[str], Errors], str]
@@ -44,8 +46,23 @@ def _junit(findings: Sequence[Finding], files: int, color: bool,
     return render_junit(findings, files=files, paths=paths, errors=errors)
 
 
+def _markdown(findings: Sequence[Finding], files: int, color: bool,
+              paths: Sequence[str], errors: Errors) -> str:
+    from changeguard.report.markdown import render_markdown
+
+    return render_markdown(findings, files=files, errors=errors)
+
+
+def _github(findings: Sequence[Finding], files: int, color: bool,
+            paths: Sequence[str], errors: Errors) -> str:
+    from changeguard.report.github import render_github
+
+    return render_github(findings, files=files, errors=errors)
+
+
 # A registry, not an if-chain: `FORMATS` and `_REPORTERS` are checked against each other in tests.
-_REPORTERS: dict[str, Renderer] = {"text": _text, "json": _json, "sarif": _sarif, "junit": _junit}
+_REPORTERS: dict[str, Renderer] = {"text": _text, "json": _json, "sarif": _sarif, "junit": _junit,
+                                   "markdown": _markdown, "github": _github}
 
 
 def render(findings: Sequence[Finding], fmt: str, *, files: int, color: bool = False,

@@ -1,7 +1,9 @@
 """SPEC §10 against `.changeguard.yaml`, loaded by every command that reads it.
 
 A bad config is exit 2 naming `.changeguard.yaml` and the line, for reading and writing
-commands alike, and nothing is written to the change log.
+commands alike, and nothing is written to the change log. Read-only commands read the
+working tree's config; writers read the trusted revision's (SPEC §12), so for them the bad
+config is committed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import yaml
 from tests.adversarial import _bad
 from tests.adversarial._harness import assert_bounded, assert_rejected, log_refs, run_measured
 from tests.adversarial._samples import schemas
+from tests.helpers import git
 from tests.helpers.plans import NOW, config
 
 CFG = ".changeguard.yaml"
@@ -28,6 +31,7 @@ COMMANDS: dict[str, list[str]] = {
     "windows": ["windows", "--from", NOW],
     "freeze": ["freeze", "--reason", "x", "--now", NOW],
 }
+WRITERS = frozenset({"submit", "approve", "freeze"})
 
 Payload = tuple[bytes, int | None, tuple[str, ...]]
 
@@ -91,6 +95,8 @@ def test_bad_config_is_exit_2(cfg_repo: Path, git_env: dict[str, str], command: 
                               case: str) -> None:
     data, line, words = CASES[case]()
     (cfg_repo / CFG).write_bytes(data)
+    if command in WRITERS:  # writers trust only the committed config
+        git(cfg_repo, "commit", "-qam", "bad config", env=git_env)
     before = log_refs(cfg_repo)
     m = run_measured(COMMANDS[command], cfg_repo, {**git_env, "GIT_AUTHOR_EMAIL":
                                                     "ravi@example.org"})
@@ -125,7 +131,11 @@ def test_config_symlink_leaving_repo(cfg_repo: Path, tmp_path: Path, git_env: di
     (cfg_repo / CFG).symlink_to(outside)
     before = log_refs(cfg_repo)
     m = run_measured(COMMANDS[command], cfg_repo, git_env)
+    explicit = run_measured(["--config", str(outside), *COMMANDS[command]], cfg_repo, git_env)
+    if command in WRITERS:  # the working tree's link is not read; --config must be inside
+        assert m.code == 0, m.err  # the committed config (same text) is the one used
+        assert explicit.code == 2 and "trusted revision" in explicit.err, explicit.err
+        return
     assert log_refs(cfg_repo) == before
     assert_rejected(m, CFG, words=("outside",))
-    explicit = run_measured(["--config", str(outside), *COMMANDS[command]], cfg_repo, git_env)
     assert explicit.code == 0, explicit.err

@@ -176,6 +176,7 @@ def test_require_signed(tmp_path: Path, git_env: dict[str, str], cg: Cg,
     # ... so it slips in only while require_signed is switched off, re-signed with plumbing
     cfg["require_signed"] = False
     (r / ".changeguard.yaml").write_text(yaml.safe_dump(cfg))
+    git(r, "commit", "-q", "-m", "signing off", "--", ".changeguard.yaml")  # writers trust it
     assert cg(r, "freeze", "--reason", "x", "--now", NOW, email="ravi@example.org").code == 0
     wrong = _resign(r, email="ravi@example.org")
     # and an unsigned event
@@ -184,6 +185,7 @@ def test_require_signed(tmp_path: Path, git_env: dict[str, str], cg: Cg,
     unsigned = git(r, "rev-parse", REF).strip()
     cfg["require_signed"] = True
     (r / ".changeguard.yaml").write_text(yaml.safe_dump(cfg))
+    git(r, "commit", "-q", "-m", "signing on", "--", ".changeguard.yaml")
     rep = verify(cg, r)
     assert [p["commit"] for p in rep["problems"]][:2] == [wrong, unsigned]
     assert "history rewritten" in rep["problems"][2]["message"]  # the replaced original

@@ -166,7 +166,9 @@ NAIVE = {"start": "2016-04-03T01:00:00", "end": "2016-04-03T05:00:00+08:00"}
 
 @pytest.mark.parametrize(("fmt", "golden"), [("json", "validate-error.json"),
                                              ("sarif", "validate-error.sarif"),
-                                             ("junit", "validate-error.junit.xml")])
+                                             ("junit", "validate-error.junit.xml"),
+                                             ("markdown", "validate-error.md"),
+                                             ("github", "validate-error.github.txt")])
 def test_bad_input_still_yields_a_machine_document(cfg_repo: Path, run_cli: RunCli, fmt: str,
                                                    golden: str) -> None:
     from tests.test_report import _golden, _versionless

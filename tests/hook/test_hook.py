@@ -285,6 +285,7 @@ def test_config_freeze_blocks_and_emergency_warns(cfg_repo: Path) -> None:
     cfg = cfg_repo / ".changeguard.yaml"
     cfg.write_text(CONFIG + "freezes:\n  - {name: exams, start: 2026-04-01T00:00:00Z, "
                    "end: 2026-04-30T00:00:00Z, reason: exam period}\n")
+    git(cfg_repo, "commit", "-qam", "freeze")  # the hook trusts the committed config
     blob = stage(cfg_repo, "db/main.yaml", "v: 2\n")
     write_log(cfg_repo, [change("CHG-1", {"db/main.yaml": blob})])
     p = run_hook(cfg_repo)
@@ -330,10 +331,12 @@ def test_spaces_and_non_ascii_paths(cfg_repo: Path) -> None:
 def test_plan_files_are_never_guarded(cfg_repo: Path) -> None:
     cfg = cfg_repo / ".changeguard.yaml"
     cfg.write_text(CONFIG.replace('plans: "changes/*.yaml"', 'plans: "db/plans/*.yaml"'))
+    git(cfg_repo, "commit", "-qam", "plans")  # the hook trusts the committed config
     git(cfg_repo, "rm", "-q", "--cached", "db/main.yaml")  # a deleted plan path is not judged
     p = run_hook(cfg_repo)
     assert p.returncode == 1  # db/main.yaml is guarded, not a plan
     cfg.write_text(CONFIG.replace('plans: "changes/*.yaml"', 'plans: "db/*.yaml"'))
+    git(cfg_repo, "commit", "-q", "-m", "plans", "--", ".changeguard.yaml")
     assert run_hook(cfg_repo).returncode == 0
 
 
@@ -345,10 +348,12 @@ def test_initial_commit_on_an_unborn_branch(tmp_path: Path, git_env: dict[str, s
     git(tmp_path, "init", "-q", "-b", "main", str(r))
     stage(r, ".changeguard.yaml", CONFIG)
     stage(r, "db/main.yaml", "v: 1\n")
+    # before the first commit nothing is trusted (SPEC §12): the repo's first commit lands
+    assert run_hook(r).returncode == 0
+    git(r, "commit", "-q", "-m", "init")
+    stage(r, "db/main.yaml", "v: 2\n")
     p = run_hook(r)
     assert p.returncode == 1 and "db/main.yaml is guarded" in p.stdout
-    git(r, "rm", "-q", "--cached", "db/main.yaml")
-    assert run_hook(r).returncode == 0
 
 
 def test_subdirectory_and_relative_file_args(cfg_repo: Path) -> None:
@@ -568,6 +573,7 @@ def test_check_staged_cli_runs_the_same_check(cfg_repo: Path, run_cli: RunCli) -
 def test_bad_config_is_exit_2_with_its_line(cfg_repo: Path) -> None:
     (cfg_repo / ".changeguard.yaml").write_text(CONFIG + "freezes:\n  - {name: x, start: "
                                                 "2026-04-01T00:00:00, end: 2026-05-01}\n")
+    git(cfg_repo, "commit", "-qam", "bad freeze")  # the hook trusts the committed config
     stage(cfg_repo, "docs/x.md", "x\n")
     p = run_hook(cfg_repo)
     assert p.returncode == 2
@@ -590,8 +596,8 @@ def test_staged_config_is_validated_in_full(cfg_repo: Path) -> None:
     stage(cfg_repo, ".changeguard.yaml", CONFIG + "guardd: [x]\n")
     p = run_hook(cfg_repo)
     assert p.returncode == 2
-    # the work-tree copy is refused first, as by every other command (issue 13 §2)
-    assert "error: .changeguard.yaml:11: unknown key 'guardd'" in p.stderr
+    # the trusted config is fine; the staged one is checked in full (issue 13 §2)
+    assert "error: .changeguard.yaml:11: staged config: unknown key 'guardd'" in p.stderr
     assert "did you mean 'guarded'?" in p.stderr
 
 
@@ -688,11 +694,12 @@ def test_fast_path_runs_one_git_command_and_never_reads_the_log(cfg_repo: Path,
     assert p.returncode == 0, p.stderr
     commands = [line.split("trace: built-in: ", 1)[1] for line in trace.read_text().splitlines()
                 if "trace: built-in: " in line]
-    assert len(commands) == 1 and commands[0].startswith("git diff --cached --raw -z")
+    # one `cat-file --batch` reads the trusted config (SPEC §12), one `diff` the index
+    assert [c.split()[1] for c in commands] == ["cat-file", "diff"], commands
     trace.unlink()
     blob = stage(cfg_repo, "db/main.yaml", "v: 2\n")
     write_log(cfg_repo, [change("CHG-1", {"db/main.yaml": blob})])
     assert run_hook(cfg_repo, env={"GIT_TRACE": str(trace)}).returncode == 0
     commands = [line.split("trace: built-in: ", 1)[1] for line in trace.read_text().splitlines()
                 if "trace: built-in: " in line]
-    assert [c.split()[1] for c in commands] == ["diff", "ls-tree", "cat-file"]
+    assert [c.split()[1] for c in commands] == ["cat-file", "diff", "ls-tree", "cat-file"]

@@ -83,6 +83,7 @@ def _forge(tmp_path: Path, repo: Path, run_cli: RunCli, args: list[str], at: str
     shutil.copytree(repo, scratch)
     cfg = scratch / ".changeguard.yaml"
     cfg.write_text(cfg.read_text() + "clock: simulated\n")
+    git(scratch, "commit", "-q", "-am", "scratch: simulated clock")  # writers read it there
     res = run_cli(*args, "--now", at, cwd=scratch, env=_as(email))
     assert res.code == 0, res.err
     made = _tip(scratch)
