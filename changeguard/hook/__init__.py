@@ -48,8 +48,9 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     cfg = light_config(trusted)
     from changeguard.clock import permit_now  # stdlib only: the fast path stays light
 
-    permit_now(now.isoformat() if now is not None else None, cfg.clock, "the hook",
-               trusted.display)
+    if trusted.sha is not None:  # before the first commit nothing is judged at any time
+        permit_now(now.isoformat() if now is not None else None, cfg.clock, "the hook",
+                   trusted.display)
     staged = staged_changes(git)
     if not staged and not filenames:
         if fmt == "text":  # issue 12: an empty run must not look like a silent pass
