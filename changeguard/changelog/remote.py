@@ -24,8 +24,10 @@ from changeguard.changelog.events import (
     is_simulated,
     parse_message,
 )
+from changeguard.changelog.freshness import stamp
 from changeguard.changelog.state import ChangeState, FreezeState
 from changeguard.changelog.store import Author, Git, cas_update, ref_tip
+from changeguard.changelog.verified import common_dir
 from changeguard.errors import GitError, RefusedError
 from changeguard.model import GuardConfig
 
@@ -60,6 +62,7 @@ def fetch(git: Git, remote: str, ref: str) -> str | None:
         p = fetch_with_gitpython(git.repo, git.env, "-q", "--no-tags", "--no-write-fetch-head",
                                  remote, f"+{ref}:{track}")
         if p.returncode == 0:
+            stamp(common_dir(git), remote)  # `show`/`list`/the hook say how old it is
             return ref_tip(git, track)
         err = p.stderr.decode("utf-8", "replace").strip()
         if "couldn't find remote ref" in err:

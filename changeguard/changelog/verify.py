@@ -8,11 +8,14 @@ not explain; submit digests recomputed from the stored plan and blob ids; and, w
 ever have moved forward (rewritten history). Records are read per real commit object, never
 split out of a formatted log (SPEC §12): one `rev-list`, one bulk `cat-file` of the commits, one
 `diff-tree --stdin -z` and one bulk `cat-file` of the blobs keep the cost linear.
+
+Full and incremental verification are one code path (`verify`): the full one replays from
+the empty state, the incremental one (`since=` a tip that verified) from the state stored in
+that tip's tree, which equals its replayed state because it verified (`Replay.resume`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from collections import defaultdict
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from changeguard.changelog.anchors import check_anchors
 from changeguard.changelog.clockcheck import ClockCheck
 from changeguard.changelog.events import (
     control_chars,
@@ -27,7 +31,7 @@ from changeguard.changelog.events import (
     parse_message,
     refuse_control_chars,
 )
-from changeguard.changelog.layout import change_dir, list_shard
+from changeguard.changelog.layout import FREEZE_FILE, change_dir, list_shard
 from changeguard.changelog.state import (
     NO_CHANGE,
     OPEN_STATES,
@@ -43,6 +47,7 @@ from changeguard.changelog.state import (
     ts,
 )
 from changeguard.changelog.store import Git, ref_tip
+from changeguard.changelog.verified import cached_tips, common_dir, fingerprint, remember
 from changeguard.errors import GitError, InputError, RefusedError
 from changeguard.model import ChangePlan, GuardConfig
 
@@ -81,15 +86,16 @@ class Report:
                 "problems": [{"commit": p.commit, "message": p.message} for p in self.problems]}
 
 
-def read_history(git: Git, tip: str) -> list[Commit]:
-    """Every commit from the root to `tip`, each read from its own object (SPEC §12).
+def read_history(git: Git, tip: str, since: str | None = None) -> list[Commit]:
+    """Every commit from the root (or after `since`) to `tip`, each read from its own object.
 
     No record is cut out of a formatted `git log` stream: a commit message may hold any
     separator, so the shas come from `rev-list`, each message/author/tree/parents from that
     sha's object (one bulk `cat-file`), and the changed files from `diff-tree -z`, whose
     NUL-terminated paths cannot be forged by a message.
     """
-    shas = git.out("rev-list", "--reverse", "--topo-order", tip).split()
+    shas = git.out("rev-list", "--reverse", "--topo-order", tip,
+                   *(("^" + since,) if since else ())).split()
     out = [_parse_commit(sha, got) for sha, got in zip(shas, git.read_many(shas), strict=True)]
     diffs = _diff_trees(git, shas)
     for c in out:
@@ -172,6 +178,39 @@ class Replay:
         self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
         self.clock = ClockCheck()  # event times across the whole log (SPEC §12 "Time")
 
+    @classmethod
+    def resume(cls, git: Git, config: GuardConfig, base: str) -> Replay:
+        """The replayed world at `base`, a tip that verified: read from its tree.
+
+        A verified tip's stored states, list shards and index entries are exactly what a
+        replay from the root computes, so they are the state to continue from. A check that
+        needs more than the tree must restore it here too (from `base`'s own commit).
+        """
+        replay = cls(config)
+        rows = git.run("ls-tree", "-r", "-z", "--full-tree", base).stdout.split(b"\0")
+        wanted: dict[str, str] = {}
+        for row in rows:
+            meta, _, raw = row.partition(b"\t")
+            if not raw:
+                continue
+            path, sha = raw.decode("utf-8", "surrogateescape"), meta.split()[2].decode()
+            parts = path.split("/")
+            if path == FREEZE_FILE or path.startswith("list/") or (
+                    len(parts) == 4 and parts[0] == "changes" and parts[3] == "state.json"):
+                wanted[path] = sha
+            elif _own_index(path, parts[-1]):
+                replay.index[parts[-1]].add(path)
+        blobs = dict(zip(wanted, git.read_many(list(wanted.values())), strict=True))
+        for path, got in blobs.items():
+            data = json.loads(got[2]) if got is not None else None
+            if path == FREEZE_FILE:
+                replay.freeze = data
+            elif path.startswith("list/"):
+                replay.stored_shards[path] = data
+            elif isinstance(data, dict):
+                replay.put(data)  # type: ignore[arg-type]
+        return replay
+
     def world(self, others: list[ChangeState]) -> World:
         """The World a replayed transition sees."""
         frz = tuple((f.start, f.end, f.name) for f in self.config.freezes)
@@ -251,58 +290,77 @@ def _search_keys(st: ChangeState) -> list[str]:
     return [f"{k}@{x}" for k in _keys(st) for x in (*days, "long")]
 
 
-def verify(git: Git, config: GuardConfig) -> Report:
-    """Replay and check the whole log; problems in commit order."""
+def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
+           since: str | None = None, trusted: str | None = None) -> Report:
+    """Replay and check the log up to `tip` (default: the log ref); problems in commit order.
+
+    `since` (a commit that verified under this config, an ancestor of `tip`) replays only the
+    commits after it, starting from its stored state; None replays from the root.
+    `trusted` is the trusted revision whose anchors are checked (default: resolved here).
+    """
     report = Report()
-    tip = ref_tip(git, config.log.ref)
+    tip = tip or ref_tip(git, config.log.ref)
     if tip is None:
+        # a deleted log is a shortened one too
+        report.problems += [Problem(*p) for p in check_anchors(git, config, set(), trusted)]
         return report
-    history = read_history(git, tip)
+    history = read_history(git, tip, since)
     refuse_shallow(git, history)
     blobs = _blobs(git, history)
-    sigs = _signatures(git, config, tip) if config.require_signed else {}
-    replay = Replay(config)
+    sigs = _signatures(git, config, tip, since) if config.require_signed else {}
+    replay = Replay(config) if since is None else Replay.resume(git, config, since)
     for c in history:
         report.events += 1
         found = _check(c, replay, blobs, sigs, config, git.repo)
         report.problems += [Problem(c.sha, m) for m in found]
-    report.problems += _reflog(git, config.log.ref, {c.sha for c in history})
+    shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
+    report.problems += _reflog(git, config.log.ref, shas)
+    report.problems += [Problem(*p) for p in check_anchors(git, config, shas, trusted)]
     return report
 
 
-_CACHE = "changeguard-verified"  # under the git dir: keys of log tips that verified
+def model_fingerprint(config: GuardConfig) -> str:
+    """Cache fingerprint of a config known only as a model (callers without its bytes)."""
+    return fingerprint(b"model\0" + config.model_dump_json().encode())
 
 
-def first_problem(git: Git, config: GuardConfig) -> Problem | None:
-    """The first problem of the log at its tip, or None (SPEC §12 "Only a verified log").
+def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
+                  tip: str | None = None, trusted: str | None = None) -> Problem | None:
+    """The first problem of the log at `tip` (default: its ref), or None (SPEC §12).
 
-    A tip that verified under this config is remembered under `.git/`, so `show`/`list` and
-    the gate pay for a full replay once per new tip, not on every run.
+    A tip that verified under this config (`fp`, see `changelog.verified`) is remembered under
+    the git dir, so a known tip costs one small file read. A new tip is verified
+    incrementally, from the newest remembered tip in its history (else from the root).
     """
-    tip = ref_tip(git, config.log.ref)
+    tip = tip or ref_tip(git, config.log.ref)
     if tip is None:
         return None
-    key = hashlib.sha256(f"{tip}\n{config.model_dump_json()}".encode()).hexdigest()
-    cache = Path(git.out("rev-parse", "--absolute-git-dir")) / _CACHE
-    try:
-        if key in cache.read_text().split():
-            return None
-    except OSError:
-        pass
-    report = verify(git, config)
+    fp = fp or model_fingerprint(config)
+    gd = common_dir(git)
+    known = cached_tips(gd, fp)
+    if tip in known:
+        return None
+    report = verify(git, config, tip=tip, since=_newest_ancestor(git, tip, set(known)),
+                    trusted=trusted)
     if report.problems:
         return report.problems[0]
-    try:
-        with cache.open("a") as f:
-            f.write(key + "\n")
-    except OSError:
-        pass  # a read-only clone just verifies again next time
+    remember(gd, tip, fp)
     return None
 
 
-def refuse_unverified(git: Git, config: GuardConfig) -> None:
+def _newest_ancestor(git: Git, tip: str, known: set[str]) -> str | None:
+    """The newest remembered tip in `tip`'s history (the log is linear: first parents)."""
+    if not known:
+        return None
+    for sha in git.out("rev-list", "--first-parent", tip).split():
+        if sha in known:
+            return sha
+    return None
+
+
+def refuse_unverified(git: Git, config: GuardConfig, fp: str | None = None) -> None:
     """RefusedError (exit 1) naming the first bad commit when the log does not verify."""
-    bad = first_problem(git, config)
+    bad = first_problem(git, config, fp)
     if bad is not None:
         raise RefusedError(f"the change log does not verify at {bad.commit}: {bad.message}",
                            hint="nothing in an unverified log is believed; run "
@@ -488,7 +546,8 @@ def _check_index(c: Commit, ev: Event, replay: Replay) -> list[str]:
 # --------------------------------------------------------------- signatures
 
 
-def _signatures(git: Git, config: GuardConfig, tip: str) -> dict[str, str]:
+def _signatures(git: Git, config: GuardConfig, tip: str,
+                since: str | None = None) -> dict[str, str]:
     """commit -> "STATUS PRINCIPAL" from git's own SSH signature check."""
     lines = [f'{r.email} namespaces="git" {r.signing_key.strip()}'
              for r in config.reviewers if r.signing_key]
@@ -496,7 +555,8 @@ def _signatures(git: Git, config: GuardConfig, tip: str) -> dict[str, str]:
         allowed = Path(d) / "allowed_signers"
         allowed.write_text("\n".join(lines) + "\n")
         out = git.out("-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
-                      "log", "-z", "--format=%H %G? %GS", tip)
+                      "log", "-z", "--format=%H %G? %GS", tip,
+                      *(("^" + since,) if since else ()))
     sigs: dict[str, str] = {}
     for rec in out.split("\0"):  # keyed by each real commit's own %H
         sha, _, rest = rec.strip().partition(" ")

@@ -10,12 +10,14 @@ import typer
 def install_hook(
     ctx: typer.Context,
     force: Annotated[bool, typer.Option(
-        "--force", help="Keep a foreign pre-commit hook as pre-commit.legacy and chain it.")
+        "--force", help="Keep a foreign hook as <stage>.legacy and chain it.")
     ] = False,
 ) -> int:
-    """Install the git pre-commit hook that runs `changeguard check --staged`.
+    """Install the git hooks: pre-commit runs `changeguard check --staged`.
 
-    Never overwrites a foreign hook unless --force (which keeps it as pre-commit.legacy).
+    The commit-msg hook records the verified log tip of a guarded commit in its
+    `Changeguard-Log` trailer (SPEC §12). Never overwrites a foreign hook unless --force
+    (which keeps it as pre-commit.legacy or commit-msg.legacy).
 
     Example: changeguard install-hook
     """

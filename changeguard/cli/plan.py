@@ -55,7 +55,7 @@ def validate(
     plans: Annotated[list[Path], typer.Argument(help="Plan files.", show_default=False)],
     now: Annotated[str | None, typer.Option("--now", help="Judge as of this RFC 3339 time.")] = None,
     fmt: ReportFormat = None,
-    rev: Annotated[str | None, typer.Option("--rev", help="Read proposed files from REV.")] = None,
+    rev: Annotated[str | None, typer.Option("--rev", help="Read the plan and its proposed files as committed at REV; prints the digest submit would record.")] = None,
     base: Annotated[str, typer.Option("--base", help="Current version of changed files.")] = "HEAD",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
 ) -> int:

@@ -141,21 +141,52 @@ def _validate(g: Globals, plans: list[Path], *, now: str | None, rev: str | None
               base: str) -> tuple[list[Finding], int, list[str]]:
     """Findings, how many files were judged (plans + proposed config files), and notes."""
     from changeguard.config import load_config
-    from changeguard.plan import EvalContext, evaluate_plan, load_plan
+    from changeguard.plan import EvalContext, evaluate_plan
 
     if not plans:
         raise InputError("no plan files given", hint="changeguard validate changes/CHG-….yaml")
     repo = repo_root(g)
     config = load_config(repo, g.config)
     ctx = EvalContext(repo=repo, config=config, now=parse_now(now), rev=rev, base=base)
-    loaded = [load_plan(p, repo, max_bytes=config.max_file_bytes) for p in plans]
+    loaded = [_plan_at(repo, p, rev, config.max_file_bytes) for p in plans]
     findings: list[Finding] = []
     judged: set[str] = set()
     notes: list[str] = []
     for lp in loaded:
         findings.extend(evaluate_plan(lp, ctx, judged))
         notes.extend(_file_notes(lp, ctx))
+        if rev is not None and lp.plan is not None:
+            notes.append(_digest_note(repo, lp, rev))
     return findings, len({lp.display for lp in loaded} | judged), notes
+
+
+def _plan_at(repo: Path, path: Path, rev: str | None, max_bytes: int) -> LoadedPlan:
+    """The plan file from the work tree, or with `--rev` as committed at REV (SPEC §13)."""
+    from changeguard.plan import load_plan
+    from changeguard.plan.gitfiles import has_revision, rev_reader
+    from changeguard.plan.load import display_path, parse_plan
+
+    if rev is None:
+        return load_plan(path, repo, max_bytes=max_bytes)
+    if not has_revision(repo, rev):
+        raise InputError(f"--rev {rev!r} is not a revision here",
+                         hint="fetch it first, or name a commit, branch or tag")
+    rel = display_path(path, repo)
+    raw = rev_reader(repo, rev)(rel)
+    if raw is None:
+        raise InputError(f"the plan does not exist at {rev}", file=rel,
+                         hint="commit the plan, or name the revision that holds it")
+    return parse_plan(raw, rel, max_bytes=max_bytes)
+
+
+def _digest_note(repo: Path, lp: LoadedPlan, rev: str) -> str:
+    """What `submit` of that plan at REV would record, so a reviewer can reproduce it."""
+    from changeguard.plan import compute_digest
+    from changeguard.plan.evaluate import proposed_blobs
+
+    assert lp.plan is not None  # the caller checked
+    digest = compute_digest(lp.plan, proposed_blobs(repo, lp.plan, rev))
+    return f"{lp.plan.id} at {rev}: digest {digest}"
 
 
 def _file_notes(lp: LoadedPlan, ctx: EvalContext) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from changeguard.changelog.workflow import Outcome, Session
 from changeguard.commands.output import emit
 from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo_root
+from changeguard.errors import RefusedError
 
 
 def session(g: Globals, now: str | None, *, writes: str | None,
@@ -97,14 +98,38 @@ def run_unfreeze(g: Globals, now: str | None) -> int:
 
 
 def tip_warnings(s: Session) -> list[str]:
-    """A warning when the log tip `show`/`list` read does not verify (SPEC §12)."""
+    """Notes on the log `show`/`list` read: a tip that does not verify, how old it is (§12)."""
+    from changeguard.changelog.verified import trusted_fingerprint
     from changeguard.changelog.verify import first_problem
 
-    bad = first_problem(s.git, s.config)
+    out = stale_note(s)
+    fp = trusted_fingerprint(s.trusted) if s.trusted is not None else None
+    bad = first_problem(s.git, s.config, fp, trusted=s.trusted.sha if s.trusted else None)
     if bad is None:
-        return []
-    return [f"warning: the change log does not verify at {bad.commit}: {bad.message}",
+        return out
+    return [*out, f"warning: the change log does not verify at {bad.commit}: {bad.message}",
             "  hint: what is shown may be forged; run `changeguard log verify`"]
+
+
+def stale_note(s: Session) -> list[str]:
+    """With a log remote: how long ago this clone last fetched the log (else nothing)."""
+    if not s.config.log.remote:
+        return []
+    from changeguard.changelog.freshness import freshness_note
+    from changeguard.changelog.verified import common_dir
+
+    return [f"note: {freshness_note(common_dir(s.git), s.config.log.remote)}"]
+
+
+def _missing_change(s: Session, e: RefusedError) -> RefusedError:
+    """`show ID` of an ID this clone does not have: maybe it is just stale (SPEC §12)."""
+    remote = s.config.log.remote
+    if not remote or not e.message.startswith("no change "):
+        return e
+    from changeguard.changelog.freshness import sync_hint
+    from changeguard.changelog.verified import common_dir
+
+    return RefusedError(e.message, hint=sync_hint(common_dir(s.git), remote))
 
 
 def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> int:
@@ -114,7 +139,10 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> in
     f = pick_format(fmt, g, TEXT_JSON)
 
     def act(s: Session) -> Outcome:
-        data = show_json(s, change_id)
+        try:
+            data = show_json(s, change_id)
+        except RefusedError as e:
+            raise _missing_change(s, e) from e
         text = json.dumps(data, indent=2, ensure_ascii=False) if f == "json" \
             else show_text(s, data)
         return Outcome(0, [text], tip_warnings(s))
@@ -145,7 +173,7 @@ def run_verify(g: Globals, fmt: str | None) -> int:
     f = pick_format(fmt, g, TEXT_JSON)
 
     def act(s: Session) -> Outcome:
-        rep = verify(s.git, s.config)
+        rep = verify(s.git, s.config, trusted=s.trusted.sha if s.trusted else None)
         if f == "json":
             return Outcome(0 if rep.ok else 1, [json.dumps(rep.to_json(), indent=2)])
         if rep.ok:

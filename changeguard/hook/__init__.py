@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from changeguard.config.light import LightConfig
+from changeguard.config.trusted import Trusted, find_trusted, light_config
 from changeguard.config.trusted import config_rel as trusted_rel
-from changeguard.config.trusted import find_trusted, light_config
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding, Severity
-from changeguard.git import Git
+from changeguard.git import Git, Staged
 from changeguard.hook.staged import (
     Reader,
     check_configs,
@@ -80,13 +81,32 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     findings = check_configs(repo, cfg, sel.mapped, read, errors)
     findings += check_plans(repo, git, trusted, sel.plans, read, now)
     if sel.guarded:
-        from changeguard.hook.coverage import check_coverage
-
-        findings += check_coverage(git, cfg, sel.guarded, now)
+        findings += _coverage(git, cfg, trusted, sel.guarded, now)
     code = _emit(findings, fmt, color, sel.files)
     for e in errors:  # every file was looked at; unreadable ones make the run exit 2
         print(e.render(), file=sys.stderr)
     return 2 if errors else code
+
+
+def _coverage(git: Git, cfg: LightConfig, trusted: Trusted, guarded: list[Staged],
+              now: datetime) -> list[Finding]:
+    """Coverage judged from a verified log tip only (SPEC §12); a stale clone says so."""
+    from changeguard.hook.coverage import RULE, check_coverage
+    from changeguard.hook.logtip import believed_log
+
+    log = believed_log(git, cfg, trusted)
+    if log.problem is not None:
+        return [Finding(RULE, Severity.DENY, f"{s.path} is guarded and nothing in the change "
+                        f"log is believed: it does not verify at {log.problem}", s.path,
+                        hint="run `changeguard log verify`; a forged or broken log covers "
+                             "nothing") for s in guarded]
+    findings = check_coverage(git, log.cfg, guarded, now)
+    if cfg.log_remote and any(f.severity is Severity.DENY for f in findings):
+        from changeguard.changelog.freshness import sync_hint
+        from changeguard.changelog.verified import common_dir
+
+        print(f"note: {sync_hint(common_dir(git), cfg.log_remote)}", file=sys.stderr)
+    return findings
 
 
 def _emit(findings: list[Finding], fmt: str, color: bool, files: int) -> int:
@@ -110,6 +130,7 @@ class Options:
     now: str | None = None
     format: str = "text"
     no_color: bool = False
+    stage: str = "pre-commit"
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -128,7 +149,21 @@ def parse_args(argv: Sequence[str]) -> Options:
                                  "(default: $CHANGEGUARD_NOW or the wall clock)")
     p.add_argument("--format", default="text", choices=("text", "json", "sarif", "junit"))
     p.add_argument("--no-color", action="store_true", help="plain text output")
+    p.add_argument("--stage", default="pre-commit", choices=("pre-commit", "commit-msg"),
+                   help="git hook stage; commit-msg takes the message file and records the "
+                        "log tip in a Changeguard-Log trailer (SPEC §12)")
     return p.parse_args(argv, namespace=Options())
+
+
+def _commit_msg(repo: Path, args: Options) -> int:
+    """`--stage commit-msg MSGFILE` (git and pre-commit pass the message file)."""
+    from changeguard.hook.commit_msg import run_commit_msg
+
+    name = args.files[0] if args.files else os.environ.get("PRE_COMMIT_COMMIT_MSG_FILENAME")
+    if not name:
+        raise InputError("the commit-msg stage needs the commit message file",
+                         hint="git passes it: `changeguard-hook --stage commit-msg FILE`")
+    return run_commit_msg(repo, Path(name), args.config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         repo = repo_root(Globals(repo=args.repo))
         now = parse_now(args.now) if args.now else None
+        if args.stage == "commit-msg":
+            return _commit_msg(repo, args)
         color = not args.no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
         return run_staged(repo, now=now, fmt=args.format, color=color,
                           config_path=args.config, filenames=args.files)

@@ -65,7 +65,9 @@ def config_repo(repo: Path) -> Path:
 def test_manifest_declares_the_hook() -> None:
     import yaml
 
-    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    hook, anchor = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert anchor["id"] == "changeguard-log-anchor" and anchor["stages"] == ["commit-msg"]
+    assert anchor["entry"] == "changeguard-hook --stage commit-msg"
     assert hook["id"] == "changeguard" and hook["entry"] == "changeguard-hook"
     assert hook["language"] == "python" and hook["pass_filenames"] is True
     assert hook["always_run"] and hook["require_serial"]  # deletions are never passed
@@ -109,3 +111,36 @@ def test_installed_pre_commit_refuses_then_accepts(config_repo: Path, snapshot: 
     assert p.returncode == 0, p.stdout + p.stderr
     assert git(config_repo, "show", "HEAD:db/main.yaml") == "v: 2\n"
     assert blob == blob_of(config_repo, b"v: 2\n")
+
+
+def test_commit_msg_stage_records_the_log_tip(config_repo: Path, snapshot: Path,
+                                              shared: dict[str, str]) -> None:
+    """SPEC §12: `pre-commit install -t commit-msg` runs `changeguard-log-anchor`."""
+    rev = git(snapshot, "rev-parse", "HEAD").strip()
+    (config_repo / ".pre-commit-config.yaml").write_text(
+        "default_install_hook_types: [pre-commit, commit-msg]\n"
+        f"repos:\n  - repo: {snapshot.as_uri()}\n    rev: {rev}\n"
+        "    hooks: [{id: changeguard}, {id: changeguard-log-anchor}]\n")
+    git(config_repo, "add", ".pre-commit-config.yaml")
+    git(config_repo, "commit", "-q", "--no-verify", "-m", "pre-commit config")
+    env = _isolated({**shared, "HOME": os.environ["HOME"], "CHANGEGUARD_NOW": NOW})
+    p = subprocess.run([*PRE_COMMIT, "install"], cwd=config_repo, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert (config_repo / ".git" / "hooks" / "commit-msg").exists()
+
+    def commit(message: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "commit", "-q", "-m", message], cwd=config_repo, env=env,
+                              capture_output=True, text=True, timeout=SLOW)
+
+    (config_repo / "notes.txt").write_text("x\n")
+    git(config_repo, "add", "notes.txt")
+    p = commit("notes")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Changeguard-Log" not in git(config_repo, "log", "-1", "--format=%B")
+    blob = stage(config_repo, "db/main.yaml", "v: 2\n")
+    tip = write_log(config_repo, [change("CHG-7", {"db/main.yaml": blob})])
+    p = commit("bump")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert git(config_repo, "log", "-1", "--format=%B").strip() == (
+        f"bump\n\nChangeguard-Log: {tip}")

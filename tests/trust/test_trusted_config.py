@@ -281,3 +281,28 @@ def test_trust_branch_names_another_branch(base: Path, run_cli: RunCli,
     r = run_cli("submit", "changes/p.yaml", "--now", SUBMIT_AT, cwd=base)
     assert r.code == 0, r.err  # prod's roster (with ana) is the one used
     assert "refs/heads/prod" in r.err  # the working tree differs from prod's config
+
+
+# --------------------------------------------------------------- validate --rev (SPEC §13)
+
+
+def test_validate_rev_reads_the_plan_at_rev_and_prints_the_digest_submit_records(
+        base: Path, run_cli: RunCli, git_env: dict[str, str]) -> None:
+    (base / "db" / "apac.topology.yaml").write_text(TOPO.replace("host: h2", "host: h2b"))
+    git(base, "add", "-A")
+    _commit(base, git_env, "proposal")
+    proposal = git(base, "rev-parse", "HEAD").strip()
+    # the work tree moves on; validate --rev still judges what was committed
+    write_yaml(base / "changes" / "p.yaml", {"not": "a plan"})
+    r = run_cli("validate", "changes/p.yaml", "--rev", proposal, "--now", SUBMIT_AT, cwd=base)
+    assert r.code == 0, r.out + r.err
+    digest = next(w for w in r.err.split() if w.startswith("sha256:"))
+    git(base, "checkout", "-q", "--", "changes/p.yaml")
+    assert run_cli("submit", "changes/p.yaml", "--now", SUBMIT_AT, cwd=base).code == 0
+    shown = json.loads(run_cli("show", "CHG-2016-0403-storage", "--format", "json",
+                               cwd=base).out)
+    assert shown["digest"] == digest
+    missing = run_cli("validate", "changes/nope.yaml", "--rev", proposal, cwd=base)
+    assert missing.code == 2 and "does not exist at" in missing.err
+    bad = run_cli("validate", "changes/p.yaml", "--rev", "nope", cwd=base)
+    assert bad.code == 2 and "nope" in bad.err

@@ -1,0 +1,50 @@
+"""The hook's `commit-msg` stage: anchor a guarded commit to the log tip it relied on (§12).
+
+A commit that stages guarded paths gets a `Changeguard-Log: <tip>` trailer naming the
+verified log tip its coverage was judged from. The trusted branch is replicated apart from
+the log ref, so `log verify` in any later clone notices when that tip is no longer in the
+log's history (`changelog.anchors`). Commits that stage nothing guarded are left alone.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from changeguard.config.trusted import config_rel as trusted_rel
+from changeguard.config.trusted import find_trusted, light_config
+from changeguard.git import Git
+from changeguard.hook.staged import (
+    config_rel,
+    select,
+    staged_changes,
+    with_committed_guards,
+)
+
+
+def run_commit_msg(repo: Path, message_file: Path, config_path: Path | None) -> int:
+    """Add the trailer when guarded paths are staged; 1 when the log tip does not verify."""
+    git = Git(repo, purpose="staged")
+    trusted = find_trusted(git, trusted_rel(repo, config_path), judge=False,
+                           required=config_path is not None)
+    cfg = light_config(trusted)  # the trusted revision's config, as the pre-commit stage
+    staged = staged_changes(git)
+    cfg_path = config_rel(repo, cfg)
+    if cfg_path is not None and any(s.path == cfg_path for s in staged):
+        cfg = with_committed_guards(git, cfg, cfg_path)
+    if not select(cfg, staged, []).guarded:
+        return 0
+    from changeguard.changelog.anchors import TRAILER
+    from changeguard.hook.logtip import believed_log
+
+    log = believed_log(git, cfg, trusted)
+    if log.problem is not None:
+        print(f"error: the change log does not verify at {log.problem}\n"
+              "  hint: nothing in an unverified log is believed; run `changeguard log verify`",
+              file=sys.stderr)
+        return 1
+    if log.tip is None:  # no log yet: the pre-commit stage already refused guarded paths
+        return 0
+    git.run("interpret-trailers", "--in-place", "--if-exists", "replace", "--trailer",
+            f"{TRAILER}: {log.tip}", str(message_file.resolve()))
+    return 0
