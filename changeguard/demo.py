@@ -115,7 +115,10 @@ def scenario(d: Demo) -> None:
 
     d.say("The config repo", """A Singapore config repo guards db/** (the redundant pair db1/db2).
           Maintenance happens on Sundays 01:00-06:00 Asia/Singapore. Roster: Ana (engineer),
-          Dev (dba), Chen (cab), Ravi (dba, cab).""")
+          Dev (dba), Chen (cab), Ravi (dba, cab). Every time in this demo is simulated: its
+          config says `clock: simulated`, so the commands accept the April 2016 times it
+          passes them, and each event it records is marked `Changeguard-Clock: simulated`
+          (a real repo keeps the wall clock, and its writers refuse --now).""")
     d.run("ana", "windows", "--from", "2016-03-28T00:00:00+08:00", "--days", "14",
           now="2016-03-30T10:00:00+08:00")
 

@@ -40,6 +40,7 @@ CONFIG = """\
 apiVersion: changeguard/v1
 kind: GuardConfig
 timezone: Asia/Singapore
+clock: simulated  # the tests pass --now (SPEC §12 "Time")
 guarded: ["db/**"]
 plans: "changes/*.yaml"
 policies: [builtin:default]

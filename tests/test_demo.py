@@ -24,3 +24,5 @@ def test_demo_runs_end_to_end(git_env: dict[str, str]) -> None:
     assert "window-in-maintenance" in out and "disruptive-steps-in-window" in out
     assert "CHG-2016-0404-resync" in out
     assert "is at:" in out
+    # its times are made up, and it says so (SPEC §12 "Time")
+    assert "Every time in this demo is simulated" in out

@@ -260,7 +260,8 @@ def _rewrite_submit(repo: Path, **claims: object) -> str:
                        cwd=repo, env=env, check=True)
     tree = subprocess.run(["git", "write-tree"], cwd=repo, env=env, capture_output=True,
                           text=True, check=True).stdout.strip()
-    new = _plumb(repo, "commit-tree", "-S", tree, input=format_message(forged).encode())
+    msg = format_message(forged, simulated=True)  # as the CLI writes it under this config
+    new = _plumb(repo, "commit-tree", "-S", tree, input=msg.encode())
     git(repo, "update-ref", REF, new, tip)
     return new
 

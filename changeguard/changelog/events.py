@@ -55,6 +55,9 @@ from changeguard.changelog.store import (
 from changeguard.errors import GitError, InputError, RefusedError
 
 TRAILERS = ("Changeguard-Event", "Changeguard-Change", "Changeguard-Digest", "Changeguard-Actor")
+# SPEC §12 "Time": on events written under `clock: simulated` (their time may be made up)
+CLOCK_TRAILER = "Changeguard-Clock"
+SIMULATED = "simulated"
 MIN_ATTEMPTS = 60
 RETRY_SECONDS = 120.0
 
@@ -71,7 +74,8 @@ def index_entries(st: ChangeState) -> dict[str, str]:
 
 
 def format_message(ev: Event, extra: Mapping[str, str] | None = None) -> str:
-    """Subject, JSON body (the replayable event), the four trailers, then `extra` ones."""
+    """Subject, JSON body (the replayable event), the four trailers, then `extra` ones
+    (Changeguard-Config, Changeguard-Clock, ...)."""
     subject = f"{ev.kind} {ev.change}" if ev.change != NO_CHANGE else ev.kind
     trailers = dict(zip(TRAILERS, (ev.kind, ev.change, ev.digest, ev.actor), strict=True))
     trailers.update({k: v for k, v in (extra or {}).items() if k not in TRAILERS})
@@ -94,6 +98,11 @@ def parse_trailers(message: str) -> dict[str, str]:
         if sep:
             out[k] = v.strip()
     return out
+
+
+def is_simulated(message: str) -> bool:
+    """True when an event commit says its time came from a simulated clock."""
+    return parse_trailers(message).get(CLOCK_TRAILER) == SIMULATED
 
 
 def parse_message(message: str) -> Event:
@@ -246,6 +255,7 @@ class Prepared:
     plan_bytes: bytes | None = None  # submit: the plan text as submitted
     # trailers beyond the four the event implies (Changeguard-Config, ...), in order
     trailers: Mapping[str, str] = field(default_factory=dict)
+    simulated: bool = False  # written under `clock: simulated`: mark it (CLOCK_TRAILER)
 
 
 WorldFor = Callable[[Snapshot, ChangeState | None, Event], World]
@@ -297,6 +307,10 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     ev = prep.event
     refuse_control_chars(ev)  # before any object is written
     snap = Snapshot(git, tip)
+    if not prep.simulated:  # SPEC §12 "Time": what `log verify`'s order check would flag
+        from changeguard.changelog.clockcheck import refuse_backdated
+
+        refuse_backdated(git, tip, ev, world_for(snap, None, ev).clock_skew_minutes)
     new: ChangeState | FreezeState
     if ev.kind in ("freeze", "unfreeze"):
         cur = snap.freeze()
@@ -307,7 +321,10 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     tree = snap.root.write()
     if tree is None:
         raise GitError("internal: empty change-log tree")
-    commit = commit_tree(git, tree, tip, format_message(ev, prep.trailers), author, sign)
+    extra = dict(prep.trailers)
+    if prep.simulated:
+        extra[CLOCK_TRAILER] = SIMULATED
+    commit = commit_tree(git, tree, tip, format_message(ev, extra), author, sign)
     if sign:
         check_signed_by(git, commit, ev.actor, world_for(snap, None, ev).keys)
     return commit, new

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from changeguard.changelog.events import (
     Prepared,
@@ -21,6 +22,7 @@ from changeguard.changelog.events import (
     commit_author,
     commit_message,
     extra_trailers,
+    is_simulated,
     parse_message,
 )
 from changeguard.changelog.freshness import stamp
@@ -142,15 +144,30 @@ def _replay(git: Git, local: str, theirs: str, world_for: WorldFor, sign: bool) 
             out.dropped[c] = f"not a change-log event ({e})"
             continue
         # a replayed event keeps the config it was written under (Changeguard-Config)
-        prep = Prepared(ev, trailers=extra_trailers(msg))
+        prep, author = _restamped(Prepared(ev, trailers=extra_trailers(msg),
+                                           simulated=is_simulated(msg)), commit_author(git, c))
         try:
-            new, _ = build_commit(git, out.tip, prep, world_for, commit_author(git, c), sign)
+            new, _ = build_commit(git, out.tip, prep, world_for, author, sign)
         except RefusedError as e:
             out.dropped[c] = f"{ev.kind} {ev.change} by {ev.actor} no longer applies: {e.message}"
             continue
         out.replayed[c] = new
         out.tip = new
     return out
+
+
+def _restamped(prep: Prepared, author: Author) -> tuple[Prepared, Author]:
+    """A real-clock event replayed on a newer remote tip takes the time it lands at.
+
+    It enters the shared log now, after events that may be later than its first time (an
+    offline write, a lost push race); `log verify` wants event times in log order and close
+    to their commit's time (SPEC §12 "Time"), and `apply` re-judges it at the new time.
+    Simulated events keep their made-up time.
+    """
+    if prep.simulated:
+        return prep, author
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    return replace(prep, event=replace(prep.event, at=at)), replace(author, date=at)
 
 
 def record_with_remote(git: Git, config: GuardConfig, prep: Prepared, world_for: WorldFor,

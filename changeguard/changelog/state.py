@@ -165,6 +165,7 @@ class World:
     freeze: FreezeState | None = None
     others: list[ChangeState] = field(default_factory=list)  # conflict candidates
     keys: dict[str, str] = field(default_factory=dict)  # lower-case email -> SSH signing key
+    clock_skew_minutes: float = 10  # the config's: how far event times may disagree (§12)
 
     def roles(self, actor: str) -> tuple[str, ...] | None:
         """Roster roles of `actor`, or None when not on the roster."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from changeguard.changelog.anchors import check_anchors
+from changeguard.changelog.clockcheck import ClockCheck
 from changeguard.changelog.events import (
     control_chars,
     index_entries,
@@ -67,6 +68,7 @@ class Commit:
     author_email: str
     message: str
     tree: str = ""
+    committer: str = ""  # raw header value: name <email> epoch offset (clockcheck)
     unreadable: str | None = None  # why the object cannot be judged (bad bytes in it)
     changes: dict[str, str | None] = field(default_factory=dict)  # path -> new blob (None=del)
 
@@ -120,6 +122,8 @@ def _parse_commit(sha: str, got: tuple[str, str, bytes] | None) -> Commit:
             c.tree = value.decode()
         elif key == b"parent":
             c.parents.append(value.decode())
+        elif key == b"committer":
+            c.committer = value.decode(errors="replace")
         elif key == b"author":
             c.author_email = value.rpartition(b"<")[2].partition(b">")[0].decode(
                 errors="replace")
@@ -180,6 +184,7 @@ class Replay:
         self.windows: dict[str, tuple[datetime, datetime]] = {}
         self.shards: dict[str, set[str]] = defaultdict(set)  # list/ shard -> change ids
         self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
+        self.clock = ClockCheck()  # event times across the whole log (SPEC §12 "Time")
 
     @classmethod
     def resume(cls, git: Git, config: GuardConfig, base: str) -> Replay:
@@ -419,7 +424,7 @@ def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, s
         return [f"not a change-log event: {e}"]
     except InputError as e:
         return [f"event text refused: {e.message}"]
-    problems: list[str] = []
+    problems: list[str] = replay.clock.check(c.committer, c.message, ev, config)
     if c.author_email.lower() != ev.actor.lower():
         problems.append(f"commit author {c.author_email} is not the event's actor {ev.actor} "
                         "(forged author)")

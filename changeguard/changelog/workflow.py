@@ -99,7 +99,8 @@ def make_world(config: GuardConfig, freeze: FreezeState | None) -> World:
     roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
     frz = tuple((f.start, f.end, f.name) for f in config.freezes)
     keys = {r.email.lower(): r.signing_key.strip() for r in config.reviewers if r.signing_key}
-    return World(roster, config.emergency_review_hours, frz, freeze, keys=keys)
+    return World(roster, config.emergency_review_hours, frz, freeze, keys=keys,
+                 clock_skew_minutes=config.clock_skew_minutes)
 
 
 def world_for(s: Session) -> WorldFor:
@@ -119,6 +120,7 @@ def record(s: Session, prep: Prepared) -> tuple[str, ChangeState | FreezeState, 
         # the config the event is judged under by `log verify` (SPEC §12)
         prep = replace(prep, trailers={**prep.trailers, CONFIG_TRAILER: s.trusted.sha})
     author = Author(s.actor.name, s.actor.email, prep.event.at)
+    prep = replace(prep, simulated=s.config.clock == "simulated")  # SPEC §12 "Time"
     sign = s.config.require_signed
     factory = world_for(s)
     if s.config.log.remote:

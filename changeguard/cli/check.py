@@ -6,8 +6,6 @@ from typing import Annotated
 
 import typer
 
-from changeguard.cli._params import Now
-
 
 def register(app: typer.Typer) -> None:
     """Add the `check` command to the app."""
@@ -26,7 +24,9 @@ def check(
     = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Note skipped files.")]
     = False,
-    now: Now = None,
+    now: Annotated[str | None, typer.Option("--now", help="Current time (RFC 3339); with "
+                                            "--staged or --range only under `clock: "
+                                            "simulated`.")] = None,
     rev_range: Annotated[str | None, typer.Option("--range", help="CI gate: judge every commit "
                                                   "of BASE..HEAD (guarded coverage at commit "
                                                   "time, mapped files at each commit).")] = None,

@@ -11,6 +11,7 @@ import typer
 from changeguard.cli._params import ChangeId as Id
 from changeguard.cli._params import TextOrJson as Fmt
 from changeguard.cli._params import WorkflowNow as Now
+from changeguard.cli._params import WriterNow
 from changeguard.cli.usage import require_command
 
 
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
 
 def submit(ctx: typer.Context,
            plan: Annotated[Path, typer.Argument(help="Plan file.", show_default=False)],
-           now: Now = None) -> int:
+           now: WriterNow = None) -> int:
     """Validate a plan and record it as submitted (a changed plan becomes a new revision).
 
     Example: changeguard submit changes/CHG-2016-0403-storage.yaml
@@ -42,7 +43,7 @@ def submit(ctx: typer.Context,
 
 def approve(ctx: typer.Context, change_id: Id,
             comment: Annotated[str | None, typer.Option("--comment", help="Review note.")] = None,
-            now: Now = None) -> int:
+            now: WriterNow = None) -> int:
     """Approve the current revision of a change as the current git identity.
 
     Example: changeguard approve CHG-2016-0403-storage --comment "lgtm"
@@ -54,7 +55,7 @@ def approve(ctx: typer.Context, change_id: Id,
 
 def reject(ctx: typer.Context, change_id: Id,
            reason: Annotated[str, typer.Option("--reason", help="Why.", show_default=False)],
-           now: Now = None) -> int:
+           now: WriterNow = None) -> int:
     """Reject a change (the author may submit a new revision).
 
     Example: changeguard reject CHG-1 --reason "no rollback evidence"
@@ -64,7 +65,7 @@ def reject(ctx: typer.Context, change_id: Id,
     return run_event(ctx.obj, "reject", change_id, now, reason=reason)
 
 
-def start(ctx: typer.Context, change_id: Id, now: Now = None) -> int:
+def start(ctx: typer.Context, change_id: Id, now: WriterNow = None) -> int:
     """Start an approved change inside its window (no active freeze unless emergency).
 
     Example: changeguard start CHG-1
@@ -77,7 +78,7 @@ def start(ctx: typer.Context, change_id: Id, now: Now = None) -> int:
 def complete(ctx: typer.Context, change_id: Id,
              verified: Annotated[list[str] | None, typer.Option(
                  "--verified", help="A verification that passed (repeatable).")] = None,
-             now: Now = None) -> int:
+             now: WriterNow = None) -> int:
     """Mark an in-progress change completed.
 
     Example: changeguard complete CHG-1 --verified "replication lag < 5s"
@@ -89,7 +90,7 @@ def complete(ctx: typer.Context, change_id: Id,
 
 def rollback(ctx: typer.Context, change_id: Id,
              reason: Annotated[str, typer.Option("--reason", help="Why.", show_default=False)],
-             now: Now = None) -> int:
+             now: WriterNow = None) -> int:
     """Record that an in-progress change was rolled back.
 
     Example: changeguard rollback CHG-1 --reason "lag > 60s"
@@ -101,7 +102,7 @@ def rollback(ctx: typer.Context, change_id: Id,
 
 def cancel(ctx: typer.Context, change_id: Id,
            reason: Annotated[str, typer.Option("--reason", help="Why.", show_default=False)],
-           now: Now = None) -> int:
+           now: WriterNow = None) -> int:
     """Cancel an open change.
 
     Example: changeguard cancel CHG-1 --reason "superseded by CHG-2"
@@ -114,7 +115,7 @@ def cancel(ctx: typer.Context, change_id: Id,
 def review(ctx: typer.Context, change_id: Id,
            comment: Annotated[str, typer.Option("--comment", help="Review summary.",
                                                 show_default=False)],
-           now: Now = None) -> int:
+           now: WriterNow = None) -> int:
     """Record the post-incident review of an (emergency) change.
 
     Example: changeguard review CHG-1 --comment "root cause: ..."
@@ -127,7 +128,7 @@ def review(ctx: typer.Context, change_id: Id,
 def freeze(ctx: typer.Context,
            reason: Annotated[str, typer.Option("--reason", help="Why.", show_default=False)],
            until: Annotated[str | None, typer.Option("--until", help="End (RFC 3339).")] = None,
-           now: Now = None) -> int:
+           now: WriterNow = None) -> int:
     """Stop the line: no guarded commits and no `start` except emergency changes.
 
     Example: changeguard freeze --reason "incident 42" --until 2026-01-02T00:00:00Z
@@ -137,7 +138,7 @@ def freeze(ctx: typer.Context,
     return run_freeze(ctx.obj, reason, until, now)
 
 
-def unfreeze(ctx: typer.Context, now: Now = None) -> int:
+def unfreeze(ctx: typer.Context, now: WriterNow = None) -> int:
     """Lift the active freeze.
 
     Example: changeguard unfreeze
@@ -181,7 +182,7 @@ def log_verify(ctx: typer.Context, fmt: Fmt = None) -> int:
     return run_verify(ctx.obj, fmt)
 
 
-def log_sync(ctx: typer.Context, now: Now = None) -> int:
+def log_sync(ctx: typer.Context, now: WriterNow = None) -> int:
     """Fetch the remote log, replay local-only events on it, and push (never forced).
 
     Example: changeguard log sync

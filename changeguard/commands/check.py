@@ -41,9 +41,7 @@ def _range(repo: Path, g: Globals, form: Format, spec: str, now: str | None) -> 
     from changeguard.hook.gate import check_range
     from changeguard.report import render
 
-    # the gate's clock: --now / CHANGEGUARD_NOW when given, else the wall clock (SPEC §12)
-    findings, judged, errors = check_range(repo, spec, config_path=g.config,
-                                           now=parse_now(now))
+    findings, judged, errors = check_range(repo, spec, config_path=g.config, now=now)
     emit(render(findings, form, files=judged, color=g.color, errors=errors))
     for e in errors:
         print(e.render(), file=sys.stderr)

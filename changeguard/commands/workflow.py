@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from changeguard.model import GuardConfig
 
 
-def session(g: Globals, now: str | None, *, judge: bool = False,
-            writer: bool = True) -> Session:
-    """Repo, the trusted config (SPEC §12) and clock for one command."""
+def session(g: Globals, now: str | None, *, writes: str | None,
+            judge: bool = False) -> Session:
+    """Repo, the trusted config (SPEC §12) and clock for one command (`writes`: a writer's
+    name, None when read-only)."""
     from changeguard.changelog.store import Git
+    from changeguard.clock import permit_now
     from changeguard.config.trusted import (
         config_rel,
         find_trusted,
@@ -39,11 +41,13 @@ def session(g: Globals, now: str | None, *, judge: bool = False,
                           hint="commit .changeguard.yaml to the trusted branch (trust.branch, "
                                "default main) first")
     config = full_config(git, trusted)
-    if writer and not judge and config.log.remote and _fetched_trusted(git, config):
+    if writes is not None and not judge and config.log.remote and _fetched_trusted(git, config):
         fresh = find_trusted(git, trusted.config_rel, judge=judge, explicit=g.trusted_rev,
                              required=g.config is not None)
         if fresh.sha != trusted.sha:
             trusted, config = fresh, full_config(git, fresh)
+    if writes is not None:  # --now on a writer needs `clock: simulated` (SPEC §12 "Time")
+        permit_now(now, config.clock, f"`{writes}`", trusted.display)
     if not judge and working_tree_differs(repo, trusted):
         print(f"note: using the config of the trusted revision {trusted.display}; the "
               "working tree's differs (governance edits take effect once a change plan "
@@ -69,9 +73,9 @@ def show_outcome(o: Outcome) -> int:
 
 
 def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome], *,
-        judge: bool = False, writer: bool = True) -> int:
-    """Run one workflow action and print its outcome (`writer`: it may write the log)."""
-    s = session(g, now, judge=judge, writer=writer)
+        writes: str | None, judge: bool = False) -> int:
+    """Run one workflow action (`writes`: a writer's name, None if read-only); print it."""
+    s = session(g, now, writes=writes, judge=judge)
     try:
         return show_outcome(fn(s))
     finally:
@@ -82,7 +86,7 @@ def run_submit(g: Globals, plan: Path, now: str | None) -> int:
     """`submit PLAN`."""
     from changeguard.changelog.workflow import submit
 
-    return run(g, now, lambda s: submit(s, plan))
+    return run(g, now, lambda s: submit(s, plan), writes="submit")
 
 
 def run_event(g: Globals, kind: str, change_id: str, now: str | None, *,
@@ -92,7 +96,8 @@ def run_event(g: Globals, kind: str, change_id: str, now: str | None, *,
     from changeguard.changelog.workflow import change_event
 
     return run(g, now, lambda s: change_event(s, kind, change_id, comment=comment,
-                                              reason=reason, verified=verified))
+                                              reason=reason, verified=verified),
+               writes=kind)
 
 
 def run_freeze(g: Globals, reason: str, until: str | None, now: str | None) -> int:
@@ -100,14 +105,14 @@ def run_freeze(g: Globals, reason: str, until: str | None, now: str | None) -> i
     from changeguard.changelog.workflow import freeze
 
     end = parse_now(until) if until else None
-    return run(g, now, lambda s: freeze(s, reason, end))
+    return run(g, now, lambda s: freeze(s, reason, end), writes="freeze")
 
 
 def run_unfreeze(g: Globals, now: str | None) -> int:
     """`unfreeze`."""
     from changeguard.changelog.workflow import unfreeze
 
-    return run(g, now, unfreeze)
+    return run(g, now, unfreeze, writes="unfreeze")
 
 
 def tip_warnings(s: Session) -> list[str]:
@@ -160,7 +165,7 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> in
             else show_text(s, data)
         return Outcome(0, [text], tip_warnings(s))
 
-    return run(g, now, act, writer=False)
+    return run(g, now, act, writes=None)
 
 
 def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
@@ -176,7 +181,7 @@ def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
         return Outcome(0, [json.dumps(rows, ensure_ascii=False) if f == "json"
                            else list_text(rows)], tip_warnings(s))
 
-    return run(g, now, act, writer=False)
+    return run(g, now, act, writes=None)
 
 
 def run_verify(g: Globals, fmt: str | None) -> int:
@@ -198,7 +203,7 @@ def run_verify(g: Globals, fmt: str | None) -> int:
                        [f"error: change log verification FAILED at {first.commit}: "
                         f"{first.message}"])
 
-    return run(g, None, act, judge=True)
+    return run(g, None, act, writes=None, judge=True)
 
 
 def run_sync(g: Globals, now: str | None) -> int:
@@ -211,4 +216,4 @@ def run_sync(g: Globals, now: str | None) -> int:
         dropped = [x for x in lines if x.startswith("dropped")]
         return Outcome(1 if dropped else 0, lines[len(dropped):], dropped)
 
-    return run(g, now, act)
+    return run(g, now, act, writes="log sync")

@@ -47,6 +47,11 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     trusted = find_trusted(git, trusted_rel(repo, config_path), judge=False,
                            required=config_path is not None)
     cfg = light_config(trusted)
+    from changeguard.clock import permit_now  # stdlib only: the fast path stays light
+
+    if trusted.sha is not None:  # before the first commit nothing is judged at any time
+        permit_now(now.isoformat() if now is not None else None, cfg.clock, "the hook",
+                   trusted.display)
     staged = staged_changes(git)
     if not staged and not filenames:
         if fmt == "text":  # issue 12: an empty run must not look like a silent pass
@@ -140,7 +145,8 @@ def parse_args(argv: Sequence[str]) -> Options:
     p.add_argument("files", nargs="*", help="extra files to validate (pre-commit passes them)")
     p.add_argument("--config", type=Path, help="path of .changeguard.yaml")
     p.add_argument("--repo", type=Path, help="config repo (default: enclosing git repo)")
-    p.add_argument("--now", help="judge time as RFC 3339 (default: $CHANGEGUARD_NOW or clock)")
+    p.add_argument("--now", help="judge time as RFC 3339, only under `clock: simulated` "
+                                 "(default: $CHANGEGUARD_NOW or the wall clock)")
     p.add_argument("--format", default="text", choices=("text", "json", "sarif", "junit"))
     p.add_argument("--no-color", action="store_true", help="plain text output")
     p.add_argument("--stage", default="pre-commit", choices=("pre-commit", "commit-msg"),

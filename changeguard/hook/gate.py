@@ -14,7 +14,7 @@ start-up budget): a config any other command refuses is exit 2 here too (issue 1
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,18 +135,22 @@ def gate_config(repo: Path, git: Git, base: str, head: str,
     return replace(cfg, guarded=tuple(guarded)), full, trusted
 
 
-def check_range(repo: Path, spec: str, *, config_path: Path | None,
-                now: datetime | None = None
+def check_range(repo: Path, spec: str, *, config_path: Path | None, now: str | None = None
                 ) -> tuple[list[Finding], int, list[ChangeguardError]]:
     """Findings for every commit of the range, files judged, and unreadable-file errors.
 
-    `now` is the gate's clock (`--now` when given, else the wall clock).
+    `now` is the gate's clock (`--now`, allowed only under BASE's `clock: simulated`; else
+    the wall clock).
     """
+    from changeguard.clock import permit_now
+    from changeguard.context import parse_now
+
     base, head = parse_range(spec)
     git = Git(repo)
     cfg, full, trusted = gate_config(repo, git, base, head, config_path)
+    permit_now(now, cfg.clock, "`check --range`", f"{base}:{cfg.file}")  # SPEC §12 "Time"
     _verify_log(repo, full, trusted)
-    clock = now or datetime.now(UTC)
+    clock = parse_now(now)
     latest = clock + timedelta(minutes=cfg.clock_skew_minutes)
     findings: list[Finding] = []
     errors: list[ChangeguardError] = []

@@ -30,6 +30,7 @@ reviewers:
   - {email: ana@example.org, name: Ana, roles: [dba, cab]}
   - {email: bo@example.org, name: Bo, roles: [dba]}
   - {email: cy@example.org, name: Cy, roles: [net]}
+clock: simulated  # the tests pass --now (SPEC §12 "Time")
 """
 
 
@@ -205,9 +206,9 @@ def test_guarded_commit_imports_no_pydantic_typer_jsonschema_git(cfg_repo: Path)
 
 def test_no_config_exits_zero(repo: Path) -> None:
     stage(repo, "db/x.yaml", "a: 1\n")
-    p = run_hook(repo)
+    p = run_hook(repo, now="")  # no config: the default clock is real
     assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
-    p = run_hook(repo, "--format", "json")
+    p = run_hook(repo, "--format", "json", now="")
     assert json.loads(p.stdout) == {"ok": True, "findings": [],
                                     "summary": {"deny": 0, "warn": 0, "files": 0}}
 
@@ -618,7 +619,7 @@ def test_bad_config_is_exit_2_with_its_line(cfg_repo: Path) -> None:
     p = run_hook(cfg_repo)
     assert p.returncode == 2
     # the same message as every other command (issue 13 §2: one config reading)
-    assert ("error: .changeguard.yaml:11: freezes.0.start: '2026-04-01T00:00:00' has no "
+    assert ("error: .changeguard.yaml:12: freezes.0.start: '2026-04-01T00:00:00' has no "
             "timezone offset") in p.stderr
 
 
@@ -637,7 +638,7 @@ def test_staged_config_is_validated_in_full(cfg_repo: Path) -> None:
     p = run_hook(cfg_repo)
     assert p.returncode == 2
     # the trusted config is fine; the staged one is checked in full (issue 13 §2)
-    assert "error: .changeguard.yaml:10: staged config: unknown key 'guardd'" in p.stderr
+    assert "error: .changeguard.yaml:11: staged config: unknown key 'guardd'" in p.stderr
     assert "did you mean 'guarded'?" in p.stderr
 
 
