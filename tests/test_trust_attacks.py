@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from changeguard.changelog.events import format_message, parse_message
+from changeguard.changelog.events import CLOCK_TRAILER, SIMULATED, format_message, parse_message
 from changeguard.changelog.state import apply, dump_json, dump_state, list_row
 from changeguard.changelog.workflow import make_world
 from changeguard.model import GuardConfig
@@ -260,7 +260,7 @@ def _rewrite_submit(repo: Path, **claims: object) -> str:
                        cwd=repo, env=env, check=True)
     tree = subprocess.run(["git", "write-tree"], cwd=repo, env=env, capture_output=True,
                           text=True, check=True).stdout.strip()
-    msg = format_message(forged, simulated=True)  # as the CLI writes it under this config
+    msg = format_message(forged, {CLOCK_TRAILER: SIMULATED})  # as the CLI writes it here
     new = _plumb(repo, "commit-tree", "-S", tree, input=msg.encode())
     git(repo, "update-ref", REF, new, tip)
     return new

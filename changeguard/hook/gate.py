@@ -167,7 +167,9 @@ def check_range(repo: Path, spec: str, *, config_path: Path | None, now: str | N
         mapped = [s.path for s in c.files if s.blob is not None and _mapped(cfg, s.path)]
         judged.update(s.path for s in guarded)
         judged.update(mapped)
-        found = _future(c, clock, latest) + _coverage(git, cfg, guarded, c, freezes) \
+        # a future date matters where it could claim a window: on guarded content
+        future = _future(c, clock, latest) if guarded else []
+        found = future + _coverage(git, cfg, guarded, c, freezes) \
             + _configs(repo, git, cfg, mapped, c, errors)
         findings += [_at_commit(f, c) for f in found]
     return findings, len(judged), errors
