@@ -147,7 +147,8 @@ def parse_args(argv: Sequence[str]) -> Options:
     p.add_argument("--repo", type=Path, help="config repo (default: enclosing git repo)")
     p.add_argument("--now", help="judge time as RFC 3339, only under `clock: simulated` "
                                  "(default: $CHANGEGUARD_NOW or the wall clock)")
-    p.add_argument("--format", default="text", choices=("text", "json", "sarif", "junit", "markdown", "github"))
+    p.add_argument("--format", default="text",
+                   choices=("text", "json", "sarif", "junit", "markdown", "github"))
     p.add_argument("--no-color", action="store_true", help="plain text output")
     p.add_argument("--stage", default="pre-commit", choices=("pre-commit", "commit-msg"),
                    help="git hook stage; commit-msg takes the message file and records the "
