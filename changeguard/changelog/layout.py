@@ -35,3 +35,8 @@ def index_dir(kind: str, text: str) -> str:
 def list_shard(change_id: str) -> str:
     """`list/<2 hex>.json`: the summary rows of about 1/256 of the changes."""
     return f"list/{key_hash(change_id)[:2]}.json"
+
+
+def tracking_ref(remote: str) -> str:
+    """Private ref holding the last fetched remote log tip."""
+    return f"refs/changeguard/remotes/{remote}/log"

@@ -26,6 +26,7 @@ from changeguard.changelog.events import (
     parse_message,
 )
 from changeguard.changelog.freshness import stamp
+from changeguard.changelog.layout import tracking_ref
 from changeguard.changelog.state import ChangeState, FreezeState
 from changeguard.changelog.store import Author, Git, cas_update, ref_tip
 from changeguard.changelog.verified import common_dir
@@ -37,11 +38,6 @@ MAX_PUSHES = 40
 
 class Unreachable(Exception):
     """The remote could not be contacted (network, auth, missing repository)."""
-
-
-def tracking_ref(remote: str) -> str:
-    """Private ref holding the last fetched remote log tip."""
-    return f"refs/changeguard/remotes/{remote}/log"
 
 
 _LOCAL_LOCK = ("cannot lock ref", "Unable to create", "unable to update local ref")

@@ -43,8 +43,20 @@ def run_commit_msg(repo: Path, message_file: Path, config_path: Path | None) -> 
               "  hint: nothing in an unverified log is believed; run `changeguard log verify`",
               file=sys.stderr)
         return 1
-    if log.tip is None:  # no log yet: the pre-commit stage already refused guarded paths
+    anchor = _on_remote(git, cfg.log_remote, log.tip) if cfg.log_remote else log.tip
+    if anchor is None:  # no log (the pre-commit stage refused), or none of it on the remote
         return 0
     git.run("interpret-trailers", "--in-place", "--if-exists", "replace", "--trailer",
-            f"{TRAILER}: {log.tip}", str(message_file.resolve()))
+            f"{TRAILER}: {anchor}", str(message_file.resolve()))
     return 0
+
+
+def _on_remote(git: Git, remote: str, tip: str | None) -> str | None:
+    """The newest commit of `tip` that the remote has: a local event not pushed yet may be
+    replayed by `log sync` under a new id, and an anchor must never name one."""
+    from changeguard.changelog.layout import tracking_ref
+
+    if tip is None:
+        return None
+    p = git.run("merge-base", tip, tracking_ref(remote), check=False)
+    return p.stdout.decode().strip() or None if p.returncode == 0 else None

@@ -243,3 +243,25 @@ def test_stale_clone_says_when_it_last_fetched_the_log(
     assert res.code == 0 and "last fetched from 'origin' 3 hours ago" in res.err
     res = cg(other, "show", "CHG-2016-0404-later", "--now", NOW)
     assert res.code == 1 and "3 hours ago; run `changeguard log sync`" in res.err
+
+
+def test_anchor_never_names_a_local_event_the_remote_lacks(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+    """`log sync` may replay an unpushed event under a new id: anchors name what the remote
+    has, so a later sync can never make a landed commit's anchor dangle."""
+    bare, work = _shared(tmp_path)
+    (work / GUARDED).write_text("proposed: 2\n")
+    assert cg(work, "submit", plan_path(), "--now", NOW).code == 0
+    pushed = git(bare, "rev-parse", REF).strip()
+    moved = tmp_path / "away.git"
+    bare.rename(moved)  # the remote is unreachable: the approval stays local
+    r = cg(work, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    assert r.code == 0 and "unreachable" in r.err, r.err
+    local = git(work, "rev-parse", REF).strip()
+    assert local != pushed
+    _install(work)
+    _stage_proposed(work)
+    p = _commit(work)
+    assert p.returncode == 0, p.stdout + p.stderr
+    body = git(work, "log", "-1", "--format=%B")
+    assert f"Changeguard-Log: {pushed}" in body and local not in body
