@@ -23,12 +23,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from changeguard.changelog.events import commit_message, is_simulated, parse_message
+from changeguard.changelog.events import earlier_message, is_simulated, when
 from changeguard.changelog.state import Event, ts
-from changeguard.errors import RefusedError
 
 if TYPE_CHECKING:
-    from changeguard.changelog.store import Git
     from changeguard.model import GuardConfig
 
 
@@ -42,37 +40,6 @@ def committer_time(ident: str) -> datetime | None:
         return datetime.fromtimestamp(int(parts[0]), UTC)
     except (OverflowError, OSError, ValueError):
         return None
-
-
-def _when(t: datetime) -> str:
-    return t.isoformat(timespec="seconds")
-
-
-def _earlier(at: datetime, prev: datetime, skew_minutes: float) -> str:
-    return (f"event time {_when(at)} is earlier than the previous event's ({_when(prev)}) by "
-            f"more than clock_skew_minutes ({skew_minutes:g}): a back-dated event")
-
-
-def refuse_backdated(git: Git, tip: str | None, ev: Event, skew_minutes: float) -> None:
-    """RefusedError (exit 1, nothing written) when a real-clock event would land more than
-    the skew before the log tip's event, which `log verify` would flag.
-
-    Honest writers only meet this when their clock is behind the clock that wrote the tip.
-    """
-    if tip is None:
-        return
-    message = commit_message(git, tip)
-    try:
-        prev = ts(parse_message(message).at)
-    except ValueError:
-        return  # not an event: `log verify` names that commit, and apply() is not fooled
-    if is_simulated(message) or prev.tzinfo is None:
-        return
-    at = ts(ev.at)
-    if at.tzinfo is not None and at < prev - timedelta(minutes=skew_minutes):
-        raise RefusedError(_earlier(at, prev, skew_minutes) + "; nothing was recorded",
-                           hint="check this machine's clock (the log tip was written at "
-                                f"{_when(prev)}), then run the command again")
 
 
 class ClockCheck:
@@ -97,7 +64,7 @@ class ClockCheck:
             return problems
         problems += self._against_commit(at, committer, skew, config)
         if self.prev is not None and at < self.prev - skew:
-            problems.append(_earlier(at, self.prev, config.clock_skew_minutes))
+            problems.append(earlier_message(at, self.prev, config.clock_skew_minutes))
         self.prev = at
         return problems
 
@@ -110,9 +77,9 @@ class ClockCheck:
         out: list[str] = []
         if abs(at - committed) > skew:
             minutes = abs(at - committed).total_seconds() / 60
-            out.append(f"event time {_when(at)} differs from its commit's committer time "
-                       f"{_when(committed)} by {minutes:.0f} minute(s), more than {limit}")
+            out.append(f"event time {when(at)} differs from its commit's committer time "
+                       f"{when(committed)} by {minutes:.0f} minute(s), more than {limit}")
         if at > self.now + skew:
-            out.append(f"event time {_when(at)} is in the future of this clock "
-                       f"({_when(self.now)}) by more than {limit}")
+            out.append(f"event time {when(at)} is in the future of this clock "
+                       f"({when(self.now)}) by more than {limit}")
         return out

@@ -18,6 +18,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -301,6 +302,43 @@ def _update_index(snap: Snapshot, cur: ChangeState | None, new: ChangeState) -> 
         snap.root.put(p, snap.git.write_blob(after[p].encode()))
 
 
+# --------------------------------------------------------------- time (SPEC §12)
+
+
+def when(t: datetime) -> str:
+    """A time in a clock message: RFC 3339 to the second."""
+    return t.isoformat(timespec="seconds")
+
+
+def earlier_message(at: datetime, prev: datetime, skew_minutes: float) -> str:
+    """Why an event earlier than the previous one by more than the skew is refused."""
+    return (f"event time {when(at)} is earlier than the previous event's ({when(prev)}) by "
+            f"more than clock_skew_minutes ({skew_minutes:g}): a back-dated event")
+
+
+def refuse_backdated(git: Git, tip: str | None, ev: Event, skew_minutes: float) -> None:
+    """RefusedError (exit 1, nothing written) when a real-clock event would land more than
+    the skew before the log tip's event, which `log verify` would flag.
+
+    Honest writers only meet this when their clock is behind the clock that wrote the tip.
+    """
+    if tip is None:
+        return
+    message = commit_message(git, tip)
+    try:
+        prev = ts(parse_message(message).at)
+    except ValueError:
+        return  # not an event: `log verify` names that commit, and apply() is not fooled
+    if is_simulated(message) or prev.tzinfo is None:
+        return
+    at = ts(ev.at)
+    if at.tzinfo is not None and at < prev - timedelta(minutes=skew_minutes):
+        raise RefusedError(earlier_message(at, prev, skew_minutes) + "; nothing was recorded",
+                           hint="check this machine's clock (the log tip was written at "
+                                f"{when(prev)}), then run the command again")
+
+
+
 def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
                  author: Author, sign: bool) -> tuple[str, ChangeState | FreezeState]:
     """Apply the event on `tip` (re-validating it) and write its commit; the ref is not moved."""
@@ -308,8 +346,6 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     refuse_control_chars(ev)  # before any object is written
     snap = Snapshot(git, tip)
     if not prep.simulated:  # SPEC §12 "Time": what `log verify`'s order check would flag
-        from changeguard.changelog.clockcheck import refuse_backdated
-
         refuse_backdated(git, tip, ev, world_for(snap, None, ev).clock_skew_minutes)
     new: ChangeState | FreezeState
     if ev.kind in ("freeze", "unfreeze"):
