@@ -28,6 +28,7 @@ TARGET = 0.4
 CONFIG = """\
 apiVersion: changeguard/v1
 kind: GuardConfig
+clock: simulated
 guarded: ["db/**"]
 schemas:
   - {paths: ["topo/**/*.topology.yaml"], schema: builtin:replication-topology}

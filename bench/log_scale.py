@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from changeguard.changelog.events import (  # noqa: E402
+    CLOCK_TRAILER,
+    SIMULATED,
     change_dir,
     format_message,
     index_entries,
@@ -50,6 +52,7 @@ APPROVER = "dev@example.org"
 SERVICES = 50  # changes share 50 services, so conflict candidates grow with the log
 CONFIG = {
     "apiVersion": "changeguard/v1", "kind": "GuardConfig", "timezone": "UTC",
+    "clock": "simulated",  # the bench approves with --now (SPEC §12 "Time")
     "policies": ["builtin:default"],
     "reviewers": [{"email": AUTHOR, "roles": ["engineer"]},
                   {"email": APPROVER, "roles": ["dba"]},
@@ -116,7 +119,8 @@ def build(repo: Path, n: int) -> float:
         chunks.append(b"commit refs/heads/changeguard/log\n")
         chunks.append(f"author Ana <{AUTHOR}> {ts} +0000\n".encode())
         chunks.append(f"committer Ana <{AUTHOR}> {ts} +0000\n".encode())
-        chunks.append(_data(format_message(ev).encode()))
+        # as the CLI writes it under `clock: simulated` (a 2029 event time, today's commit)
+        chunks.append(_data(format_message(ev, {CLOCK_TRAILER: SIMULATED}).encode()))
         base = change_dir(ev.change)
         files = {f"{base}/plan.yaml": raw, f"{base}/state.json": dump_state(st)}
         files.update({p: text.encode() for p, text in index_entries(st).items()})
