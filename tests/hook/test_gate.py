@@ -112,14 +112,16 @@ def test_ci_examples_run_the_gate(example: str, gated: tuple[Path, str],
     doc = yaml.safe_load((ROOT / "examples" / "ci" / example).read_text())
     cmds = [shlex.split(line.replace("${BASE_SHA}", base).split(">")[0])
             for line in _strings(doc) if line.startswith("changeguard ")]
-    assert [next(w for w in c[1:] if not w.startswith("-") and w != base) for c in cmds] \
-        == ["log", "check"]
+    verbs = [next(w for w in c[1:] if not w.startswith("-") and w != base) for c in cmds]
+    assert verbs[0] == "log" and set(verbs[1:]) == {"check"}
     assert cmds[0][1:3] == ["--trusted-rev", base]  # verify under BASE's config
     git(repo, "add", "db/apac.topology.yaml")
     _commit(repo, git_env, "db2 moved", IN_WINDOW)
     for cmd in cmds:
         r = run_cli(*cmd[1:], cwd=repo)
         assert r.code == 0, (cmd, r.out, r.err)
+        if "markdown" in cmd:  # the job summary body
+            assert r.out.startswith("### changeguard: ✅ passed"), r.out
 
 
 def _strings(node: object) -> list[str]:
