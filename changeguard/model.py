@@ -315,6 +315,8 @@ class GuardConfig(_Strict):
     # Where repo-relative packs and schemas resolve when the config was read from a
     # revision (config.trusted.set_root); None: the working tree.
     _root: Path | None = PrivateAttr(default=None)
+    # the config's own repo-relative path (a governance file, SPEC §12); None: the default
+    _file: str | None = PrivateAttr(default=None)
 
     @field_validator("reviewers")
     @classmethod

@@ -45,7 +45,12 @@ def read_config(repo: Path, path: Path | None = None) -> Loaded | None:
 def load_config(repo: Path, path: Path | None = None) -> GuardConfig:
     """The repo's GuardConfig; a default one when the repo has none (and no --config)."""
     loaded = read_config(repo, path)
-    return default_config() if loaded is None else parse_config(loaded)
+    if loaded is None:
+        return default_config()
+    config = parse_config(loaded)
+    if not Path(loaded.file).is_absolute():  # inside the repo: a governance file (SPEC §12)
+        config._file = loaded.file
+    return config
 
 
 def default_config() -> GuardConfig:

@@ -193,6 +193,7 @@ def full_config(git: Git, t: Trusted) -> GuardConfig:
         return default_config()
     with _located(t):
         config = parse_config(_document(t))
+    config._file = t.config_rel
     if t.sha is not None:
         set_root(config, governance_root(git, t.sha, *governance_refs(config)))
     return config

@@ -107,7 +107,7 @@ def governance_files(config: GuardConfig) -> tuple[str, ...]:
     from changeguard.config.trusted import governance_refs
 
     packs, schemas = governance_refs(config)
-    return (CONFIG_NAME, *packs, *schemas)
+    return (config._file or CONFIG_NAME, *packs, *schemas)
 
 
 def is_governance(plan: ChangePlan, files: Iterable[str]) -> bool:

@@ -120,6 +120,27 @@ def test_attack_roster_edit_needs_two_trusted_approvals(
     assert verify(cg, repo)["ok"]
 
 
+def test_attack_config_at_a_custom_path_is_governance_too(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+    """`--config ops/guard.yaml`: that file, not `.changeguard.yaml`, is the governance one."""
+    repo = make_repo(tmp_path / "cfg")
+    (repo / "ops").mkdir()
+    git(repo, "mv", ".changeguard.yaml", "ops/guard.yaml")
+    git(repo, "commit", "-q", "-m", "config moves to ops/")
+    rel = write_plan(repo, plan(id=GOV_ID, title="Add Zed to the roster",
+                                changes=[{"path": "ops/guard.yaml", "summary": "add zed"}]))
+    git(repo, "add", rel)
+    git(repo, "commit", "-q", "-m", "plan roster change", "--", rel)
+    cfg = config()
+    cfg["reviewers"].append({"email": ZED, "name": "Zed", "roles": ["dba", "cab"]})
+    write_yaml(repo / "ops" / "guard.yaml", cfg)
+    opt = ("--config", "ops/guard.yaml")
+    assert cg(repo, *opt, "submit", rel, "--now", NOW).code == 0
+    assert cg(repo, *opt, "approve", GOV_ID, "--now", NOW, email="dev@example.org").code == 0
+    shown = cg(repo, *opt, "show", GOV_ID)
+    assert "approvals-governance: needs 1 more approval(s)" in shown.out, shown.out
+
+
 def test_ordinary_change_does_not_need_governance_approvals(
         tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
     repo, _ = _submitted(tmp_path, cg)
