@@ -104,11 +104,16 @@ def read_history(git: Git, tip: str, since: str | None = None) -> list[Commit]:
     """
     shas = git.out("rev-list", "--reverse", "--topo-order", tip,
                    *(("^" + since,) if since else ())).split()
-    out = [_parse_commit(sha, got) for sha, got in zip(shas, git.read_many(shas), strict=True)]
+    out = _commits(git, shas)
     diffs = _diff_trees(git, shas)
     for c in out:
         c.changes = diffs.get(c.sha, {})
     return out
+
+
+def _commits(git: Git, shas: list[str]) -> list[Commit]:
+    """Each commit read from its own object (one bulk `cat-file`)."""
+    return [_parse_commit(sha, got) for sha, got in zip(shas, git.read_many(shas), strict=True)]
 
 
 def _parse_commit(sha: str, got: tuple[str, str, bytes] | None) -> Commit:
@@ -195,13 +200,8 @@ class Replay:
         needs more than the tree must restore it here too (from `base`'s own commit).
         """
         replay = cls(config)
-        rows = git.run("ls-tree", "-r", "-z", "--full-tree", base).stdout.split(b"\0")
         wanted: dict[str, str] = {}
-        for row in rows:
-            meta, _, raw = row.partition(b"\t")
-            if not raw:
-                continue
-            path, sha = raw.decode("utf-8", "surrogateescape"), meta.split()[2].decode()
+        for sha, path in git.ls_tree(base, [], recursive=True) or []:
             parts = path.split("/")
             if path == FREEZE_FILE or path.startswith("list/") or (
                     len(parts) == 4 and parts[0] == "changes" and parts[3] == "state.json"):
@@ -350,8 +350,7 @@ def _prefix(git: Git, since: str | None) -> list[Commit]:
     judgement (versions only move forward) carries state across the whole log."""
     if since is None:
         return []
-    shas = git.out("rev-list", "--reverse", "--topo-order", since).split()
-    return [_parse_commit(sha, got) for sha, got in zip(shas, git.read_many(shas), strict=True)]
+    return _commits(git, git.out("rev-list", "--reverse", "--topo-order", since).split())
 
 
 def model_fingerprint(config: GuardConfig) -> str:

@@ -81,11 +81,11 @@ def find_trusted(git: Git, rel: str, *, judge: bool, explicit: str | None = None
 
 def _find(git: Git, rel: str, judge: bool, explicit: str | None) -> Trusted:
     if explicit is not None:
-        sha = _commits(git, [explicit])[0]
+        sha, raw = _lookup(git, [explicit], rel)[0]
         if sha is None:
             raise InputError(f"--trusted-rev {explicit!r} is not a commit here",
                              hint="fetch it first, e.g. `git fetch origin main`")
-        return _read(git, sha, explicit, rel)
+        return Trusted(sha, explicit, rel, raw)
     branch, remote = d.DEFAULT_TRUST_BRANCH, DEFAULT_REMOTE
     for _ in range(_HOPS):
         t = _resolve(git, branch, remote, rel, judge)
@@ -138,19 +138,6 @@ def _entry(out: bytes, pos: int, want: str) -> tuple[tuple[str | None, bytes | N
     return ((header[0], body) if header[1] == want else (None, None)), pos + size + 1
 
 
-def _commits(git: Git, names: list[str]) -> list[str | None]:
-    """The commit id each name resolves to (None: missing), in one `cat-file` run."""
-    payload = "".join(f"{n}^{{commit}}\n" for n in names).encode("utf-8", "surrogateescape")
-    out = git.run("cat-file", "--batch-check=%(objectname) %(objecttype)",
-                  input=payload).stdout.decode("utf-8", "surrogateescape").splitlines()
-    return [line.split()[0] if line.endswith(" commit") else None for line in out]
-
-
-def _read(git: Git, sha: str, name: str, rel: str) -> Trusted:
-    spec = f"{sha}:{rel}"
-    return Trusted(sha, name, rel, git.cat_blobs([spec])[spec])
-
-
 def _trust_keys(t: Trusted) -> tuple[str, str]:
     cfg = light_config(t)
     return cfg.trust_branch, cfg.log_remote or DEFAULT_REMOTE
@@ -162,7 +149,7 @@ def light_config(t: Trusted) -> LightConfig:
 
     if t.raw is None:
         return LightConfig(file=t.config_rel, rev=t.sha)
-    with _located(t):
+    with located(t.name):
         cfg = parse_light_config(_document(t))
     return replace(cfg, file=t.config_rel, rev=t.sha)
 
@@ -175,12 +162,12 @@ def _document(t: Trusted) -> Loaded:
 
 
 @contextmanager
-def _located(t: Trusted) -> Iterator[None]:
-    """A bad trusted config names its file and line, and says which revision it is."""
+def located(rev: str, advice: str = "") -> Iterator[None]:
+    """A bad committed config names its file and line, and says at which revision it is."""
     try:
         yield
     except InputError as e:
-        where = f"it is the config committed at {t.name}"
+        where = f"it is the config committed at {rev}{advice}"
         raise ConfigError(e.message, file=e.file, line=e.line,
                           hint=f"{e.hint}; {where}" if e.hint else where) from e
 
@@ -191,7 +178,7 @@ def full_config(git: Git, t: Trusted) -> GuardConfig:
 
     if t.raw is None:
         return default_config()
-    with _located(t):
+    with located(t.name):
         config = parse_config(_document(t))
     config._file = t.config_rel
     if t.sha is not None:
@@ -268,8 +255,9 @@ def _scratch() -> Path:
 def _files(git: Git, sha: str, packs: list[str], schemas: list[str]) -> list[tuple[str, str]]:
     """Blob rows of the packs, and of each schema's folder (its `$ref`s live there)."""
     folders = sorted({s.rsplit("/", 1)[0] for s in schemas if "/" in s})
-    rows = git.ls_tree(sha, [*packs, *folders], recursive=True) or [] if packs or folders \
-        else []
+    rows: list[tuple[str, str]] = []
+    if packs or folders:  # no paths would list the whole tree
+        rows += git.ls_tree(sha, [*packs, *folders], recursive=True) or []
     if any("/" not in s for s in schemas):  # a top-level schema: the top-level files
         rows += [r for r in git.ls_tree(sha, ["."]) or [] if "/" not in r[1]]
     return rows
@@ -286,5 +274,5 @@ def working_tree_differs(repo: Path, t: Trusted) -> bool:
 
 
 __all__ = ["ENV_REV", "Trusted", "config_rel", "find_trusted", "full_config",
-           "governance_refs", "governance_root", "light_config", "root_of", "set_root",
+           "governance_refs", "governance_root", "light_config", "located", "root_of", "set_root",
            "working_tree_differs"]

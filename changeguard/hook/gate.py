@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from changeguard.config.light import LightConfig, view_of
-from changeguard.errors import ChangeguardError, ConfigError, InputError
+from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding, Severity
 from changeguard.git import Git, Staged, parse_raw_diff
 from changeguard.globs import match_any
@@ -85,13 +85,7 @@ def _changed(git: Git, sha: str, first_parent: str | None) -> list[Staged]:
 
 def _base_blobs(git: Git, base: str) -> dict[str, str]:
     """path -> blob id of every file at BASE (the trusted revision)."""
-    out = git.run("ls-tree", "-r", "-z", "--full-tree", base).stdout
-    blobs: dict[str, str] = {}
-    for entry in out.split(b"\0"):
-        meta, _, path = entry.partition(b"\t")
-        if path:
-            blobs[path.decode("utf-8", "surrogateescape")] = meta.split()[2].decode("ascii")
-    return blobs
+    return {path: oid for oid, path in git.ls_tree(base, [], recursive=True) or []}
 
 
 def _config_at(git: Git, rev: str, rel: str) -> LightConfig | None:
@@ -100,19 +94,15 @@ def _config_at(git: Git, rev: str, rel: str) -> LightConfig | None:
     A broken config at the range's tip is exit 2: it must not reach the trusted branch.
     """
     from changeguard.config import parse_config
+    from changeguard.config.trusted import located
     from changeguard.loader import parse_document
 
     raw = git.cat_blobs([f"{rev}:{rel}"])[f"{rev}:{rel}"]
     if raw is None:
         return None
-    try:
+    with located(rev, ": fix it before it reaches the trusted branch"):
         loaded = parse_document(raw, rel)
         return view_of(parse_config(loaded), loaded.file)
-    except InputError as e:
-        where = f"it is the config committed at {rev}: fix it before it reaches the trusted " \
-            "branch"
-        raise ConfigError(e.message, file=e.file, line=e.line,
-                          hint=f"{e.hint}; {where}" if e.hint else where) from e
 
 
 def gate_config(repo: Path, git: Git, base: str, head: str,
