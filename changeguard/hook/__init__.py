@@ -17,8 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from changeguard.config.light import LightConfig
-from changeguard.config.trusted import Trusted, find_trusted, light_config
-from changeguard.config.trusted import config_rel as trusted_rel
+from changeguard.config.trusted import Trusted
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding, Severity
 from changeguard.git import Git, Staged
@@ -32,7 +31,8 @@ from changeguard.hook.staged import (
     relative,
     select,
     staged_changes,
-    with_committed_guards,
+    trusted_view,
+    widened_by_staged_config,
 )
 
 
@@ -44,9 +44,7 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     index's: an unstaged `guarded: []` edit switches nothing off.
     """
     git = Git(repo, purpose="staged")
-    trusted = find_trusted(git, trusted_rel(repo, config_path), judge=False,
-                           required=config_path is not None)
-    cfg = light_config(trusted)
+    trusted, cfg = trusted_view(repo, git, config_path)
     from changeguard.clock import permit_now  # stdlib only: the fast path stays light
 
     if trusted.sha is not None:  # before the first commit nothing is judged at any time
@@ -60,8 +58,7 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
         return _emit([], fmt, color, 0)
     cfg_path = config_rel(repo, cfg)
     cfg_staged = cfg_path is not None and any(s.path == cfg_path and s.blob for s in staged)
-    if cfg_path is not None and any(s.path == cfg_path for s in staged):
-        cfg = with_committed_guards(git, cfg, cfg_path)
+    cfg = widened_by_staged_config(repo, git, cfg, staged)
     sel = select(cfg, staged, relative(repo, filenames), git)
     sel.config = cfg_path if cfg_staged else None
     if sel.empty:  # the common case: nothing guarded, mapped or a plan; nothing heavy imported

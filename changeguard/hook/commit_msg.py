@@ -11,28 +11,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from changeguard.config.trusted import config_rel as trusted_rel
-from changeguard.config.trusted import find_trusted, light_config
 from changeguard.git import Git
 from changeguard.hook.staged import (
-    config_rel,
-    select,
+    guarded_changes,
     staged_changes,
-    with_committed_guards,
+    trusted_view,
+    widened_by_staged_config,
 )
 
 
 def run_commit_msg(repo: Path, message_file: Path, config_path: Path | None) -> int:
     """Add the trailer when guarded paths are staged; 1 when the log tip does not verify."""
     git = Git(repo, purpose="staged")
-    trusted = find_trusted(git, trusted_rel(repo, config_path), judge=False,
-                           required=config_path is not None)
-    cfg = light_config(trusted)  # the trusted revision's config, as the pre-commit stage
+    trusted, cfg = trusted_view(repo, git, config_path)  # as the pre-commit stage
     staged = staged_changes(git)
-    cfg_path = config_rel(repo, cfg)
-    if cfg_path is not None and any(s.path == cfg_path for s in staged):
-        cfg = with_committed_guards(git, cfg, cfg_path)
-    if not select(cfg, staged, []).guarded:
+    cfg = widened_by_staged_config(repo, git, cfg, staged)
+    if not guarded_changes(cfg, staged, git, "HEAD"):  # the pre-commit stage's one rule
         return 0
     from changeguard.changelog.anchors import TRAILER
     from changeguard.hook.logtip import believed_log

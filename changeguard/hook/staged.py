@@ -147,6 +147,25 @@ def config_rel(repo: Path, cfg: LightConfig) -> str | None:
     return p.as_posix()
 
 
+def trusted_view(repo: Path, git: Git, config_path: Path | None) -> tuple[Trusted, LightConfig]:
+    """The trusted revision and its light config: what both hook stages judge by (§12)."""
+    from changeguard.config.trusted import config_rel as trusted_rel
+    from changeguard.config.trusted import find_trusted, light_config
+
+    trusted = find_trusted(git, trusted_rel(repo, config_path), judge=False,
+                           required=config_path is not None)
+    return trusted, light_config(trusted)
+
+
+def widened_by_staged_config(repo: Path, git: Git, cfg: LightConfig,
+                             staged: Sequence[Staged]) -> LightConfig:
+    """`cfg`, plus HEAD's guards when the config file itself is staged."""
+    cfg_path = config_rel(repo, cfg)
+    if cfg_path is not None and any(s.path == cfg_path for s in staged):
+        return with_committed_guards(git, cfg, cfg_path)
+    return cfg
+
+
 def with_committed_guards(git: Git, cfg: LightConfig, cfg_rel: str) -> LightConfig:
     """A commit that edits the config is judged by the union of HEAD's and the new guards.
 

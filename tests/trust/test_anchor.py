@@ -265,3 +265,23 @@ def test_anchor_never_names_a_local_event_the_remote_lacks(
     assert p.returncode == 0, p.stdout + p.stderr
     body = git(work, "log", "-1", "--format=%B")
     assert f"Changeguard-Log: {pushed}" in body and local not in body
+
+
+def test_commit_msg_stage_anchors_what_the_pre_commit_stage_guards(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+    """Both stages share one rule: a `.gitattributes` that can rewrite guarded bytes is
+    guarded (SPEC §12 "Paths"), so its commit is anchored too."""
+    repo = make_repo(tmp_path / "cfg")
+    (repo / GUARDED).write_text("proposed: 2\n")
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    tip = git(repo, "rev-parse", REF).strip()
+    assert cg(repo, "log", "verify").code == 0  # the tip is now a verified one
+    (repo / ".gitattributes").write_text("db/** filter=rot13\n")
+    git(repo, "add", ".gitattributes")
+    msg = tmp_path / "MSG"
+    msg.write_text("attributes\n")
+    p = subprocess.run([sys.executable, "-m", "changeguard.hook", "--stage", "commit-msg",
+                        str(msg)], cwd=repo, env=git_env, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert f"Changeguard-Log: {tip}" in msg.read_text()
