@@ -6,7 +6,10 @@ added here: `services/<xx>/<sha1(service)>/<ID>` for open changes, so the confli
 only candidates, and `list/<xx>.json` summary rows, so `list` reads 256 small blobs instead of
 every state. `<xx>` is the first two hex digits of sha1 of the ID (or the key itself): no tree
 has more than ~256 entries plus 1/256 of the changes, so git's per-commit tree diff (`log
-verify`, `show`) stays small instead of growing with the log.
+verify`, `show`) stays small instead of growing with the log. A submit also stores the
+proposed content of every changed file under `changes/<xx>/<ID>/files/<repo path>` and the
+findings it reported as `changes/<xx>/<ID>/findings.json` (SPEC §13; `changelog.layout` says
+how to find an older revision's commit, `revision_commits` lists them).
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from pathlib import Path
 from typing import cast
 
 from changeguard.changelog.layout import (
+    FILES,
+    FINDINGS,
     FREEZE_FILE,
     change_dir,
     index_dir,
     list_shard,
+    proposed_file,
 )
 from changeguard.changelog.state import (
     EVENT_KINDS,
@@ -45,6 +51,7 @@ from changeguard.changelog.state import (
     ts,
 )
 from changeguard.changelog.store import (
+    TREE_MODE,
     Author,
     Git,
     TreeEdit,
@@ -254,6 +261,12 @@ class Prepared:
 
     event: Event
     plan_bytes: bytes | None = None  # submit: the plan text as submitted
+    # submit: repo path -> proposed content (blob ids come from the event's `plan.paths`)
+    proposed: Mapping[str, bytes] = field(default_factory=dict)
+    findings: bytes | None = None  # submit: findings.json as reported (None: not known)
+    # a submit replayed from this commit (`log sync`): its files/ and findings.json are
+    # copied from there, exactly as they were first stored
+    origin: str | None = None
     # trailers beyond the four the event implies (Changeguard-Config, ...), in order
     trailers: Mapping[str, str] = field(default_factory=dict)
     simulated: bool = False  # written under `clock: simulated`: mark it (CLOCK_TRAILER)
@@ -273,14 +286,56 @@ def _apply_change(snap: Snapshot, prep: Prepared, world_for: WorldFor) -> Change
     new = apply(ev, cur, world)
     base = change_dir(ev.change)
     if ev.kind == "submit":
-        assert ev.plan is not None
-        sha = snap.git.write_blob(prep.plan_bytes) if prep.plan_bytes is not None \
-            else ev.plan["plan_blob"]
-        snap.root.put(f"{base}/plan.yaml", sha)
-    snap.root.put(f"{base}/state.json", snap.git.write_blob(dump_state(new)))
+        _store_submitted(snap, prep, base)
+    snap.root.put(f"{base}/state.json", snap.git.stage_blob(dump_state(new)))
     _update_index(snap, cur, new)
     _update_list(snap, new)
     return new
+
+
+def _store_submitted(snap: Snapshot, prep: Prepared, base: str) -> None:
+    """plan.yaml, files/ (replaced exactly: a file the revision dropped disappears) and
+    findings.json of a new revision (SPEC §13)."""
+    ev = prep.event
+    assert ev.plan is not None
+    sha = snap.git.stage_blob(prep.plan_bytes) if prep.plan_bytes is not None \
+        else ev.plan["plan_blob"]
+    snap.root.put(f"{base}/plan.yaml", sha)
+    snap.root.remove(f"{base}/{FILES}")
+    snap.root.remove(f"{base}/{FINDINGS}")
+    if prep.origin is not None:
+        _copy_stored(snap, prep.origin, base)
+        return
+    for path, blob in ev.plan["paths"].items():
+        if blob is None:
+            continue  # deleted: recorded as null in `paths`, no entry here
+        data = prep.proposed.get(path)
+        if data is not None and snap.git.stage_blob(data) != blob:
+            raise GitError(f"internal: the proposed content of {path} is not blob {blob}")
+        snap.root.put(proposed_file(ev.change, path), blob)
+    if prep.findings is not None:
+        snap.root.put(f"{base}/{FINDINGS}", snap.git.stage_blob(prep.findings))
+
+
+def _copy_stored(snap: Snapshot, origin: str, base: str) -> None:
+    got = snap.git.read(f"{origin}:{base}")
+    entries = snap.git.read_tree(got[0]) if got is not None and got[1] == "tree" else {}
+    files, found = entries.get(FILES), entries.get(FINDINGS)
+    if files is not None and files.is_tree:
+        snap.root.put(f"{base}/{FILES}", files.sha, TREE_MODE)
+    if found is not None and not found.is_tree:
+        snap.root.put(f"{base}/{FINDINGS}", found.sha)
+
+
+def revision_commits(git: Git, tip: str, change_id: str) -> list[str]:
+    """The submit commits of `change_id` on the log's first-parent history up to `tip`,
+    oldest first: element N-1 is revision N's commit (its tree holds that revision's
+    plan.yaml, files/ and findings.json, `changelog.layout`)."""
+    fmt = ("--format=%H %(trailers:key=Changeguard-Event,valueonly,separator=)"
+           " %(trailers:key=Changeguard-Change,valueonly,separator=)")
+    out = git.out("log", "--first-parent", "--reverse", fmt, tip)
+    rows = (line.split(" ") for line in out.splitlines())
+    return [r[0] for r in rows if len(r) == 3 and r[1] == "submit" and r[2] == change_id]
 
 
 def _update_list(snap: Snapshot, new: ChangeState) -> None:
@@ -290,7 +345,7 @@ def _update_list(snap: Snapshot, new: ChangeState) -> None:
     row = list_row(new)
     if rows.get(new["id"]) != row:
         rows[new["id"]] = row
-        snap.root.put(shard, snap.git.write_blob(dump_json(rows)))
+        snap.root.put(shard, snap.git.stage_blob(dump_json(rows)))
 
 
 def _update_index(snap: Snapshot, cur: ChangeState | None, new: ChangeState) -> None:
@@ -299,7 +354,7 @@ def _update_index(snap: Snapshot, cur: ChangeState | None, new: ChangeState) -> 
     for p in sorted(set(before) - set(after)):
         snap.root.remove(p)
     for p in sorted(set(after) - set(before)):
-        snap.root.put(p, snap.git.write_blob(after[p].encode()))
+        snap.root.put(p, snap.git.stage_blob(after[p].encode()))
 
 
 # --------------------------------------------------------------- time (SPEC §12)
@@ -351,7 +406,7 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     if ev.kind in ("freeze", "unfreeze"):
         cur = snap.freeze()
         new = apply_freeze(ev, cur, world_for(snap, None, ev))
-        snap.root.put(FREEZE_FILE, git.write_blob(dump_state(new)))
+        snap.root.put(FREEZE_FILE, git.stage_blob(dump_state(new)))
     else:
         new = _apply_change(snap, prep, world_for)
     tree = snap.root.write()

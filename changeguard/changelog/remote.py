@@ -141,7 +141,8 @@ def _replay(git: Git, local: str, theirs: str, world_for: WorldFor, sign: bool) 
             continue
         # a replayed event keeps the config it was written under (Changeguard-Config)
         prep, author = _restamped(Prepared(ev, trailers=extra_trailers(msg),
-                                           simulated=is_simulated(msg)), commit_author(git, c))
+                                           simulated=is_simulated(msg), origin=c),
+                                  commit_author(git, c))
         try:
             new, _ = build_commit(git, out.tip, prep, world_for, author, sign)
         except RefusedError as e:

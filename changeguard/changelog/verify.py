@@ -4,7 +4,13 @@ Per commit: a parseable event whose trailers agree with its body; author email =
 (forged-author detection); a legal transition by an authorised actor (the same `apply` the
 writer uses); the stored state equal to the replayed state; no file changed that the event does
 not explain; submit digests recomputed from the stored plan and blob ids; and, with
-`require_signed`, a good SSH signature by the actor's own roster key. The ref's reflog must only
+`require_signed`, a good SSH signature by the actor's own roster key. A submit must store
+the proposed content its digest covers (SPEC §13): `files/` at the commit holds exactly the
+non-deleted paths of its `plan.paths`, with the same blob ids, each present in the object
+store, plus its `findings.json`; a submit without a `Changeguard-Config` trailer is legacy
+(written before SPEC §12/§13) and may lack both. The plan, files and findings a submit leaves
+unchanged (a re-submit that only edits a proposed file) are read at the commit's tree, which
+the replay tracks per change (`Replay.stored`) from the tree diffs. The ref's reflog must only
 ever have moved forward (rewritten history). Records are read per real commit object, never
 split out of a formatted log (SPEC §12): one `rev-list`, one bulk `cat-file` of the commits, one
 `diff-tree --stdin -z` and one bulk `cat-file` of the blobs keep the cost linear.
@@ -25,13 +31,23 @@ from typing import TYPE_CHECKING
 
 from changeguard.changelog.anchors import check_anchors
 from changeguard.changelog.clockcheck import ClockCheck
+from changeguard.changelog.configs import CONFIG_TRAILER
 from changeguard.changelog.events import (
     control_chars,
     index_entries,
     parse_message,
+    parse_trailers,
     refuse_control_chars,
 )
-from changeguard.changelog.layout import FREEZE_FILE, change_dir, list_shard
+from changeguard.changelog.layout import (
+    FILES,
+    FINDINGS,
+    FREEZE_FILE,
+    change_dir,
+    files_dir,
+    list_shard,
+    proposed_file,
+)
 from changeguard.changelog.state import (
     NO_CHANGE,
     OPEN_STATES,
@@ -190,6 +206,21 @@ class Replay:
         self.shards: dict[str, set[str]] = defaultdict(set)  # list/ shard -> change ids
         self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
         self.clock = ClockCheck()  # event times across the whole log (SPEC §12 "Time")
+        # change id -> what its directory holds besides state.json (plan.yaml,
+        # findings.json, files/<path>) -> blob: a submit's unchanged files are read here
+        self.stored: dict[str, dict[str, str]] = defaultdict(dict)
+
+    def track(self, changes: dict[str, str | None]) -> None:
+        """Follow one commit's tree diff into `stored`."""
+        for path, blob in changes.items():
+            where = _in_change(path)
+            if where is None:
+                continue
+            files = self.stored[where[0]]
+            if blob is None:
+                files.pop(where[1], None)
+            else:
+                files[where[1]] = blob
 
     @classmethod
     def resume(cls, git: Git, config: GuardConfig, base: str) -> Replay:
@@ -208,6 +239,8 @@ class Replay:
                 wanted[path] = sha
             elif _own_index(path, parts[-1]):
                 replay.index[parts[-1]].add(path)
+            if (where := _in_change(path)) is not None:
+                replay.stored[where[0]][where[1]] = sha
         blobs = dict(zip(wanted, git.read_many(list(wanted.values())), strict=True))
         for path, got in blobs.items():
             data = json.loads(got[2]) if got is not None else None
@@ -324,7 +357,7 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
         return report
     history = read_history(git, tip, since)
     refuse_shallow(git, history)
-    blobs = _blobs(git, history)
+    blobs = Blobs(git, history)
     judged = judge_events(git, _prefix(git, since) + history, config, trusted)
     report.legacy_events = judged.legacy
     sigs = judged.signatures(git, [c.sha for c in history], config)
@@ -333,6 +366,7 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
         report.events += 1
         cfg = judged.config_of(c.sha, config)
         replay.use(cfg)
+        replay.track(c.changes)
         found = _check(c, replay, blobs, sigs, cfg, git.repo) + judged.problems.get(c.sha, [])
         report.problems += [Problem(c.sha, m) for m in found]
     shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
@@ -402,15 +436,47 @@ def refuse_unverified(git: Git, config: GuardConfig, fp: str | None = None, *,
                                 "`changeguard log verify`")
 
 
-def _blobs(git: Git, history: list[Commit]) -> dict[str, bytes]:
-    wanted = ("changes/", "list/", "freeze.json")
-    shas = sorted({b for c in history for p, b in c.changes.items()
-                   if b is not None and p.startswith(wanted)})
-    return {s: got[2] for s, got in zip(shas, git.read_many(shas), strict=True)
-            if got is not None}
+def _in_change(path: str) -> tuple[str, str] | None:
+    """(change id, path inside its directory) for a submit's stored files; else None."""
+    parts = path.split("/", 3)
+    if len(parts) == 4 and parts[0] == "changes" and parts[3] != "state.json":
+        return parts[2], parts[3]
+    return None
 
 
-def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, str],
+def _is_proposed(path: str) -> bool:
+    """`changes/<xx>/<ID>/files/...`: proposed content (checked for presence, never read)."""
+    parts = path.split("/", 4)
+    return len(parts) == 5 and parts[0] == "changes" and parts[3] == FILES
+
+
+class Blobs:
+    """The content of the log's own blobs changed in `history` (one bulk read), others
+    (a plan unchanged since before an incremental start) read on demand; and which of the
+    proposed blobs added in `history` the object store lacks (one `--batch-check`)."""
+
+    def __init__(self, git: Git, history: list[Commit]) -> None:
+        self.git = git
+        wanted = ("changes/", "list/", "freeze.json")
+        shas = sorted({b for c in history for p, b in c.changes.items()
+                       if b is not None and p.startswith(wanted) and not _is_proposed(p)})
+        self.data = {s: got[2] for s, got in zip(shas, git.read_many(shas), strict=True)
+                     if got is not None}
+        proposed = sorted({b for c in history for p, b in c.changes.items()
+                           if b is not None and _is_proposed(p)})
+        self.absent = git.missing(proposed)
+
+    def get(self, sha: str) -> bytes | None:
+        """Content of blob `sha` (None when missing)."""
+        if sha not in self.data:
+            got = self.git.read_blob(sha)
+            if got is None:
+                return None
+            self.data[sha] = got
+        return self.data[sha]
+
+
+def _check(c: Commit, replay: Replay, blobs: Blobs, sigs: dict[str, str],
            config: GuardConfig, repo: Path) -> list[str]:
     if c.unreadable is not None:
         return [c.unreadable]
@@ -437,7 +503,7 @@ def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, s
     except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
         return [*problems, f"malformed {ev.kind} event: {e!r}"]
     path = "freeze.json" if ev.change == NO_CHANGE else f"{change_dir(ev.change)}/state.json"
-    stored = blobs.get(c.changes.get(path) or "")
+    stored = blobs.data.get(c.changes.get(path) or "")
     if stored is None:
         problems.append(f"{ev.kind} did not record {path}")
     elif stored != dump_state(new):
@@ -445,14 +511,14 @@ def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, s
                         f"({_diff(stored, new)}): a state no event explains")
         _adopt(replay, ev, stored)
     if ev.kind == "submit":
-        problems += _check_submit(c, ev, blobs, config, repo)
+        problems += _check_submit(c, ev, replay.stored[ev.change], blobs, config, repo)
     if ev.change != NO_CHANGE and ev.change in replay.changes:
         problems += _check_index(c, ev, replay)
         problems += _check_list(c, ev, replay, blobs)
     return problems
 
 
-def _check_list(c: Commit, ev: Event, replay: Replay, blobs: dict[str, bytes]) -> list[str]:
+def _check_list(c: Commit, ev: Event, replay: Replay, blobs: Blobs) -> list[str]:
     """The change's list/ row matches its state and no other row of the shard moved."""
     shard = list_shard(ev.change)
     before = replay.stored_shards.get(shard)
@@ -460,7 +526,7 @@ def _check_list(c: Commit, ev: Event, replay: Replay, blobs: dict[str, bytes]) -
     now = before
     if sha is not None:
         try:
-            now = json.loads(blobs.get(sha, b"null"))
+            now = json.loads(blobs.data.get(sha, b"null"))
         except ValueError:
             now = None
     if not isinstance(now, dict) or now.get(ev.change) != list_row(replay.changes[ev.change]) \
@@ -512,9 +578,12 @@ def _check_files(c: Commit, ev: Event) -> list[str]:
         extra = sorted(p for p in c.changes if p not in allowed)
     else:
         base = f"{change_dir(ev.change)}/"
-        ok = {base + "state.json", list_shard(ev.change)} | (
-            {base + "plan.yaml"} if ev.kind == "submit" else set())
-        extra = sorted(p for p in c.changes if p not in ok and not _own_index(p, ev.change))
+        ok = {base + "state.json", list_shard(ev.change)}
+        if ev.kind == "submit":  # a new revision's plan, findings and proposed files
+            ok |= {base + "plan.yaml", base + FINDINGS}
+        files = f"{files_dir(ev.change)}/" if ev.kind == "submit" else None
+        extra = sorted(p for p in c.changes if p not in ok and not _own_index(p, ev.change)
+                       and not (files is not None and p.startswith(files)))
     return [f"changes files no {ev.kind} event explains: {', '.join(extra[:5])}"] if extra else []
 
 
@@ -525,21 +594,36 @@ def _own_index(path: str, change_id: str) -> bool:
             and parts[2][:2] == parts[1])
 
 
-def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes], config: GuardConfig,
-                  git_repo: Path) -> list[str]:
+def _check_submit(c: Commit, ev: Event, stored: dict[str, str], blobs: Blobs,
+                  config: GuardConfig, git_repo: Path) -> list[str]:
+    """The plan at the commit's tree (changed by this submit or not: a re-submit whose text
+    is unchanged is a legal new revision, SPEC §13), its digest and summary, and the
+    proposed files and findings it stores."""
+    assert ev.plan is not None
+    legacy = CONFIG_TRAILER not in parse_trailers(c.message)
+    return [*_check_plan(ev, stored, blobs, config, git_repo),
+            *_check_proposed(ev, stored, blobs.absent, legacy),
+            *([] if legacy else _check_findings(ev, stored, blobs))]
+
+
+def _check_plan(ev: Event, stored: dict[str, str], blobs: Blobs, config: GuardConfig,
+                git_repo: Path) -> list[str]:
     from changeguard.errors import ChangeguardError
     from changeguard.plan import compute_digest, parse_plan
 
     assert ev.plan is not None
     plan_path = f"{change_dir(ev.change)}/plan.yaml"
-    sha = c.changes.get(plan_path)
+    sha = stored.get("plan.yaml")
     if sha is None:
         return [f"submit of {ev.change} did not store plan.yaml"]
     if sha != ev.plan["plan_blob"]:
         return [f"stored plan.yaml {sha[:12]} is not the submitted plan "
                 f"{ev.plan['plan_blob'][:12]}"]
+    text = blobs.get(sha)
+    if text is None:
+        return [f"stored plan.yaml {sha[:12]} is missing from the object store"]
     try:
-        lp = parse_plan(blobs[sha], plan_path)
+        lp = parse_plan(text, plan_path)
     except ChangeguardError as e:
         return [f"stored plan does not parse: {e.message}"]
     if lp.plan is None or lp.plan.id != ev.change or lp.plan.author != ev.plan["author"]:
@@ -548,6 +632,58 @@ def _check_submit(c: Commit, ev: Event, blobs: dict[str, bytes], config: GuardCo
     if digest != ev.digest:
         return [f"digest {ev.digest} does not match the stored plan and blobs ({digest})"]
     return _check_summary(ev.plan, lp.plan, config, git_repo)
+
+
+def _check_proposed(ev: Event, stored: dict[str, str], absent: set[str],
+                    legacy: bool) -> list[str]:
+    """files/ holds exactly the submit's non-deleted `plan.paths`, same blob ids, present."""
+    assert ev.plan is not None
+    cut = len(files_dir(ev.change)) + 1
+    want = {proposed_file(ev.change, p)[cut:]: b for p, b in ev.plan["paths"].items()
+            if b is not None}
+    prefix = FILES + "/"
+    have = {rel[len(prefix):]: b for rel, b in stored.items() if rel.startswith(prefix)}
+    if legacy and not have:
+        return []  # written before the log stored proposed content
+    problems: list[str] = []
+    missing = sorted(set(want) - set(have))
+    if missing:
+        problems.append(f"submit of {ev.change} does not store the proposed content of "
+                        f"{', '.join(missing[:3])} (files/ must hold every file plan.paths "
+                        "does not delete)")
+    extra = sorted(set(have) - set(want))
+    if extra:
+        problems.append(f"submit of {ev.change} stores files/{', files/'.join(extra[:3])}, "
+                        "which its plan.paths does not propose")
+    for path in sorted(set(want) & set(have)):
+        if want[path] != have[path]:
+            problems.append(f"submit of {ev.change} stores files/{path} as blob "
+                            f"{have[path][:12]}, not the submitted {want[path][:12]}")
+        elif have[path] in absent:
+            problems.append(f"the proposed content of {path} (blob {have[path][:12]}) that "
+                            f"submit of {ev.change} stores is missing from the object store")
+    return problems
+
+
+_FINDING_KEYS = frozenset({"rule", "severity", "message", "file", "line", "pointer", "hint"})
+
+
+def _check_findings(ev: Event, stored: dict[str, str], blobs: Blobs) -> list[str]:
+    """findings.json is there, and is a list of SPEC §8 findings none of which denies."""
+    sha = stored.get(FINDINGS)
+    text = blobs.get(sha) if sha is not None else None
+    if text is None:
+        return [f"submit of {ev.change} did not store {FINDINGS}"]
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, list) or not all(
+            isinstance(f, dict) and set(f) == _FINDING_KEYS and f["severity"] != "deny"
+            for f in data):
+        return [f"stored {FINDINGS} of {ev.change} is not a list of the findings a submit "
+                "may report (SPEC §8 shape, none denying)"]
+    return []
 
 
 def _check_summary(got: PlanSummary, plan: ChangePlan, config: GuardConfig,

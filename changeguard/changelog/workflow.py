@@ -145,10 +145,10 @@ def _render(findings: list[Finding]) -> str:
 
 def submit(s: Session, plan_path: Path) -> Outcome:
     """Validate (deny ⇒ refuse, nothing written), then record `submitted` with the digest."""
+    from changeguard.changelog.state import dump_json
     from changeguard.findings import Severity, is_ok
     from changeguard.plan import EvalContext, compute_digest, evaluate_plan, load_plan
     from changeguard.plan.digest import blob_id
-    from changeguard.plan.evaluate import proposed_blobs
 
     lp = load_plan(plan_path, s.repo, max_bytes=s.config.max_file_bytes)
     base = s.trusted.sha if s.trusted is not None and s.trusted.sha else "HEAD"
@@ -159,7 +159,7 @@ def submit(s: Session, plan_path: Path) -> Outcome:
                        [f"error: {lp.display}: refused: the plan has deny findings; "
                         "nothing was recorded"])
     plan = lp.plan
-    blobs = proposed_blobs(s.repo, plan)
+    blobs, proposed = _proposed(s.repo, plan)
     digest = compute_digest(plan, blobs)
     cur = Snapshot(s.git, ref_tip(s.git, s.ref)).state(plan.id)
     if cur is not None and cur["digest"] == digest and cur["state"] != "rejected":
@@ -167,12 +167,31 @@ def submit(s: Session, plan_path: Path) -> Outcome:
                            "nothing recorded"])
     summary = plan_summary(plan, blobs, s.config, s.repo, blob_id(lp.raw))
     ev = Event("submit", plan.id, s.actor.email, s.at(), digest, plan=summary)
-    _, got, warns = record(s, Prepared(ev, lp.raw))
+    # the reported findings (none deny: it was not refused), as SPEC §8 `findings` entries
+    reported = dump_json([f.to_json() for f in findings])
+    _, got, warns = record(s, Prepared(ev, lp.raw, proposed=proposed, findings=reported))
     new = _as_change(got)
     warn_lines = [f"warning: {f.rule}: {f.message}" for f in findings
                   if f.severity is Severity.WARN]
     return Outcome(0, [f"{plan.id}: submitted revision {new['revision']} ({digest})",
                        *_needs(new, s)], warn_lines + warns)
+
+
+def _proposed(repo: Path, plan: ChangePlan) -> tuple[dict[str, str | None], dict[str, bytes]]:
+    """Each changed path's blob id (None: deleted) and content, read once from the work tree:
+    the digest covers exactly the bytes the log stores (SPEC §13)."""
+    from changeguard.plan.digest import blob_id
+    from changeguard.plan.gitfiles import worktree_reader
+
+    read = worktree_reader(repo)
+    ids: dict[str, str | None] = {}
+    content: dict[str, bytes] = {}
+    for path in plan.paths:
+        data = read(path)
+        ids[path] = None if data is None else blob_id(data)
+        if data is not None:
+            content[path] = data
+    return ids, content
 
 
 def plan_summary(plan: ChangePlan, blobs: dict[str, str | None], config: GuardConfig,
