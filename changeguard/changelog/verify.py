@@ -693,7 +693,8 @@ def _check_summary(got: PlanSummary, plan: ChangePlan, config: GuardConfig,
 
     want = plan_summary(plan, got["paths"], config, repo, got["plan_blob"])
     diff = [k for k in want if k != "paths" and want[k] != got[k]]  # type: ignore[literal-required]
-    if list(got["paths"]) != list(plan.paths):
+    # as sets: the event's JSON keeps its keys sorted, a plan lists its paths in any order
+    if set(got["paths"]) != set(plan.paths):
         diff.append("paths")
     if not diff:
         return []

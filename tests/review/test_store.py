@@ -140,6 +140,38 @@ def test_resubmit_of_only_a_changed_file_verifies(tmp_path: Path, git_env: dict[
     assert verify(cg, repo)["ok"]
 
 
+def test_a_plan_listing_paths_out_of_order_verifies(tmp_path: Path, git_env: dict[str, str],
+                                                   cg: Cg) -> None:
+    """The event JSON sorts `paths`; the plan's own order is not a summary mismatch."""
+    repo = make_repo(tmp_path / "cfg")
+    (repo / "db" / "a.topology.yaml").write_text("a: 1\n")
+    write_plan(repo, plan(changes=[{"path": TOPO}, {"path": "db/a.topology.yaml"}]))
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    assert list(_state(repo)["paths"]) == ["db/a.topology.yaml", TOPO]
+    assert verify(cg, repo) == {"ok": True, "events": 1, "problems": []}
+
+
+def test_a_plan_of_many_paths_still_finds_its_conflicts(tmp_path: Path,
+                                                       git_env: dict[str, str], cg: Cg) -> None:
+    """Many index keys are looked up in one bulk read; a shared path is still a conflict."""
+    repo = make_repo(tmp_path / "cfg")
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    many = [f"db/bulk/{i:03d}.yaml" for i in range(80)] + [TOPO]
+    for path in many[:-1]:
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(f"{path}: 1\n")
+    other = "CHG-2016-0403-bulk"
+    write_plan(repo, plan(id=other, services=["svc-other"],
+                          changes=[{"path": p} for p in many]))
+    res = cg(repo, "submit", plan_path(other), "--now", NOW)
+    assert res.code == 1 and "conflicting-changes" in res.err and f"touches {TOPO}" in res.err
+    write_plan(repo, plan(id=other, services=["svc-other"],
+                          changes=[{"path": p} for p in many[:-1]]))
+    assert cg(repo, "submit", plan_path(other), "--now", NOW).code == 0
+    assert len(_tree_files(repo, REF, other)) == 80
+    assert verify(cg, repo)["ok"]
+
+
 # --------------------------------------------------------------- tampering (plumbing)
 
 
