@@ -329,11 +329,12 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
     report.legacy_events = judged.legacy
     sigs = judged.signatures(git, [c.sha for c in history], config)
     replay = Replay(config) if since is None else Replay.resume(git, config, since)
-    for c in history:
+    configs = [judged.config_of(c.sha, config) for c in history]
+    submits = _submit_problems(history, configs, blobs, git.repo)
+    for c, cfg in zip(history, configs, strict=True):
         report.events += 1
-        cfg = judged.config_of(c.sha, config)
         replay.use(cfg)
-        found = _check(c, replay, blobs, sigs, cfg, git.repo) + judged.problems.get(c.sha, [])
+        found = _check(c, replay, blobs, sigs, cfg, submits) + judged.problems.get(c.sha, [])
         report.problems += [Problem(c.sha, m) for m in found]
     shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
     report.problems += _reflog(git, config.log.ref, shas)
@@ -410,8 +411,36 @@ def _blobs(git: Git, history: list[Commit]) -> dict[str, bytes]:
             if got is not None}
 
 
+def _submit_problems(history: list[Commit], configs: list[GuardConfig],
+                     blobs: dict[str, bytes], repo: Path) -> dict[str, list[str]]:
+    """Each submit commit's own checks (stored plan, digest, summary), on every core.
+
+    They depend on the commit alone, not on the replay, so they run before it
+    (changelog/pool.py); `_check` uses the result only for an event that replayed legally.
+    """
+    from changeguard.changelog.pool import fork_map
+
+    work = [(c, cfg) for c, cfg in zip(history, configs, strict=True)
+            if c.unreadable is None and "Changeguard-Event: submit" in c.message]
+
+    def one(item: tuple[Commit, GuardConfig]) -> list[str]:
+        c, cfg = item
+        try:
+            ev = parse_message(c.message)
+        except (ValueError, KeyError):
+            return []  # `_check` reports it
+        if ev.kind != "submit" or ev.plan is None:
+            return []
+        try:
+            return _check_submit(c, ev, blobs, cfg, repo)
+        except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
+            return [f"malformed submit event: {e!r}"]
+
+    return dict(zip((c.sha for c, _ in work), fork_map(one, work), strict=True))
+
+
 def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, str],
-           config: GuardConfig, repo: Path) -> list[str]:
+           config: GuardConfig, submits: dict[str, list[str]]) -> list[str]:
     if c.unreadable is not None:
         return [c.unreadable]
     if len(c.parents) > 1:
@@ -445,7 +474,7 @@ def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, s
                         f"({_diff(stored, new)}): a state no event explains")
         _adopt(replay, ev, stored)
     if ev.kind == "submit":
-        problems += _check_submit(c, ev, blobs, config, repo)
+        problems += submits.get(c.sha, [])
     if ev.change != NO_CHANGE and ev.change in replay.changes:
         problems += _check_index(c, ev, replay)
         problems += _check_list(c, ev, replay, blobs)

@@ -191,8 +191,12 @@ def evaluate_requires(lp: LoadedPlan, plan: ChangePlan,
 def approval_requirements(plan: ChangePlan, config: GuardConfig,
                           repo: Path) -> list[ApprovalRequirement]:
     """Approval rules of the config's packs that apply to this plan."""
-    rules = effective_rules(load_packs(config, repo))
-    gov = governance_files(config)
+    key = ("approval-rules", repo)
+    memo = config._memo.get(key)
+    if memo is None:  # packs and governance files are fixed for one config object
+        memo = config._memo[key] = (effective_rules(load_packs(config, repo)),
+                                    governance_files(config))
+    rules, gov = memo  # type: ignore[misc]
     out: list[ApprovalRequirement] = []
     for r in rules.values():
         if r.approvals is not None and when_matches(r.when, plan, governance=gov):
