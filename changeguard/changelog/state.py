@@ -302,7 +302,7 @@ def active_freeze(world: World, now: datetime) -> str | None:
 
 
 def _record(st: ChangeState, ev: Event) -> ChangeState:
-    new = marshal.loads(marshal.dumps(st))  # deep copy (plain JSON data) keeps the input as is
+    new = marshal.loads(marshal.dumps(st))  # type: ignore[arg-type]  # deep copy (plain JSON data) keeps the input as is
     new["events"].append({"event": ev.kind, "actor": ev.actor, "at": ev.at})
     return new  # type: ignore[no-any-return]
 
