@@ -328,7 +328,10 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
     judged = judge_events(git, _prefix(git, since) + history, config, trusted)
     report.legacy_events = judged.legacy
     sigs = judged.signatures(git, [c.sha for c in history], config)
-    replay = Replay(config) if since is None else Replay.resume(git, config, since)
+    if since is not None:  # the events up to `since` verified before: count them too
+        report.events = int(git.out("rev-list", "--count", since))
+    replay = Replay(config) if since is None or not history else \
+        Replay.resume(git, config, since)
     configs = [judged.config_of(c.sha, config) for c in history]
     submits = _submit_problems(history, configs, blobs, git.repo)
     for c, cfg in zip(history, configs, strict=True):
@@ -359,8 +362,29 @@ def model_fingerprint(config: GuardConfig) -> str:
     return fingerprint(b"model\0" + config.model_dump_json().encode())
 
 
+def verify_remembered(git: Git, config: GuardConfig, fp: str, *,
+                      trusted: Trusted | None = None, believe_cache: bool = True) -> Report:
+    """`verify`, continuing from the newest tip remembered as verified under `fp` (issue 17:
+    re-verifying after 10 new events costs O(10)); a tip that verifies is remembered.
+
+    `believe_cache=False` (`log verify --from-scratch`) replays from the root whatever the
+    cache says. The reflog and anchor checks run on every call either way.
+    """
+    tip = ref_tip(git, config.log.ref)
+    if tip is None:
+        return verify(git, config, trusted=trusted)
+    gd = common_dir(git)
+    known = set(cached_tips(gd, fp)) if believe_cache else set()
+    since = tip if tip in known else _newest_ancestor(git, tip, known)
+    report = verify(git, config, tip=tip, since=since, trusted=trusted)
+    if report.ok and tip not in known:
+        remember(gd, tip, fp)
+    return report
+
+
 def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
-                  tip: str | None = None, trusted: Trusted | None = None) -> Problem | None:
+                  tip: str | None = None, trusted: Trusted | None = None,
+                  believe_cache: bool = True) -> Problem | None:
     """The first problem of the log at `tip` (default: its ref), or None (SPEC §12).
 
     A tip that verified under this config (`fp`, see `changelog.verified`) is remembered under
@@ -372,7 +396,7 @@ def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
         return None
     fp = fp or model_fingerprint(config)
     gd = common_dir(git)
-    known = cached_tips(gd, fp)
+    known = cached_tips(gd, fp) if believe_cache else []
     if tip in known:
         return None
     report = verify(git, config, tip=tip, since=_newest_ancestor(git, tip, set(known)),
@@ -394,9 +418,9 @@ def _newest_ancestor(git: Git, tip: str, known: set[str]) -> str | None:
 
 
 def refuse_unverified(git: Git, config: GuardConfig, fp: str | None = None, *,
-                      trusted: Trusted | None = None) -> None:
+                      trusted: Trusted | None = None, believe_cache: bool = True) -> None:
     """RefusedError (exit 1) naming the first bad commit when the log does not verify."""
-    bad = first_problem(git, config, fp, trusted=trusted)
+    bad = first_problem(git, config, fp, trusted=trusted, believe_cache=believe_cache)
     if bad is not None:
         raise RefusedError(f"the change log does not verify at {bad.commit}: {bad.message}",
                            hint="nothing in an unverified log is believed; run "
