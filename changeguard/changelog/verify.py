@@ -9,8 +9,8 @@ the proposed content its digest covers (SPEC §13): `files/` at the commit holds
 non-deleted paths of its `plan.paths`, with the same blob ids, each present in the object
 store, plus its `findings.json`; a submit without a `Changeguard-Config` trailer is legacy
 (written before SPEC §12/§13) and may lack both. The plan, files and findings a submit leaves
-unchanged (a re-submit that only edits a proposed file) are read at the commit's tree, which
-the replay tracks per change (`Replay.stored`) from the tree diffs. The ref's reflog must only
+unchanged (a re-submit that only edits a proposed file) are read at the commit's tree,
+followed per change through the tree diffs (`_stored_at`). The ref's reflog must only
 ever have moved forward (rewritten history). Records are read per real commit object, never
 split out of a formatted log (SPEC §12): one `rev-list`, one bulk `cat-file` of the commits, one
 `diff-tree --stdin -z` and one bulk `cat-file` of the blobs keep the cost linear.
@@ -210,18 +210,6 @@ class Replay:
         # findings.json, files/<path>) -> blob: a submit's unchanged files are read here
         self.stored: dict[str, dict[str, str]] = defaultdict(dict)
 
-    def track(self, changes: dict[str, str | None]) -> None:
-        """Follow one commit's tree diff into `stored`."""
-        for path, blob in changes.items():
-            where = _in_change(path)
-            if where is None:
-                continue
-            files = self.stored[where[0]]
-            if blob is None:
-                files.pop(where[1], None)
-            else:
-                files[where[1]] = blob
-
     @classmethod
     def resume(cls, git: Git, config: GuardConfig, base: str) -> Replay:
         """The replayed world at `base`, a tip that verified: read from its tree.
@@ -361,13 +349,17 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
     judged = judge_events(git, _prefix(git, since) + history, config, trusted)
     report.legacy_events = judged.legacy
     sigs = judged.signatures(git, [c.sha for c in history], config)
-    replay = Replay(config) if since is None else Replay.resume(git, config, since)
-    for c in history:
+    if since is not None:  # the events up to `since` verified before: count them too
+        report.events = int(git.out("rev-list", "--count", since))
+    replay = Replay(config) if since is None or not history else \
+        Replay.resume(git, config, since)
+    configs = [judged.config_of(c.sha, config) for c in history]
+    stored = _stored_at(history, replay.stored, blobs)
+    submits = _submit_problems(history, configs, stored, blobs, git.repo)
+    for c, cfg in zip(history, configs, strict=True):
         report.events += 1
-        cfg = judged.config_of(c.sha, config)
         replay.use(cfg)
-        replay.track(c.changes)
-        found = _check(c, replay, blobs, sigs, cfg, git.repo) + judged.problems.get(c.sha, [])
+        found = _check(c, replay, blobs, sigs, cfg, submits) + judged.problems.get(c.sha, [])
         report.problems += [Problem(c.sha, m) for m in found]
     shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
     report.problems += _reflog(git, config.log.ref, shas)
@@ -392,8 +384,29 @@ def model_fingerprint(config: GuardConfig) -> str:
     return fingerprint(b"model\0" + config.model_dump_json().encode())
 
 
+def verify_remembered(git: Git, config: GuardConfig, fp: str, *,
+                      trusted: Trusted | None = None, believe_cache: bool = True) -> Report:
+    """`verify`, continuing from the newest tip remembered as verified under `fp` (issue 17:
+    re-verifying after 10 new events costs O(10)); a tip that verifies is remembered.
+
+    `believe_cache=False` (`log verify --from-scratch`) replays from the root whatever the
+    cache says. The reflog and anchor checks run on every call either way.
+    """
+    tip = ref_tip(git, config.log.ref)
+    if tip is None:
+        return verify(git, config, trusted=trusted)
+    gd = common_dir(git)
+    known = set(cached_tips(gd, fp)) if believe_cache else set()
+    since = tip if tip in known else _newest_ancestor(git, tip, known)
+    report = verify(git, config, tip=tip, since=since, trusted=trusted)
+    if report.ok and tip not in known:
+        remember(gd, tip, fp)
+    return report
+
+
 def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
-                  tip: str | None = None, trusted: Trusted | None = None) -> Problem | None:
+                  tip: str | None = None, trusted: Trusted | None = None,
+                  believe_cache: bool = True) -> Problem | None:
     """The first problem of the log at `tip` (default: its ref), or None (SPEC §12).
 
     A tip that verified under this config (`fp`, see `changelog.verified`) is remembered under
@@ -405,7 +418,7 @@ def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
         return None
     fp = fp or model_fingerprint(config)
     gd = common_dir(git)
-    known = cached_tips(gd, fp)
+    known = cached_tips(gd, fp) if believe_cache else []
     if tip in known:
         return None
     report = verify(git, config, tip=tip, since=_newest_ancestor(git, tip, set(known)),
@@ -427,9 +440,9 @@ def _newest_ancestor(git: Git, tip: str, known: set[str]) -> str | None:
 
 
 def refuse_unverified(git: Git, config: GuardConfig, fp: str | None = None, *,
-                      trusted: Trusted | None = None) -> None:
+                      trusted: Trusted | None = None, believe_cache: bool = True) -> None:
     """RefusedError (exit 1) naming the first bad commit when the log does not verify."""
-    bad = first_problem(git, config, fp, trusted=trusted)
+    bad = first_problem(git, config, fp, trusted=trusted, believe_cache=believe_cache)
     if bad is not None:
         raise RefusedError(f"the change log does not verify at {bad.commit}: {bad.message}",
                            hint="nothing in an unverified log is believed; run "
@@ -451,9 +464,10 @@ def _is_proposed(path: str) -> bool:
 
 
 class Blobs:
-    """The content of the log's own blobs changed in `history` (one bulk read), others
-    (a plan unchanged since before an incremental start) read on demand; and which of the
-    proposed blobs added in `history` the object store lacks (one `--batch-check`)."""
+    """The content of the log's own blobs changed in `history` (one bulk read), plus those
+    `fill` adds (a plan unchanged since before an incremental start); and which of the
+    proposed blobs added in `history` the object store lacks (one `--batch-check`). Never
+    reads git lazily: the submit checks run in forked workers (changelog/pool.py)."""
 
     def __init__(self, git: Git, history: list[Commit]) -> None:
         self.git = git
@@ -466,18 +480,72 @@ class Blobs:
                            if b is not None and _is_proposed(p)})
         self.absent = git.missing(proposed)
 
+    def fill(self, shas: set[str]) -> None:
+        """Read the blobs among `shas` not read yet (one bulk read)."""
+        todo = sorted(shas - set(self.data))
+        self.data.update({s: got[2] for s, got in zip(todo, self.git.read_many(todo),
+                                                      strict=True) if got is not None})
+
     def get(self, sha: str) -> bytes | None:
         """Content of blob `sha` (None when missing)."""
-        if sha not in self.data:
-            got = self.git.read_blob(sha)
-            if got is None:
-                return None
-            self.data[sha] = got
-        return self.data[sha]
+        return self.data.get(sha)
+
+
+def _stored_at(history: list[Commit], start: dict[str, dict[str, str]],
+               blobs: Blobs) -> dict[str, dict[str, str]]:
+    """Submit commit -> what its change's directory holds at that commit (plan.yaml,
+    findings.json, files/...), followed through the tree diffs from `start` (the replay's,
+    empty or read from the verified tip); the plans and findings among them are read."""
+    stored = {k: dict(v) for k, v in start.items()}
+    out: dict[str, dict[str, str]] = {}
+    for c in history:
+        for path, blob in c.changes.items():
+            where = _in_change(path)
+            if where is not None:
+                files = stored.setdefault(where[0], {})
+                if blob is None:
+                    files.pop(where[1], None)
+                else:
+                    files[where[1]] = blob
+        if c.unreadable is None and "Changeguard-Event: submit" in c.message:
+            change = parse_trailers(c.message).get("Changeguard-Change", "")
+            out[c.sha] = dict(stored.get(change, {}))
+    blobs.fill({s[k] for s in out.values() for k in ("plan.yaml", FINDINGS) if k in s})
+    return out
+
+
+def _submit_problems(history: list[Commit], configs: list[GuardConfig],
+                     stored: dict[str, dict[str, str]], blobs: Blobs,
+                     repo: Path) -> dict[str, list[str]]:
+    """Each submit commit's own checks (stored plan, digest, summary, files, findings), on
+    every core.
+
+    They depend on the commit and its tree alone (`stored`), not on the replay, so they run
+    before it (changelog/pool.py); `_check` uses the result only for an event that replayed
+    legally.
+    """
+    from changeguard.changelog.pool import fork_map
+
+    work = [(c, cfg) for c, cfg in zip(history, configs, strict=True) if c.sha in stored]
+
+    def one(item: tuple[Commit, GuardConfig]) -> list[str]:
+        c, cfg = item
+        try:
+            ev = parse_message(c.message)
+        except (ValueError, KeyError):
+            return []  # `_check` reports it
+        if ev.kind != "submit" or ev.plan is None:
+            return []
+        try:
+            return _check_submit(c, ev, stored[c.sha], blobs, cfg, repo)
+        except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
+            return [f"malformed submit event: {e!r}"]
+
+    return dict(zip((c.sha for c, _ in work), fork_map(one, work), strict=True))
 
 
 def _check(c: Commit, replay: Replay, blobs: Blobs, sigs: dict[str, str],
-           config: GuardConfig, repo: Path) -> list[str]:
+           config: GuardConfig, submits: dict[str, list[str]]) -> list[str]:
     if c.unreadable is not None:
         return [c.unreadable]
     if len(c.parents) > 1:
@@ -511,7 +579,7 @@ def _check(c: Commit, replay: Replay, blobs: Blobs, sigs: dict[str, str],
                         f"({_diff(stored, new)}): a state no event explains")
         _adopt(replay, ev, stored)
     if ev.kind == "submit":
-        problems += _check_submit(c, ev, replay.stored[ev.change], blobs, config, repo)
+        problems += submits.get(c.sha, [])
     if ev.change != NO_CHANGE and ev.change in replay.changes:
         problems += _check_index(c, ev, replay)
         problems += _check_list(c, ev, replay, blobs)
