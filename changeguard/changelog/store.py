@@ -209,9 +209,18 @@ def pack(objects: Sequence[tuple[str, bytes]]) -> bytes:
             head.append(byte | 0x80)
             byte, n = n & 0x7F, n >> 7
         head.append(byte)
-        out += [bytes(head), zlib.compress(data, 1)]  # level 1: speed over size
+        out += [bytes(head), _deflate(data)]
     body = b"".join(out)
     return body + hashlib.sha1(body, usedforsecurity=False).digest()  # the pack's checksum
+
+
+def _deflate(data: bytes) -> bytes:
+    # level 1: speed over size. A small object gets a window no larger than itself (as good
+    # a compression): zlib's set-up for the default 32 KiB window was ~60 µs an object,
+    # most of a 15 000-object submit's packing
+    small = len(data) <= 4096
+    z = zlib.compressobj(1, zlib.DEFLATED, 12 if small else 15, 4 if small else 8)
+    return z.compress(data) + z.flush()
 
 
 def _read_one(stream: IO[bytes]) -> tuple[str, str, bytes] | None:

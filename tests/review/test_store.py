@@ -332,3 +332,36 @@ def test_a_replayed_submit_keeps_its_files(tmp_path: Path, git_env: dict[str, st
     git(bare, "cat-file", "-e", f"{tip}:{findings_file(PLAN_ID)}")
     assert verify(cg, b)["ok"]
     assert cg(a, "log", "sync").code == 0 and verify(cg, a)["ok"]
+
+
+# --------------------------------------------------------------- batched object writes
+
+
+@pytest.mark.parametrize("count", [3, 150])  # below / above UNPACK_LIMIT: loose, one pack
+def test_staged_objects_are_what_git_writes(repo: Path, count: int) -> None:
+    """Ids hashed here equal git's, trees in git's order (a subtree sorts as `name/`), and
+    `flush` writes every object, small and big, in one git process."""
+    from changeguard.changelog.store import BLOB_MODE, TREE_MODE, UNPACK_LIMIT, Entry
+
+    assert (count < UNPACK_LIMIT) != (count > UNPACK_LIMIT)
+    g = Git(repo)
+    try:
+        blobs = [g.stage_blob(f"blob {i}\n".encode()) for i in range(count)]
+        big = g.stage_blob(os.urandom(64 * 1024))  # beyond the small-object window
+        sub = g.stage_tree([Entry(BLOB_MODE, "x", blobs[0])])
+        names = [Entry(BLOB_MODE, "a.b", blobs[1]), Entry(TREE_MODE, "a", sub),
+                 Entry(BLOB_MODE, "a-", blobs[2]), Entry(BLOB_MODE, "big", big)]
+        top = g.stage_tree(names)
+        assert subprocess.run(["git", "cat-file", "-e", top], cwd=repo).returncode != 0
+        g.flush()
+    finally:
+        g.close()
+    for i, sha in enumerate(blobs):
+        assert git(repo, "cat-file", "-p", sha) == f"blob {i}\n"
+    mktree = "".join(f"{e.mode} {'tree' if e.is_tree else 'blob'} {e.sha}\t{e.name}\n"
+                     for e in names)
+    assert subprocess.run(["git", "mktree"], cwd=repo, input=mktree, capture_output=True,
+                          text=True, check=True).stdout.strip() == top
+    assert git(repo, "ls-tree", "--name-only", top).split() == ["a-", "a.b", "a", "big"]
+    assert git(repo, "cat-file", "-s", big).strip() == str(64 * 1024)
+    git(repo, "fsck", "--strict", "--no-dangling")
