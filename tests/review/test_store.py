@@ -125,6 +125,7 @@ def test_resubmit_of_only_a_changed_file_verifies(tmp_path: Path, git_env: dict[
     assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
     _approve(cg, repo, 1)
     plan_before = git(repo, "rev-parse", f"{REF}:{plan_file(PLAN_ID)}").strip()
+    approved_tip = git(repo, "rev-parse", REF).strip()
     (repo / TOPO).write_text("proposed: 2\n")  # the plan text stays byte-identical
     res = cg(repo, "submit", plan_path(), "--now", NOW)
     assert res.code == 0 and "revision 2" in res.out, res.err
@@ -135,7 +136,16 @@ def test_resubmit_of_only_a_changed_file_verifies(tmp_path: Path, git_env: dict[
     shown = show(cg, repo)
     assert shown["revision"] == 2 and shown["state"] == "submitted"
     assert [a["stale"] for a in shown["approvals"]] == [True]
-    # verified incrementally from the verified tip too (the plan is read at the tree)
+    # incrementally from the approved tip too: the unchanged plan is read at that tree
+    from changeguard.changelog.verify import verify as verify_log
+    from changeguard.config import load_config
+
+    g = Git(repo)
+    try:
+        rep = verify_log(g, load_config(repo), since=approved_tip)
+    finally:
+        g.close()
+    assert rep.ok and rep.events == 3, rep.problems
     _approve(cg, repo, 2, email="ravi@example.org")
     assert verify(cg, repo)["ok"]
 
