@@ -227,8 +227,11 @@ class _FastReader:
         if not self.inside[parent] or not stat.S_ISREG(st.st_mode) \
                 or st.st_size > DEFAULT_MAX_BYTES:
             return self.slow(path)
-        # O_NOFOLLOW: a file swapped for a symlink since the lstat is refused, not followed
-        with os.fdopen(os.open(full, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
+        try:  # O_NOFOLLOW: a file swapped for a symlink since the lstat is not followed
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return self.slow(path)
+        with os.fdopen(fd, "rb") as fh:
             return fh.read()
 
 

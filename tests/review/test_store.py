@@ -182,6 +182,33 @@ def test_a_plan_of_many_paths_still_finds_its_conflicts(tmp_path: Path,
     assert verify(cg, repo)["ok"]
 
 
+@pytest.mark.parametrize("link", ["db/outside.yaml", "db/out/x.yaml"])
+def test_a_proposed_path_through_a_symlink_out_of_the_repo_is_refused(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg, link: str) -> None:
+    """The submit's own reader keeps the work-tree reader's rule: no link leaves the repo
+    (neither the file itself nor a directory on its way)."""
+    repo = make_repo(tmp_path / "cfg")
+    secret = tmp_path / "secret"
+    (secret / "x.yaml").parent.mkdir(parents=True)
+    (secret / "x.yaml").write_text("secret: 1\n")
+    if link == "db/outside.yaml":
+        (repo / link).symlink_to(secret / "x.yaml")
+    else:
+        (repo / "db" / "out").symlink_to(secret)
+    write_plan(repo, plan(changes=[{"path": TOPO}, {"path": link}]))
+    res = cg(repo, "submit", plan_path(), "--now", NOW)
+    assert res.code != 0 and "outside the repository" in res.err, res.err
+    assert "Traceback" not in res.err
+    assert subprocess.run(["git", "rev-parse", "-q", "--verify", REF], cwd=repo).returncode == 1
+    from changeguard.changelog.workflow import _FastReader
+    from changeguard.errors import InputError
+
+    read = _FastReader(repo)
+    assert read(TOPO) == (repo / TOPO).read_bytes() and read("db/none.yaml") is None
+    with pytest.raises(InputError, match="outside the repository"):
+        read(link)
+
+
 # --------------------------------------------------------------- tampering (plumbing)
 
 
