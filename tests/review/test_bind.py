@@ -273,3 +273,15 @@ def test_terminal_resubmit_before_the_answer_is_refused(r: Path, cg: Cg, term: P
     assert term.answer("y") == 1, term.seen
     assert f"is at revision 2 ({new}), you asked to approve revision 1" in term.seen
     assert _events(r)[0] == f"submit {PLAN_ID}" and show(cg, r)["approvals"] == []
+
+
+def test_terminal_reject_asks_and_records_the_revision_shown(r: Path, cg: Cg,
+                                                            git_env: dict[str, str]) -> None:
+    new = _resubmit(cg, r)
+    t = Pty(r, git_env, "reject", PLAN_ID, "--reason", "no evidence", "--now", NOW)
+    out = t.read_until("[y/N]")
+    assert f"Reject revision 2 of {PLAN_ID}? [y/N]" in out, out
+    assert t.answer("y") == 0, t.seen
+    data = show(cg, r)
+    assert data["state"] == "rejected"
+    assert [(x["digest"], x["reason"]) for x in data["rejections"]] == [(new, "no evidence")]
