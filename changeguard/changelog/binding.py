@@ -57,11 +57,15 @@ def refuse_moved(cur: ChangeState, kind: str, want: Binding) -> None:
     if ok_rev and ok_digest:
         return
     cid = cur["id"]
+    hint = (f"run `changeguard show {cid}` to see what changed, then "
+            f"`changeguard {kind} {cid} --revision {cur['revision']}` if you agree with it")
+    if want.revision is not None and want.revision > cur["revision"]:
+        # a newer revision than this clone knows: the clone is behind, nothing moved back
+        hint = (f"revision {want.revision} is not in this clone's log: run `changeguard log "
+                f"sync`, then `changeguard show {cid}`")
     raise RefusedError(
         f"{cid} is at revision {cur['revision']} ({cur['digest']}), you asked to {kind} "
-        f"{want.asked()}; nothing was recorded",
-        hint=f"run `changeguard show {cid}` to see what changed, then "
-             f"`changeguard {kind} {cid} --revision {cur['revision']}` if you agree with it")
+        f"{want.asked()}; nothing was recorded", hint=hint)
 
 
 def usage_hint(cur: ChangeState, kind: str) -> str:

@@ -101,6 +101,13 @@ def test_revision_and_digest_together_must_both_be_current(r: Path, cg: Cg) -> N
               email=DEV).code == 0
 
 
+def test_a_revision_this_clone_lacks_suggests_log_sync(r: Path, cg: Cg) -> None:
+    res = cg(r, "approve", PLAN_ID, "--revision", "3", "--now", NOW, email=DEV)
+    assert res.code == 1 and "you asked to approve revision 3" in res.err
+    assert "changeguard log sync" in res.err
+    assert _events(r) == [f"submit {PLAN_ID}"]
+
+
 @pytest.mark.parametrize("bad", ["abc", "sha256:" + "g" * 64, "sha256:" + "A" * 64,
                                  "sha256:" + "a" * 63, "sha1:" + "a" * 40, "a" * 64])
 def test_malformed_digest_is_a_usage_error(r: Path, cg: Cg, bad: str) -> None:
