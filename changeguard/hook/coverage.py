@@ -259,7 +259,7 @@ def branch_note(s: Staged, candidates: list[tuple[str, list[Problem], dict[str, 
 
 def _merge_hint(trusted: str, branch: str, start: datetime, end: datetime) -> str:
     return (f"once approved, merge it into {trusted} with a merge commit made inside the "
-            f"window (`git merge --no-ff {branch}` between {window_text(start, end)}): the "
+            f"window (`git merge --no-ff {branch}` during {window_text(start, end)}): the "
             "gate judges a merge at its own committer time, while a fast-forward or rebase "
             "keeps this commit's earlier time and is refused")
 

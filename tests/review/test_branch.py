@@ -11,8 +11,12 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
+import pytest
+
+from changeguard.hook.coverage import window_text
 from tests.conftest import git
 from tests.helpers import Result
 from tests.helpers.changelog import (
@@ -78,7 +82,8 @@ def _install(repo: Path) -> None:
 
 
 def _review(cg: Cg, repo: Path, verb: str, email: str, when: str, *extra: str) -> Result:
-    """`approve`/`reject` of the change as `email` at `when` (one place to bind revisions)."""
+    """A workflow verb (`approve`, `reject`, `start`, ...) on the change as `email` at `when`
+    (one place to bind approvals to a revision)."""
     return cg(repo, verb, PLAN_ID, "--now", when, *extra, email=email)
 
 
@@ -206,16 +211,27 @@ def test_attacker_content_no_change_proposes_is_refused_on_a_branch(
     assert _count(repo) == 1
 
 
-def test_rejected_change_content_is_refused_on_a_branch(
-        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+CLOSE = {
+    "rejected": [("reject", "dev@example.org", APPROVED_AT, "--reason", "no")],
+    "cancelled": [("cancel", "ana@example.org", APPROVED_AT, "--reason", "not now")],
+    "completed": [("approve", "dev@example.org", APPROVED_AT),
+                  ("start", "ana@example.org", "2016-04-03T01:10:00+08:00"),
+                  ("complete", "ana@example.org", "2016-04-03T01:50:00+08:00")],
+}
+
+
+@pytest.mark.parametrize("closed", sorted(CLOSE))
+def test_closed_change_content_is_refused_on_a_branch(
+        closed: str, tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
     repo, _ = _submitted(tmp_path, cg)
-    r = _review(cg, repo, "reject", "dev@example.org", APPROVED_AT, "--reason", "no")
-    assert r.code == 0, r.out + r.err
+    for verb, email, when, *extra in CLOSE[closed]:
+        r = _review(cg, repo, verb, email, when, *extra)
+        assert r.code == 0, r.out + r.err
     git(repo, "checkout", "-q", "-b", "feature/x")
     _stage(repo)
-    p = _commit(repo, BEFORE_APPROVAL)
+    p = _commit(repo, IN_WINDOW)  # in the window, and after the change closed
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "state is rejected" in p.stderr and "accepted on branch" not in p.stderr
+    assert f"state is {closed}" in p.stderr and "accepted on branch" not in p.stderr
 
 
 def test_content_of_a_change_whose_window_closed_is_refused_on_a_branch(
@@ -290,3 +306,33 @@ def test_gate_refuses_unapproved_branch_content_merged_into_main(
     [f] = _coverage_findings(r)
     assert "state is submitted, not approved" in f["message"]
     assert git(repo, "rev-parse", "HEAD").strip()[:12] in f["message"]  # the merge is judged
+
+
+def test_a_clone_of_a_shared_remote_is_strict_on_main_and_lenient_on_its_branch(
+        tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
+    """The trusted revision is `origin/main` there; HEAD's branch still decides."""
+    origin, _ = _submitted(tmp_path, cg)
+    bare = tmp_path / "shared.git"
+    git(tmp_path, "clone", "-q", "--bare", str(origin), str(bare))
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    git(clone, "fetch", "-q", "origin", f"{REF}:{REF}")
+    _install(clone)
+    _stage(clone)
+    p = _commit(clone, BEFORE_APPROVAL)
+    assert p.returncode == 1 and "accepted on branch" not in p.stderr
+    git(clone, "checkout", "-q", "-b", "review/db2")
+    p = _commit(clone, BEFORE_APPROVAL)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "accepted on branch review/db2; before it can reach main" in p.stderr
+    git(clone, "push", "-q", "origin", "review/db2")
+    assert git(bare, "rev-parse", "review/db2") == git(clone, "rev-parse", "HEAD")
+
+
+def test_window_text_names_both_days_when_it_spans_midnight() -> None:
+    start = datetime.fromisoformat("2016-04-02T23:00:00-03:30")
+    end = datetime.fromisoformat("2016-04-03T05:00:00+00:00")
+    assert window_text(start, end) == "2016-04-02 23:00–2016-04-03 01:30 -03:30"
+    early = datetime.fromisoformat("2016-04-02T20:00:00-03:30")
+    same_day = datetime.fromisoformat("2016-04-03T02:00:00+00:00")  # 22:30 at -03:30
+    assert window_text(early, same_day) == "2016-04-02 20:00–22:30 -03:30"
