@@ -260,8 +260,8 @@ def branch_note(s: Staged, candidates: list[tuple[str, list[Problem], dict[str, 
 def _merge_hint(trusted: str, branch: str, start: datetime, end: datetime) -> str:
     return (f"once approved, merge it into {trusted} with a merge commit made inside the "
             f"window (`git merge --no-ff {branch}` during {window_text(start, end)}): the "
-            "gate judges a merge at its own committer time, while a fast-forward or rebase "
-            "keeps this commit's earlier time and is refused")
+            "gate judges every commit entering it at its committer time, and a fast-forward "
+            "would bring in this commit with its earlier time")
 
 
 def window_text(start: datetime, end: datetime) -> str:
@@ -476,8 +476,8 @@ def _early_hint(state: dict[str, object], cfg: LightConfig) -> str:
     when = f" {window_text(start, end)}" if start is not None and end is not None else ""
     return (f"commit inside the change's window{when}, after its approval; content committed "
             f"earlier (on a branch) enters {cfg.trust_branch} only with a merge commit made "
-            "inside the window (`git merge --no-ff BRANCH`): the gate judges a merge at its "
-            "own committer time, while a fast-forward or rebase keeps the earlier commit time")
+            "inside the window (`git merge --no-ff BRANCH`): the gate judges every commit "
+            "entering it at its committer time, and a fast-forward keeps the earlier one")
 
 
 def needed_roles(state: dict[str, object], cfg: LightConfig) -> set[str]:
