@@ -84,7 +84,8 @@ def _install(repo: Path) -> None:
 def _review(cg: Cg, repo: Path, verb: str, email: str, when: str, *extra: str) -> Result:
     """A workflow verb (`approve`, `reject`, `start`, ...) on the change as `email` at `when`
     (one place to bind approvals to a revision)."""
-    return cg(repo, verb, PLAN_ID, "--now", when, *extra, email=email)
+    bound = ("--revision", "1") if verb in ("approve", "reject") else ()  # one submit each
+    return cg(repo, verb, PLAN_ID, *bound, "--now", when, *extra, email=email)
 
 
 def _submitted(tmp_path: Path, cg: Cg, **changes: object) -> tuple[Path, str]:
