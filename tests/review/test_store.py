@@ -57,10 +57,8 @@ def _state(repo: Path, rev: str = REF) -> dict[str, Any]:
 
 
 def _approve(cg: Cg, repo: Path, revision: int, email: str = "dev@example.org") -> None:
-    """Approve `revision`, binding to it where `approve --revision` exists (SPEC §13)."""
+    """Approve `revision` (bound to it, SPEC §13)."""
     r = cg(repo, "approve", PLAN_ID, "--now", NOW, "--revision", str(revision), email=email)
-    if r.code == 2 and "--revision" in r.err:  # this checkout's approve predates the option
-        r = cg(repo, "approve", PLAN_ID, "--now", NOW, email=email)
     assert r.code == 0, r.err
 
 
