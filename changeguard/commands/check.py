@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from changeguard.commands.output import emit
 from changeguard.context import REPORT_FORMATS, Format, Globals, parse_now, pick_format, repo_root
 from changeguard.errors import InputError
 
@@ -20,11 +19,11 @@ if TYPE_CHECKING:
 def run_check(g: Globals, *, files: list[str], staged: bool, all_files: bool,
               fmt: str | None, verbose: bool, now: str | None, rev_range: str | None) -> int:
     """`check`: named files, `--all`, `--staged` (the hook) or `--range` (the CI gate)."""
+    form = pick_format(fmt, g, REPORT_FORMATS)
+    if staged:  # the hook's light path (issue 17): nothing of the full CLI is imported
+        return _staged(repo_root(g), g, form, now, files)
     from changeguard.commands.plan import error_document
 
-    form = pick_format(fmt, g, REPORT_FORMATS)
-    if staged:
-        return _staged(repo_root(g), g, form, now, files)
     # bad input (exit 2) still yields a json/sarif/junit document carrying the error
     with error_document(form):
         repo = repo_root(g)
@@ -37,6 +36,7 @@ def run_check(g: Globals, *, files: list[str], staged: bool, all_files: bool,
 
 def _range(repo: Path, g: Globals, form: Format, spec: str, now: str | None) -> int:
     """The CI gate (issue 7): exit 1 when a commit of the range was not covered."""
+    from changeguard.commands.output import emit
     from changeguard.findings import is_ok
     from changeguard.hook.gate import check_range
     from changeguard.report import render
@@ -82,6 +82,7 @@ def check_named(repo: Path, g: Globals, names: list[str], all_files: bool, form:
     A named plan file (matching `plans:`) gets plan validation and a named config file
     config validation: each is checked as what it is, not skipped as unmapped (issue 12).
     """
+    from changeguard.commands.output import emit
     from changeguard.config import load_config
     from changeguard.findings import is_ok
     from changeguard.replication.check import all_repo_files, check_files, working_tree_reader
