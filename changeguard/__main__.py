@@ -1,10 +1,11 @@
 """Entry point for `changeguard` and `python -m changeguard`.
 
-`changeguard check --staged` typed at the prompt takes the hook's light path (issue 17):
-a command line this module can read exactly as the Typer app would is run through
-`commands.check.run_check` without importing Typer/click; anything else (help, version,
-unknown or malformed options, `--`) goes to the Typer app, so usage errors and help read the
-same on both paths.
+`changeguard check …` is dispatched before the CLI framework is imported (issue 17): typed
+at the prompt, `check --staged` takes the hook's light path at the hook's cost, and
+`check --all` / `check FILE…` skip Typer's start-up. A command line this module can read
+exactly as the Typer app would is run through `commands.check.run_check` (the function the
+Typer command calls); anything else (help, version, unknown or malformed options, `--`)
+goes to the Typer app, so usage errors and help read the same on both paths.
 """
 
 from __future__ import annotations
@@ -57,9 +58,9 @@ def _section(tokens: Sequence[str], values: dict[str, str], flags: dict[str, str
     return (opts, rest), i
 
 
-def staged_command(argv: Sequence[str]) -> tuple[dict[str, str | bool], dict[str, str | bool],
-                                                   list[str]] | None:
-    """(global options, check options, files) of a `check --staged` line, else None."""
+def check_command(argv: Sequence[str]) -> tuple[dict[str, str | bool], dict[str, str | bool],
+                                                  list[str]] | None:
+    """(global options, check options, files) of a `check` command line, else None."""
     head = _section(argv, _GLOBAL_VALUES, _GLOBAL_FLAGS, stop_at_positional=True)
     if head is None:
         return None
@@ -67,7 +68,7 @@ def staged_command(argv: Sequence[str]) -> tuple[dict[str, str | bool], dict[str
     if at >= len(argv) or argv[at] != "check":
         return None
     tail = _section(argv[at + 1:], _CHECK_VALUES, _CHECK_FLAGS, stop_at_positional=False)
-    if tail is None or not tail[0][0].get("staged"):
+    if tail is None:
         return None
     (local, files), _ = tail
     return globals_, local, files
@@ -78,7 +79,7 @@ def _str(opts: dict[str, str | bool], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def run_staged_fast(globals_: dict[str, str | bool], local: dict[str, str | bool],
+def run_check_fast(globals_: dict[str, str | bool], local: dict[str, str | bool],
                     files: list[str]) -> int:
     """What `cli.main` does for this command line, minus the framework (same handler)."""
     from changeguard.commands import Globals
@@ -93,7 +94,8 @@ def run_staged_fast(globals_: dict[str, str | bool], local: dict[str, str | bool
                 trusted_rev=_str(globals_, "trusted_rev")
                 or os.environ.get("CHANGEGUARD_TRUSTED_REV") or None)
     try:
-        return run_check(g, files=files, staged=True, all_files=bool(local.get("all_files")),
+        return run_check(g, files=files, staged=bool(local.get("staged")),
+                         all_files=bool(local.get("all_files")),
                          fmt=_str(local, "fmt"), verbose=bool(local.get("verbose")),
                          now=_str(local, "now"), rev_range=_str(local, "rev_range"))
     except ChangeguardError as e:
@@ -111,9 +113,9 @@ def run_staged_fast(globals_: dict[str, str | bool], local: dict[str, str | bool
 
 
 def run() -> None:
-    parsed = staged_command(sys.argv[1:])
+    parsed = check_command(sys.argv[1:])
     if parsed is not None:
-        raise SystemExit(run_staged_fast(*parsed))
+        raise SystemExit(run_check_fast(*parsed))
     from changeguard.cli import main
 
     raise SystemExit(main())

@@ -82,10 +82,11 @@ def check_named(repo: Path, g: Globals, names: list[str], all_files: bool, form:
     A named plan file (matching `plans:`) gets plan validation and a named config file
     config validation: each is checked as what it is, not skipped as unmapped (issue 12).
     """
+    from changeguard.checkcache import check_files_cached, store_of_repo
     from changeguard.commands.output import emit
     from changeguard.config import load_config
     from changeguard.findings import is_ok
-    from changeguard.replication.check import all_repo_files, check_files, working_tree_reader
+    from changeguard.replication.load import all_repo_files, working_tree_reader
     from changeguard.replication.mapping import FileMapping
     from changeguard.report import render
 
@@ -101,8 +102,11 @@ def check_named(repo: Path, g: Globals, names: list[str], all_files: bool, form:
     rest = [rel for rel in named if rel not in own.paths]
     paths = [*rest, *(p for p in all_repo_files(repo) if p not in named)] if all_files \
         else rest
-    result = check_files(repo, paths, mappings, working_tree_reader(repo, config.max_file_bytes),
-                         explicit=not all_files, raise_errors=False)
+    # verdicts of unchanged content come from the cache; --verbose needs the topologies
+    result = check_files_cached(repo, paths, mappings,
+                                working_tree_reader(repo, config.max_file_bytes),
+                                store=None if verbose else store_of_repo(repo),
+                                max_bytes=config.max_file_bytes, explicit=not all_files)
     if verbose or not all_files:  # a file the user named and we skipped always gets a note
         _notes(result.skipped, summarise_unmapped=all_files)
     if verbose:  # which files formed each topology (same-named clusters in other folders)

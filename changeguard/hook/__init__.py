@@ -75,7 +75,7 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
         for p in sel.links if link_leaves_repo(p, read(p))]
     if sel.config is not None:
         check_guard_config(sel.config, read)
-    findings = check_configs(repo, cfg, sel.mapped, read, errors)
+    findings = check_configs(repo, cfg, sel.mapped, read, errors, cache=_cache(git, sel.mapped))
     findings += check_plans(repo, git, trusted, sel.plans, read, now)
     if sel.guarded:
         findings += _coverage(git, cfg, trusted, sel.guarded, now)
@@ -83,6 +83,16 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     for e in errors:  # every file was looked at; unreadable ones make the run exit 2
         print(e.render(), file=sys.stderr)
     return 2 if errors else code
+
+
+def _cache(git: Git, mapped: list[str]) -> Path | None:
+    """The verdict cache (issue 17), looked up only when there is something to judge."""
+    if not mapped:
+        return None
+    from changeguard.changelog.verified import common_dir
+    from changeguard.checkcache import store_for
+
+    return store_for(common_dir(git))
 
 
 def _coverage(git: Git, cfg: LightConfig, trusted: Trusted, guarded: list[Staged],

@@ -1,4 +1,4 @@
-"""Issue 17: `changeguard check --staged` at the prompt takes the hook's light path.
+"""Issue 17: `changeguard check …` at the prompt is dispatched before Typer is imported.
 
 Every case runs twice as a real process: through `python -m changeguard` (the fast
 dispatch in `__main__`) and through the Typer app's `cli.main` directly; exit code, stdout
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from changeguard.__main__ import staged_command
+from changeguard.__main__ import check_command
 from tests.helpers import git, init_repo
 from tests.helpers.plans import CONFIG
 
@@ -71,6 +71,14 @@ CASES = [
     ["check", "--staged", "-x", "--format", "json"],
     ["check", "--staged", "--help"],  # help still works (through Typer)
     ["--version", "check", "--staged"],
+    ["check", "--all"],
+    ["check", "--all", "--format", "json", "--verbose"],
+    ["check", "topo/good.topology.yaml", "topo/bad.topology.yaml", "--format", "junit"],
+    ["check", "no/such.yaml"],
+    ["check"],  # nothing to check: exit 2
+    ["check", "--format", "json"],  # the error as a JSON document
+    ["check", "--range", "nope..HEAD"],
+    ["check", "--all", "--help"],
 ]
 
 
@@ -92,7 +100,9 @@ def test_the_cases_cover_every_outcome(staged_repo: Path, git_env: dict[str, str
     (["check", "--staged"], True),
     (["--format", "json", "check", "--staged", "--now", "2016-03-27T10:00:00+08:00"], True),
     (["check", "--staged", "--help"], False),
-    (["check", "--all"], False),
+    (["check", "--all"], True),
+    (["check", "--all", "-h"], False),
+    (["validate", "x.yaml"], False),
 ])
 def test_check_staged_does_not_import_the_cli_framework(
         staged_repo: Path, git_env: dict[str, str], args: list[str], light: bool) -> None:
@@ -100,12 +110,13 @@ def test_check_staged_does_not_import_the_cli_framework(
     assert err.rstrip().endswith("LIGHT" if light else "TYPER-LOADED"), err
 
 
-def test_staged_command_reads_only_what_it_understands() -> None:
-    assert staged_command(["--repo", "check", "check", "--staged", "a"]) == (
+def test_check_command_reads_only_what_it_understands() -> None:
+    assert check_command(["--repo", "check", "check", "--staged", "a"]) == (
         {"repo": "check"}, {"staged": True}, ["a"])
-    assert staged_command(["check", "--staged", "--format=json", "-v"]) == (
+    assert check_command(["check", "--staged", "--format=json", "-v"]) == (
         {}, {"staged": True, "fmt": "json", "verbose": True}, [])
-    for argv in (["check"], ["check", "--all"], ["validate", "--staged"], [],
+    assert check_command(["check", "--all"]) == ({}, {"all_files": True}, [])
+    for argv in (["validate", "--staged"], [], ["--all", "check"],
                  ["check", "--staged", "--", "x"], ["check", "--staged", "--format="],
                  ["check", "--staged", "--staged=1"], ["x", "check", "--staged"]):
-        assert staged_command(argv) is None, argv
+        assert check_command(argv) is None, argv
