@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from changeguard import checkcache
+from changeguard.hook import CACHE_MIN_FILES
 from changeguard.replication.mapping import FileMapping
 from tests.helpers import git
 from tests.helpers.plans import config, write_yaml
@@ -162,6 +163,8 @@ def test_the_gate_never_believes_the_cache(repo: Path, env: dict[str, str]) -> N
     base = git(repo, "rev-parse", "HEAD").strip()
     (repo / "topo").mkdir()
     (repo / "topo/b.topology.yaml").write_text(BAD.format(name="b"))
+    for i in range(CACHE_MIN_FILES - 1):  # the hook caches runs of this many files
+        (repo / f"topo/g{i}.topology.yaml").write_text(GOOD.format(name=f"g{i}"))
     git(repo, "add", "-A")
     assert _cg(repo, env, "check", "--staged")[0] == 1  # the hook writes its entry
     _forge_clean(repo)
@@ -173,6 +176,19 @@ def test_the_gate_never_believes_the_cache(repo: Path, env: dict[str, str]) -> N
     assert code == 1, err
     assert err.endswith("JUDGED")
     assert "replication-single-primary" in {f["rule"] for f in json.loads(out)["findings"]}
+
+
+def test_the_hook_skips_the_cache_for_a_small_run(repo: Path, env: dict[str, str]) -> None:
+    write_yaml(repo / ".changeguard.yaml", config(guarded=[], schemas=[MAPPING]))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "config")  # the hook reads the trusted revision's config
+    (repo / "topo").mkdir()
+    (repo / "topo/b.topology.yaml").write_text(BAD.format(name="b"))
+    git(repo, "add", "-A")
+    for _ in range(2):
+        code, _, err = _cg(repo, env, "check", "--staged")
+        assert code == 1 and err.endswith("JUDGED")
+    assert not _store(repo).exists()
 
 
 def test_an_unwritable_cache_does_not_break_check(topo_repo: Path, env: dict[str, str]) -> None:
