@@ -223,10 +223,13 @@ def log_figures(tmp: Path, env: dict[str, str], runs: int, size: int) -> dict[st
     for repo in (small, big):
         _git(repo, "add", "db/staged.yaml", env=env)
     verify = [*CG, "log", "verify"]
-    full_verify = series({"log_verify_full": (_fixed(verify), big, _forget(big))}, 1, aenv)
+    scratch = [*verify, *_flag("log verify", "--from-scratch")]
+    full_verify = series({"log_verify_full": (_fixed(scratch), big, None)}, 1, aenv)
     approvals = {small: _approver(10), big: _approver(size)}
-    for _ in range(10):  # 10 new events on top of a verified tip
+    measured(verify, big, aenv)  # this clone's newest verified tip
+    for _ in range(10):  # 10 new events on top of it
         measured(approvals[big](), big, aenv)
+    # verify continues from the newest tip this clone verified (SPEC §12): O(10) events
     after_10 = series({"log_verify_after_10_new": (_fixed(verify), big, None)}, 1, aenv)
     cases: dict[str, Case] = {}
     for label, repo in (("10", small), (str(size), big)):
@@ -235,16 +238,6 @@ def log_figures(tmp: Path, env: dict[str, str], runs: int, size: int) -> dict[st
         cases[f"list_{label}"] = (_fixed([*CG, "list", "--format", "json"]), repo, None)
         cases[f"hook_guarded_{label}"] = (_fixed([str(BIN / "changeguard-hook")]), repo, None)
     return {**full_verify, **after_10, **series(cases, runs, aenv), "changes": size}
-
-
-def _forget(repo: Path) -> Callable[[], None]:
-    """Drop what earlier verifications remembered, so the replay starts from the root."""
-    def run() -> None:
-        import shutil
-
-        for d in (repo / ".git" / "changeguard").glob("verified*"):
-            shutil.rmtree(d) if d.is_dir() else d.unlink()
-    return run
 
 
 def _approver(n: int) -> Callable[[], list[str]]:
@@ -256,8 +249,14 @@ def _approver(n: int) -> Callable[[], list[str]]:
 
 def _bind() -> list[str]:
     """`--revision 1` where approve takes it (SPEC §13), nothing on older trees."""
-    text = subprocess.run([*CG, "approve", "--help"], capture_output=True, text=True).stdout
-    return ["--revision", "1"] if "--revision" in text else []
+    return ["--revision", "1"] if _flag("approve", "--revision") else []
+
+
+def _flag(command: str, flag: str) -> list[str]:
+    """`[flag]` when `changeguard COMMAND --help` lists it (figures span helpers' work)."""
+    text = subprocess.run([*CG, *command.split(), "--help"], capture_output=True,
+                          text=True).stdout
+    return [flag] if flag in text else []
 
 
 # ---- validate of one plan ---------------------------------------------------------------
