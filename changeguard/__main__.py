@@ -113,7 +113,9 @@ def run_check_fast(globals_: dict[str, str | bool], local: dict[str, str | bool]
 
 
 def run() -> None:
-    parsed = check_command(sys.argv[1:])
+    # shell completion (`--install-completion`) is click's business, whatever argv says
+    completing = any(k.startswith("_CHANGEGUARD") and k.endswith("_COMPLETE") for k in os.environ)
+    parsed = None if completing else check_command(sys.argv[1:])
     if parsed is not None:
         raise SystemExit(run_check_fast(*parsed))
     from changeguard.cli import main

@@ -120,3 +120,10 @@ def test_check_command_reads_only_what_it_understands() -> None:
                  ["check", "--staged", "--", "x"], ["check", "--staged", "--format="],
                  ["check", "--staged", "--staged=1"], ["x", "check", "--staged"]):
         assert check_command(argv) is None, argv
+
+
+def test_shell_completion_stays_with_click(staged_repo: Path, git_env: dict[str, str]) -> None:
+    env = dict(git_env, _CHANGEGUARD_COMPLETE="complete_bash", COMP_WORDS="changeguard che",
+               COMP_CWORD="1")
+    code, out, _ = _run(["-m", "changeguard"], ["check", "--staged"], staged_repo, env)
+    assert (code, out.split()) == (0, ["check"])
