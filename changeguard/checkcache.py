@@ -267,6 +267,12 @@ def _finding(raw: object) -> Finding:
                    str(hint) if hint is not None else None)
 
 
+def _ostr(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(value)
+
+
 def _strings(value: object) -> list[object]:
     if not isinstance(value, list):
         raise TypeError(value)
@@ -322,3 +328,47 @@ def check_files_cached(repo: Path, files: Sequence[str], mappings: Sequence[File
     if store is not None and key is not None and not result.errors:
         save_entry(store, key, _body_of(rec, result))
     return result
+
+
+def bulk_view(repo: Path, config_file: Path | None, store: Path | None
+              ) -> tuple[list[FileMapping], int]:
+    """The `schemas:` mapping and size limit of the working tree's config, for `check --all`.
+
+    Validating a config document is a pure function of its data (and the product), so a
+    document validated before is answered from the store without importing pydantic; an
+    invalid one is never stored and raises its ConfigError (exit 2) every time.
+    """
+    from changeguard.config.load import parse_config, read_config
+    from changeguard.replication.mapping import FileMapping
+
+    loaded = read_config(repo, config_file)
+    if loaded is None or store is None:
+        return _view_of(repo, config_file)
+    material = [FORMAT, "config", product_fingerprint(), loaded.file, loaded.data]
+    key = "config-" + hashlib.sha256(json.dumps(material, sort_keys=True, default=repr)
+                                     .encode()).hexdigest()
+    for body in load_entries(store, key):
+        try:
+            rows = [_strings(m) for m in _strings(body["schemas"])]
+            maps = [FileMapping(tuple(str(p) for p in _strings(r[0])), _ostr(r[1]), _ostr(r[2]),
+                                _ostr(r[3])) for r in rows]
+            limit = body["max_file_bytes"]
+        except (KeyError, TypeError, IndexError):
+            continue
+        if isinstance(limit, int) and all((m.schema is None) != (m.format is None)
+                                          for m in maps):
+            return maps, limit
+    config = parse_config(loaded)
+    maps = FileMapping.from_config(config)
+    save_entry(store, key, {"schemas": [[list(m.paths), m.schema, m.format, m.root]
+                                        for m in maps],
+                            "max_file_bytes": config.max_file_bytes})
+    return maps, config.max_file_bytes
+
+
+def _view_of(repo: Path, config_file: Path | None) -> tuple[list[FileMapping], int]:
+    from changeguard.config import load_config
+    from changeguard.replication.mapping import FileMapping
+
+    config = load_config(repo, config_file)
+    return FileMapping.from_config(config), config.max_file_bytes

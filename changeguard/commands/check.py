@@ -14,6 +14,7 @@ from changeguard.errors import InputError
 if TYPE_CHECKING:
     from changeguard.findings import Finding
     from changeguard.model import GuardConfig
+    from changeguard.replication.load import CheckResult
 
 
 def run_check(g: Globals, *, files: list[str], staged: bool, all_files: bool,
@@ -82,14 +83,17 @@ def check_named(repo: Path, g: Globals, names: list[str], all_files: bool, form:
     A named plan file (matching `plans:`) gets plan validation and a named config file
     config validation: each is checked as what it is, not skipped as unmapped (issue 12).
     """
-    from changeguard.checkcache import check_files_cached, store_of_repo
-    from changeguard.commands.output import emit
+    from changeguard.checkcache import bulk_view, check_files_cached, store_of_repo
     from changeguard.config import load_config
-    from changeguard.findings import is_ok
     from changeguard.replication.load import all_repo_files, working_tree_reader
     from changeguard.replication.mapping import FileMapping
-    from changeguard.report import render
 
+    store = None if verbose else store_of_repo(repo)
+    if not names:  # `check --all`: only the mapping is needed, maybe without pydantic
+        mappings, limit = bulk_view(repo, g.config, store)
+        return _report(g, form, verbose, check_files_cached(
+            repo, all_repo_files(repo), mappings, working_tree_reader(repo, limit),
+            store=store, max_bytes=limit), _Own(), summarise=True)
     config = load_config(repo, g.config)
     mappings = FileMapping.from_config(config)
     named = [repo_relative(repo, n) for n in names]
@@ -105,10 +109,20 @@ def check_named(repo: Path, g: Globals, names: list[str], all_files: bool, form:
     # verdicts of unchanged content come from the cache; --verbose needs the topologies
     result = check_files_cached(repo, paths, mappings,
                                 working_tree_reader(repo, config.max_file_bytes),
-                                store=None if verbose else store_of_repo(repo),
-                                max_bytes=config.max_file_bytes, explicit=not all_files)
-    if verbose or not all_files:  # a file the user named and we skipped always gets a note
-        _notes(result.skipped, summarise_unmapped=all_files)
+                                store=store, max_bytes=config.max_file_bytes,
+                                explicit=not all_files)
+    return _report(g, form, verbose, result, own, summarise=all_files)
+
+
+def _report(g: Globals, form: Format, verbose: bool, result: CheckResult,
+            own: _Own, summarise: bool) -> int:
+    """Print notes, the report and errors; 2 on errors, else 1 on a deny, else 0."""
+    from changeguard.commands.output import emit
+    from changeguard.findings import is_ok
+    from changeguard.report import render
+
+    if verbose or not summarise:  # a file the user named and we skipped always gets a note
+        _notes(result.skipped, summarise_unmapped=summarise)
     if verbose:  # which files formed each topology (same-named clusters in other folders)
         from changeguard.replication.grouping import describe
 

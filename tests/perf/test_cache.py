@@ -70,7 +70,8 @@ def _store(repo: Path) -> Path:
 
 
 def _entries(repo: Path) -> list[Path]:
-    return sorted(_store(repo).glob("*.json"))
+    """Verdict entries (not the validated-config ones)."""
+    return sorted(p for p in _store(repo).glob("*.json") if not p.name.startswith("config-"))
 
 
 def _forge_clean(repo: Path) -> None:
@@ -255,3 +256,32 @@ def test_an_edited_repo_schema_is_judged_again(repo: Path, env: dict[str, str]) 
         '{"type": "object", "properties": {"name": {"type": "string"}}}')
     code, _, err = _cg(repo, env, "check", "--all", "--format", "json")
     assert code == 1 and err.endswith("JUDGED")
+
+
+PYDANTIC_PROBE = PROBE.replace("'changeguard.replication.engine'", "'pydantic'")
+
+
+def test_a_known_config_is_read_without_pydantic(topo_repo: Path, env: dict[str, str]) -> None:
+    def pyd(*args: str) -> tuple[int, str, str]:
+        p = subprocess.run([sys.executable, "-c", PYDANTIC_PROBE, *args], cwd=topo_repo,
+                           env=env, capture_output=True, text=True, timeout=120)
+        return p.returncode, p.stdout, p.stderr.rstrip()
+
+    first = pyd("check", "--all", "--format", "json")
+    assert first[2].endswith("JUDGED")  # here: pydantic was imported
+    again = pyd("check", "--all", "--format", "json")
+    assert again[2].endswith("CACHED") and again[:2] == first[:2]
+
+
+def test_config_edits_are_seen(topo_repo: Path, env: dict[str, str]) -> None:
+    assert _cg(topo_repo, env, "check", "--all")[0] == 1
+    cfg = topo_repo / ".changeguard.yaml"
+    text = cfg.read_text()
+    write_yaml(cfg, config(guarded=[], schemas=[{**MAPPING, "paths": ["elsewhere/**"]}]))
+    assert _cg(topo_repo, env, "check", "--all")[0] == 0  # nothing mapped any more
+    cfg.write_text(text.replace("kind: GuardConfig", "kind: GuardConfig\ngaurded: []"))
+    for _ in range(2):  # an invalid config is never remembered
+        code, _, err = _cg(topo_repo, env, "check", "--all")
+        assert code == 2 and "gaurded" in err and "Traceback" not in err
+    cfg.write_text(text)
+    assert _cg(topo_repo, env, "check", "--all")[0] == 1
