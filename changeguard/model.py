@@ -317,6 +317,9 @@ class GuardConfig(_Strict):
     _root: Path | None = PrivateAttr(default=None)
     # the config's own repo-relative path (a governance file, SPEC §12); None: the default
     _file: str | None = PrivateAttr(default=None)
+    # values derived from this (never mutated) config during one run, e.g. its effective
+    # policy rules per repo: `log verify` asks for them once per submit
+    _memo: dict[object, object] = PrivateAttr(default_factory=dict)
 
     @field_validator("reviewers")
     @classmethod

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -159,13 +159,21 @@ _OPTION = {"comment": "--comment", "reason": "--reason", "verified": "--verified
            "until": "--until"}
 
 
+# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; newline and tab are allowed.
+# A regex runs in C: per-character category lookups were 20% of a 10k-change `log verify`.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # what surrogateescape leaves of invalid UTF-8
+
+
 def control_chars(text: str) -> str:
     """The control characters (other than newline and tab) in `text`, as U+XXXX; "" if none.
 
     A commit message is history's only record of an event, so nothing in it may look like a
     separator to any reader (SPEC §12 "History is read without in-band delimiters").
     """
-    bad = sorted({ch for ch in text if ch not in "\n\t" and unicodedata.category(ch) == "Cc"})
+    if _CONTROL.search(text) is None:
+        return ""
+    bad = sorted(set(_CONTROL.findall(text)))
     return ", ".join(f"U+{ord(ch):04X}" for ch in bad)
 
 
@@ -183,17 +191,20 @@ def refuse_control_chars(ev: Event) -> None:
     """InputError (exit 2) when any text of the event is not clean UTF-8 without controls."""
     fields = {"actor": ev.actor, "comment": ev.comment, "reason": ev.reason,
               "verified": ev.verified, "until": ev.until, "plan": ev.plan}
-    for name, value in fields.items():
+    texts = [(name, text) for name, value in fields.items() for _, text in _texts(value, name)]
+    joined = "\n".join(t for _, t in texts)
+    if _CONTROL.search(joined) is None and _SURROGATE.search(joined) is None:
+        return  # the common case, decided in C
+    for name, text in texts:
         what = _OPTION.get(name, f"the event's {name}")
-        for _, text in _texts(value, name):
-            if any(unicodedata.category(ch) == "Cs" for ch in text):
-                raise InputError(f"{what} is not valid UTF-8 text; nothing was recorded",
-                                 hint="pass the text in UTF-8 (check the terminal's locale)")
-            bad = control_chars(text)
-            if bad:
-                raise InputError(f"{what} contains control character(s) {bad}; "
-                                 "nothing was recorded",
-                                 hint="only newline and tab are allowed in event text")
+        if _SURROGATE.search(text):
+            raise InputError(f"{what} is not valid UTF-8 text; nothing was recorded",
+                             hint="pass the text in UTF-8 (check the terminal's locale)")
+        bad = control_chars(text)
+        if bad:
+            raise InputError(f"{what} contains control character(s) {bad}; "
+                             "nothing was recorded",
+                             hint="only newline and tab are allowed in event text")
 
 
 # --------------------------------------------------------------- reading a tip

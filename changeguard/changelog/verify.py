@@ -328,12 +328,16 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
     judged = judge_events(git, _prefix(git, since) + history, config, trusted)
     report.legacy_events = judged.legacy
     sigs = judged.signatures(git, [c.sha for c in history], config)
-    replay = Replay(config) if since is None else Replay.resume(git, config, since)
-    for c in history:
+    if since is not None:  # the events up to `since` verified before: count them too
+        report.events = int(git.out("rev-list", "--count", since))
+    replay = Replay(config) if since is None or not history else \
+        Replay.resume(git, config, since)
+    configs = [judged.config_of(c.sha, config) for c in history]
+    submits = _submit_problems(history, configs, blobs, git.repo)
+    for c, cfg in zip(history, configs, strict=True):
         report.events += 1
-        cfg = judged.config_of(c.sha, config)
         replay.use(cfg)
-        found = _check(c, replay, blobs, sigs, cfg, git.repo) + judged.problems.get(c.sha, [])
+        found = _check(c, replay, blobs, sigs, cfg, submits) + judged.problems.get(c.sha, [])
         report.problems += [Problem(c.sha, m) for m in found]
     shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
     report.problems += _reflog(git, config.log.ref, shas)
@@ -358,8 +362,29 @@ def model_fingerprint(config: GuardConfig) -> str:
     return fingerprint(b"model\0" + config.model_dump_json().encode())
 
 
+def verify_remembered(git: Git, config: GuardConfig, fp: str, *,
+                      trusted: Trusted | None = None, believe_cache: bool = True) -> Report:
+    """`verify`, continuing from the newest tip remembered as verified under `fp` (issue 17:
+    re-verifying after 10 new events costs O(10)); a tip that verifies is remembered.
+
+    `believe_cache=False` (`log verify --from-scratch`) replays from the root whatever the
+    cache says. The reflog and anchor checks run on every call either way.
+    """
+    tip = ref_tip(git, config.log.ref)
+    if tip is None:
+        return verify(git, config, trusted=trusted)
+    gd = common_dir(git)
+    known = set(cached_tips(gd, fp)) if believe_cache else set()
+    since = tip if tip in known else _newest_ancestor(git, tip, known)
+    report = verify(git, config, tip=tip, since=since, trusted=trusted)
+    if report.ok and tip not in known:
+        remember(gd, tip, fp)
+    return report
+
+
 def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
-                  tip: str | None = None, trusted: Trusted | None = None) -> Problem | None:
+                  tip: str | None = None, trusted: Trusted | None = None,
+                  believe_cache: bool = True) -> Problem | None:
     """The first problem of the log at `tip` (default: its ref), or None (SPEC §12).
 
     A tip that verified under this config (`fp`, see `changelog.verified`) is remembered under
@@ -371,7 +396,7 @@ def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
         return None
     fp = fp or model_fingerprint(config)
     gd = common_dir(git)
-    known = cached_tips(gd, fp)
+    known = cached_tips(gd, fp) if believe_cache else []
     if tip in known:
         return None
     report = verify(git, config, tip=tip, since=_newest_ancestor(git, tip, set(known)),
@@ -393,9 +418,9 @@ def _newest_ancestor(git: Git, tip: str, known: set[str]) -> str | None:
 
 
 def refuse_unverified(git: Git, config: GuardConfig, fp: str | None = None, *,
-                      trusted: Trusted | None = None) -> None:
+                      trusted: Trusted | None = None, believe_cache: bool = True) -> None:
     """RefusedError (exit 1) naming the first bad commit when the log does not verify."""
-    bad = first_problem(git, config, fp, trusted=trusted)
+    bad = first_problem(git, config, fp, trusted=trusted, believe_cache=believe_cache)
     if bad is not None:
         raise RefusedError(f"the change log does not verify at {bad.commit}: {bad.message}",
                            hint="nothing in an unverified log is believed; run "
@@ -410,8 +435,36 @@ def _blobs(git: Git, history: list[Commit]) -> dict[str, bytes]:
             if got is not None}
 
 
+def _submit_problems(history: list[Commit], configs: list[GuardConfig],
+                     blobs: dict[str, bytes], repo: Path) -> dict[str, list[str]]:
+    """Each submit commit's own checks (stored plan, digest, summary), on every core.
+
+    They depend on the commit alone, not on the replay, so they run before it
+    (changelog/pool.py); `_check` uses the result only for an event that replayed legally.
+    """
+    from changeguard.changelog.pool import fork_map
+
+    work = [(c, cfg) for c, cfg in zip(history, configs, strict=True)
+            if c.unreadable is None and "Changeguard-Event: submit" in c.message]
+
+    def one(item: tuple[Commit, GuardConfig]) -> list[str]:
+        c, cfg = item
+        try:
+            ev = parse_message(c.message)
+        except (ValueError, KeyError):
+            return []  # `_check` reports it
+        if ev.kind != "submit" or ev.plan is None:
+            return []
+        try:
+            return _check_submit(c, ev, blobs, cfg, repo)
+        except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
+            return [f"malformed submit event: {e!r}"]
+
+    return dict(zip((c.sha for c, _ in work), fork_map(one, work), strict=True))
+
+
 def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, str],
-           config: GuardConfig, repo: Path) -> list[str]:
+           config: GuardConfig, submits: dict[str, list[str]]) -> list[str]:
     if c.unreadable is not None:
         return [c.unreadable]
     if len(c.parents) > 1:
@@ -445,7 +498,7 @@ def _check(c: Commit, replay: Replay, blobs: dict[str, bytes], sigs: dict[str, s
                         f"({_diff(stored, new)}): a state no event explains")
         _adopt(replay, ev, stored)
     if ev.kind == "submit":
-        problems += _check_submit(c, ev, blobs, config, repo)
+        problems += submits.get(c.sha, [])
     if ev.change != NO_CHANGE and ev.change in replay.changes:
         problems += _check_index(c, ev, replay)
         problems += _check_list(c, ev, replay, blobs)

@@ -182,14 +182,21 @@ def list_(ctx: typer.Context,
     return run_list(ctx.obj, state, overdue, fmt, now)
 
 
-def log_verify(ctx: typer.Context, fmt: Fmt = None) -> int:
-    """Replay the whole change log and verify every event; exit 1 names the first bad commit.
+def log_verify(ctx: typer.Context, fmt: Fmt = None,
+               from_scratch: Annotated[bool, typer.Option(
+                   "--from-scratch",
+                   help="Replay from the root even where this clone remembers a verified "
+                        "tip (CI: believe nothing left by earlier runs).")] = False) -> int:
+    """Verify every event of the change log; exit 1 names the first bad commit.
+
+    Events after the newest tip this clone verified before (under the same trusted config)
+    are replayed from that tip's state; `--from-scratch` replays the whole log.
 
     Example: changeguard log verify --format json
     """
     from changeguard.commands.workflow import run_verify
 
-    return run_verify(ctx.obj, fmt)
+    return run_verify(ctx.obj, fmt, from_scratch)
 
 
 def log_sync(ctx: typer.Context, now: WriterNow = None) -> int:

@@ -197,14 +197,18 @@ def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
     return run(g, now, act, writes=None)
 
 
-def run_verify(g: Globals, fmt: str | None) -> int:
-    """`log verify [--format json]`: exit 1 names the first bad commit."""
-    from changeguard.changelog.verify import verify
+def run_verify(g: Globals, fmt: str | None, from_scratch: bool = False) -> int:
+    """`log verify [--from-scratch] [--format json]`: exit 1 names the first bad commit."""
+    from changeguard.changelog.verified import trusted_fingerprint
+    from changeguard.changelog.verify import model_fingerprint, verify_remembered
 
     f = pick_format(fmt, g, TEXT_JSON)
 
     def act(s: Session) -> Outcome:
-        rep = verify(s.git, s.config, trusted=s.trusted)
+        fp = trusted_fingerprint(s.trusted) if s.trusted is not None else \
+            model_fingerprint(s.config)
+        rep = verify_remembered(s.git, s.config, fp, trusted=s.trusted,
+                                believe_cache=not from_scratch)
         if f == "json":
             return Outcome(0 if rep.ok else 1, [json.dumps(rep.to_json(), indent=2)])
         note = [f"note: {rep.legacy_events} event(s) predate Changeguard-Config and were "

@@ -16,20 +16,17 @@ def blob_id(data: bytes) -> str:
     return h.hexdigest()
 
 
-def _canonical(value: object) -> object:
+def _utc(value: object) -> str:
+    # json's C encoder calls this only for what it cannot encode itself: the plan's datetimes
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    return value
+    raise TypeError(f"{type(value).__name__} is not part of a plan's canonical form")
 
 
 def canonical_plan(plan: ChangePlan) -> str:
     """Key order, formatting, defaults and equivalent offsets do not change this text."""
-    data = _canonical(plan.model_dump(mode="python", by_alias=True))
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(plan.model_dump(mode="python", by_alias=True), default=_utc,
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def compute_digest(plan: ChangePlan, blobs: dict[str, str | None]) -> str:

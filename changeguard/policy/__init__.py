@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from changeguard.errors import ConfigError, InputError
 from changeguard.findings import Finding, Severity
@@ -191,8 +191,12 @@ def evaluate_requires(lp: LoadedPlan, plan: ChangePlan,
 def approval_requirements(plan: ChangePlan, config: GuardConfig,
                           repo: Path) -> list[ApprovalRequirement]:
     """Approval rules of the config's packs that apply to this plan."""
-    rules = effective_rules(load_packs(config, repo))
-    gov = governance_files(config)
+    key = ("approval-rules", repo)
+    memo = config._memo.get(key)
+    if memo is None:  # packs and governance files are fixed for one config object
+        memo = config._memo[key] = (effective_rules(load_packs(config, repo)),
+                                    governance_files(config))
+    rules, gov = cast("tuple[dict[str, PolicyRule], tuple[str, ...]]", memo)
     out: list[ApprovalRequirement] = []
     for r in rules.values():
         if r.approvals is not None and when_matches(r.when, plan, governance=gov):
