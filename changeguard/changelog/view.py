@@ -139,7 +139,7 @@ def build_view(s: Session, change_id: str, world: World, *, diff: bool = False,
     commits = event_commits(s, tip, change_id, len(st["events"]))
     events: list[dict[str, object]] = [
         {"event": e["event"], "actor": e["actor"], "at": e["at"], "commit": c}
-              for e, c in zip(st["events"], commits, strict=True)]
+        for e, c in zip(st["events"], commits, strict=True)]
     view = ChangeView(
         st, tip, plan, _steps(s, st, plan, notes), _files(s, st), *_reviews(st), events,
         _findings(s, base), missing_approvals(st, world)
@@ -374,7 +374,6 @@ def _topologies(s: Session, st: ChangeState, plan: ChangePlan,
     from changeguard.plan.gitfiles import rev_reader, tracked_files
     from changeguard.replication.load import load
     from changeguard.replication.mapping import FileMapping, mapping_for
-    from changeguard.replication.model import targeted
 
     maps = [m for m in FileMapping.from_config(s.config) if m.effective_format is not None]
     sha = s.trusted.sha if s.trusted is not None else None
@@ -406,13 +405,19 @@ def _topologies(s: Session, st: ChangeState, plan: ChangePlan,
 
     mine = [p for p in st["paths"] if mapping_for(p, maps) is not None]
     got = topologies(mine) if mine else []
-    targets = [t for step in plan.steps if step.kind in ("restart", "stop", "storage",
-                                                         "failover", "resync")
-               for t in step.targets]
-    if all(any(targeted(t, [x]) for t in got) for x in targets):
+    if _all_hit(plan, got):  # the unchanged topologies are read only when a step needs them
         return got
     others = [p for p in tracked if p not in st["paths"] and mapping_for(p, maps) is not None]
     return got + topologies(others)
+
+
+def _all_hit(plan: ChangePlan, topologies: list[Topology]) -> bool:
+    """Every target of a disruptive step names something in `topologies`."""
+    from changeguard.replication.blast import DISRUPTIVE
+    from changeguard.replication.model import targeted
+
+    return all(any(targeted(t, [x]) for t in topologies)
+               for step in plan.steps if step.kind in DISRUPTIVE for x in step.targets)
 
 
 # --------------------------------------------------------------- JSON (SPEC §8 + §13)

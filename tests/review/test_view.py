@@ -238,3 +238,14 @@ def test_json_shape_keeps_every_spec8_key(cg: Cg, r: Path) -> None:
     assert all(set(f) >= {"path", "blob", "base_blob", "diff"} for f in data["files"])
     log = git(r, "log", "--format=%H", "changeguard/log").split()
     assert [e["commit"] for e in data["events"]] == log[::-1]
+
+
+def test_timeline_reads_topologies_the_plan_does_not_change(cg: Cg, r: Path) -> None:
+    """SPEC §11: a step on a member of an unchanged topology is judged on the trusted one."""
+    steps = [{"id": "s1", "action": "migrate db2 volume", "kind": "storage",
+              "targets": ["db2"], "minutes": 90}]
+    write_yaml(r / PLAN_FILE, plan(steps=steps, changes=[{"path": NOTES, "summary": "x"}]))
+    _submit(cg, r)
+    data = _show(cg, r)
+    assert data["steps"][0]["impact"] == [{"topology": "apac-gateway", "out": ["db2"],
+                                           "primary": ["db1"], "primary_before": ["db1"]}]
