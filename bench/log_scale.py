@@ -161,7 +161,7 @@ def measure(n: int, repeat: int, full: bool) -> dict[str, float]:
         out = {"changes": n, "build_s": build(repo, n)}
         _cli(repo, "list", "--format", "json")  # warm the OS cache and .pyc files
         out["approve_s"], out["approve_cpu_s"] = _median(
-            [_cli(repo, "approve", f"CHG-B-{n - 1 - k:05d}", "--now", NOW)
+            [_cli(repo, "approve", f"CHG-B-{n - 1 - k:05d}", "--revision", "1", "--now", NOW)
              for k in range(repeat)])
         if full:
             out["list_json_s"], out["list_json_cpu_s"] = _median(

@@ -55,7 +55,7 @@ def measure(n: int, repeat: int) -> dict[str, float]:
         cfg = load_config(repo)
         base = ref_tip(git, REF)
         assert base is not None
-        _cli(repo, "approve", f"CHG-B-{n - 1:05d}", "--now", NOW)
+        _cli(repo, "approve", f"CHG-B-{n - 1:05d}", "--revision", "1", "--now", NOW)
         full = verify(git, cfg)
         inc = verify(git, cfg, since=base)
         assert full.ok and inc.ok and inc.events == 1, (full.problems[:1], inc.problems[:1])

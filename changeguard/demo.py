@@ -141,10 +141,13 @@ def scenario(d: Demo) -> None:
     d.git("ana", "add", "changes/CHG-2016-0403-storage.yaml")
     d.git("ana", "commit", "-q", "-m", "plan CHG-2016-0403-storage")
     d.run("ana", "submit", "changes/CHG-2016-0403-storage.yaml", now="2016-03-30T10:00:00+08:00")
-    d.run("ana", "approve", "CHG-2016-0403-storage", now="2016-03-30T11:00:00+08:00", expect=1)
-    d.run("dev", "approve", "CHG-2016-0403-storage", "--comment", "one member at a time: ok",
+    d.run("ana", "approve", "CHG-2016-0403-storage", "--revision", "1",
+          now="2016-03-30T11:00:00+08:00", expect=1)
+    d.run("dev", "approve", "CHG-2016-0403-storage", "--revision", "1", "--comment",
+          "one member at a time: ok",
           now="2016-03-31T09:00:00+08:00")
-    d.run("ravi", "approve", "CHG-2016-0403-storage", now="2016-03-31T10:00:00+08:00")
+    d.run("ravi", "approve", "CHG-2016-0403-storage", "--revision", "1",
+          now="2016-03-31T10:00:00+08:00")
 
     window_now = "2016-04-03T01:05:00+08:00"
     d.say("Sunday 01:05: the window opens", """The hook is installed. An edit to a guarded file
@@ -171,7 +174,8 @@ def scenario(d: Demo) -> None:
     d.run("ana", "validate", "changes/CHG-2016-0404-resync.yaml", now=monday, expect=1)
     d.write("changes/CHG-2016-0404-resync.yaml", _resync_plan("emergency"))
     d.run("ana", "submit", "changes/CHG-2016-0404-resync.yaml", now=monday)
-    d.run("ravi", "approve", "CHG-2016-0404-resync", "--comment", "emergency: ok",
+    d.run("ravi", "approve", "CHG-2016-0404-resync", "--revision", "1", "--comment",
+          "emergency: ok",
           now="2016-04-04T14:42:00+08:00")
     d.run("ana", "start", "CHG-2016-0404-resync", now="2016-04-04T14:43:00+08:00")
     d.run("ana", "complete", "CHG-2016-0404-resync", now="2016-04-04T15:00:00+08:00")

@@ -20,7 +20,7 @@ from pathlib import Path
 # (arguments, expected exit code, words stderr must contain)
 USAGE_ERRORS: list[tuple[list[str], int, tuple[str, ...]]] = [
     (["valdate"], 2, ("error:", "validate")),
-    (["reject", "CHG-1"], 2, ("error:", "--reason")),
+    (["reject", "CHG-1", "--revision", "1"], 2, ("error:", "--reason")),
     (["windows", "--days", "abc"], 2, ("error:", "--days")),
     (["log"], 2, ("error:", "verify")),
     (["policy"], 2, ("error:", "test")),
@@ -159,7 +159,7 @@ def _everyday(exe: str, repo: Path, env: dict[str, str]) -> tuple[Run, list[str]
                     (["check", "--all"], env),
                     (["new", "--id", "CHG-2026-0001", "-o", "changes/n.yaml"], env),
                     (["submit", "changes/p.yaml", "--now", NOW], env),
-                    (["approve", cid, "--now", NOW, "--comment", "lgtm"], dev),
+                    (["approve", cid, "--revision", "1", "--now", NOW, "--comment", "lgtm"], dev),
                     (["list", "--format", "json"], env), (["log", "verify"], env)):
         r = _run(exe, args, repo, e)
         if r.code != 0 or "Traceback" in r.err:

@@ -116,6 +116,7 @@ def test_bars_are_placed_on_the_time_axis() -> None:
 
 def _record_log(repo: Path) -> dict[str, str]:
     """Five changes in five states, written by the real workflow code; id -> state."""
+    from changeguard.changelog.binding import Binding
     from changeguard.changelog.identity import Identity
     from changeguard.changelog.workflow import Session, change_event, freeze, submit
 
@@ -145,9 +146,10 @@ def _record_log(repo: Path) -> dict[str, str]:
             changes=[{"path": f"db/{cid}.yaml"}],
             window={"start": start, "end": (s + timedelta(hours=4)).isoformat()}))
         act(ana, now, submit, p)
-    act(dev, now, change_event, "approve", "CHG-1-done")
-    act(dev, now, change_event, "approve", "CHG-2-ok")
-    act(dev, now, change_event, "reject", "CHG-4-no", reason="no")
+    first = Binding(revision=1)  # SPEC §13: a review names the revision reviewed
+    act(dev, now, change_event, "approve", "CHG-1-done", binding=first)
+    act(dev, now, change_event, "approve", "CHG-2-ok", binding=first)
+    act(dev, now, change_event, "reject", "CHG-4-no", reason="no", binding=first)
     act(ana, now, change_event, "cancel", "CHG-5-off", reason="later")
     inside = datetime.fromisoformat("2016-04-03T01:10:00+08:00")
     act(ana, inside, change_event, "start", "CHG-1-done")

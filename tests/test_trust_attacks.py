@@ -101,7 +101,8 @@ def test_attack_record_splitting_borrows_a_signed_approval(
     repo, keys = _signed_repo(tmp_path, monkeypatch)
     assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
     _as(monkeypatch, keys, "ravi")
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="ravi@example.org").code == 0
     ravi_rev1 = git(repo, "rev-parse", REF).strip()
     # ana prepares revision 2 and, in a scratch copy with signing off, the commits a real
     # submit and a real approval by ravi would make; she has ravi's signature only on rev 1
@@ -114,7 +115,8 @@ def test_attack_record_splitting_borrows_a_signed_approval(
     _use_key(monkeypatch, None)
     git(scratch, "commit", "-q", "-m", "signing off", "--", ".changeguard.yaml")
     assert cg(scratch, "submit", plan_path(), "--now", NOW).code == 0
-    assert cg(scratch, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org").code == 0
+    assert cg(scratch, "approve", PLAN_ID, "--revision", "2", "--now", NOW,
+              email="ravi@example.org").code == 0
     _as(monkeypatch, keys, "ana")
     git(repo, "fetch", "-q", str(scratch), f"{REF}:refs/scratch")
     sub2, app2 = git(repo, "rev-parse", "refs/scratch~1", "refs/scratch").split()
@@ -153,7 +155,8 @@ def test_attack_stray_record_separator_is_a_problem_not_a_traceback(
         tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
     repo = make_repo(tmp_path / "cfg")
     assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     tip = git(repo, "rev-parse", REF).strip()
     msg = git(repo, "log", "-1", "--format=%B", tip).replace("\n\n", "\n\n\x1e", 1)
     tree = git(repo, "rev-parse", f"{tip}^{{tree}}").strip()
@@ -171,7 +174,7 @@ def test_attack_control_character_in_event_text_refused_on_write(
     repo = make_repo(tmp_path / "cfg")
     assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
     before = git(repo, "rev-parse", REF).strip()
-    res = cg(repo, "approve", PLAN_ID, "--now", NOW, "--comment", "ok\x1eforged",
+    res = cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW, "--comment", "ok\x1eforged",
              email="dev@example.org")
     assert res.code == 2 and "--comment contains control character(s) U+001E" in res.err
     assert git(repo, "rev-parse", REF).strip() == before
@@ -181,7 +184,8 @@ def test_attack_control_character_in_event_text_refused_on_write(
 
 
 @pytest.mark.parametrize("args", [
-    ("approve", PLAN_ID, "--comment"), ("reject", PLAN_ID, "--reason"),
+    ("approve", PLAN_ID, "--revision", "1", "--comment"), ("reject", PLAN_ID, "--revision", "1",
+                                                           "--reason"),
     ("freeze", "--reason")])
 def test_attack_non_utf8_event_text_is_a_usage_error(
         tmp_path: Path, git_env: dict[str, str], cg: Cg, args: tuple[str, ...]) -> None:
@@ -206,11 +210,12 @@ def test_attack_event_signed_with_another_members_key_is_not_written(
     assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
     before = git(repo, "rev-parse", REF).strip()
     _use_key(monkeypatch, keys["dev"])  # ravi's shell holds dev's key
-    res = cg(repo, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org")
+    res = cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="ravi@example.org")
     assert res.code == 1 and "not with the roster key of ravi@example.org" in res.err
     assert git(repo, "rev-parse", REF).strip() == before
     _use_key(monkeypatch, keys["ravi"])
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="ravi@example.org").code == 0
     assert verify(cg, repo)["ok"]
 
 

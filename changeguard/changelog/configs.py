@@ -231,19 +231,66 @@ def _at(message: str) -> datetime | None:
         return None
 
 
+@dataclass
+class _Walk:
+    """Where the judgement stands after a prefix of the log."""
+
+    floor: tuple[int, str] = (-1, "")  # newest version an earlier event was judged under
+    anchor: int = -1  # newest version a governance commit bound to a log tip already passed
+    seen: bool = False  # an earlier event carried the trailer
+    legacy: int = 0  # events of the legacy prefix
+
+
+def _resumed(git: Git, since: str, branch: Branch) -> _Walk:
+    """The walk's state after `since`, a tip that verified, without reading its history.
+
+    Verified means versions only moved forward and the legacy events form a prefix: so the
+    floor is `since`'s own version, the anchor the newest anchored commit among its
+    ancestors, and the legacy count the position of the first trailer (a binary search).
+    """
+    shas = git.out("rev-list", "--reverse", since).split()
+    inside = set(shas)
+    walk = _Walk(anchor=max((v for s, v in branch.anchors.items() if s in inside), default=-1))
+
+    def trailer(sha: str) -> str | None:
+        got = git.read(sha)
+        return parse_trailers(got[2].partition(b"\n\n")[2].decode(errors="replace")).get(
+            CONFIG_TRAILER) if got is not None else None
+
+    name = trailer(since)
+    if name is None:
+        walk.legacy = len(shas)
+        return walk
+    walk.seen = True
+    point = branch.by_sha.get(name)
+    if point is not None:
+        walk.floor = (point.version, since)
+    lo, hi = 0, len(shas) - 1  # the first commit with a trailer
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if trailer(shas[mid]) is not None else (mid + 1, hi)
+    walk.legacy = lo
+    return walk
+
+
 def judge_events(git: Git, history: Sequence[Commit], config: GuardConfig,
-                 trusted: Trusted | None) -> Judged:
-    """The config of every event of `history` (log order) and the problems of each choice."""
+                 trusted: Trusted | None, since: str | None = None) -> Judged:
+    """The config of every event of `history` (log order) and the problems of each choice.
+
+    `since`: the verified tip `history` continues from (None: history starts at the root).
+    """
     out = Judged()
-    if trusted is None or trusted.sha is None or not history:
+    if trusted is None or trusted.sha is None or not (history or since):
         return out  # no trusted revision given: everything under `config` (library callers)
     branch = read_branch(git, trusted)
+    walk = _resumed(git, since, branch) if since is not None else _Walk()
+    out.legacy = walk.legacy
+    if not history:
+        return out
     loader = _Loader(git, trusted, config, branch)
-    committed = _committer_times(git, history[-1].sha)
+    committed = _committer_times(git, history[-1].sha, since)
     simulated = config.clock == "simulated"
-    floor = (-1, "")  # newest version an earlier event was judged under, and that event
-    anchor = -1  # newest version a governance commit bound to a log tip already passed
-    seen = False
+    floor, anchor, seen = walk.floor, walk.anchor, walk.seen
     for c in history:
         trailers = parse_trailers(c.message)
         if "Changeguard-Event" not in trailers:
@@ -294,9 +341,9 @@ def _judge_one(c: Commit, name: str, out: Judged, branch: Branch, loader: _Loade
     return (v, c.sha) if v > floor[0] else floor
 
 
-def _committer_times(git: Git, tip: str) -> dict[str, int]:
+def _committer_times(git: Git, tip: str, since: str | None = None) -> dict[str, int]:
     # only %H and %ct are formatted: no message text can forge a line
-    out = git.out("log", "--format=%H %ct", tip)
+    out = git.out("log", "--format=%H %ct", tip, *(("^" + since,) if since else ()))
     rows = (line.split() for line in out.splitlines())
     return {r[0]: int(r[1]) for r in rows if len(r) == 2}
 

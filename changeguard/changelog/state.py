@@ -356,9 +356,7 @@ def _approve(ev: Event, st: ChangeState, world: World) -> ChangeState:
     _need_state(st, {"submitted", "approved"}, ev)
     roles = _need_roster(ev, world, f"approve {st['id']}")
     _not_author(ev, st, "approve")
-    if ev.digest != st["digest"]:
-        raise _refuse(f"{st['id']} changed (now {st['digest'][:19]}…) since you looked at it",
-                      hint="review the new revision with `changeguard show` and approve again")
+    _need_digest(ev, st)
     if any(a["actor"].lower() == ev.actor.lower() and a["digest"] == st["digest"]
            and not a["stale"] for a in st["approvals"]):
         raise _refuse(f"{ev.actor} already approved revision {st['revision']} of {st['id']}")
@@ -370,10 +368,21 @@ def _approve(ev: Event, st: ChangeState, world: World) -> ChangeState:
     return new
 
 
+def _need_digest(ev: Event, st: ChangeState) -> None:
+    # a review binds to the digest it names (SPEC §13): one written for an earlier revision
+    # (a re-submit won the race, or a forged event) is never recorded against the current one
+    if ev.digest != st["digest"]:
+        raise _refuse(f"{st['id']} is at revision {st['revision']} ({st['digest']}), not the "
+                      f"digest this {ev.kind} names ({ev.digest})",
+                      hint=f"run `changeguard show {st['id']}` to see what changed, then "
+                           f"{ev.kind} again with --revision {st['revision']}")
+
+
 def _reject(ev: Event, st: ChangeState, world: World) -> ChangeState:
     _need_state(st, OPEN_STATES, ev)
     _need_roster(ev, world, f"reject {st['id']}")
     _not_author(ev, st, "reject")
+    _need_digest(ev, st)
     new = _record(st, ev)
     new["rejections"].append({"actor": ev.actor, "reason": ev.reason or "", "at": ev.at,
                               "digest": st["digest"]})

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ from changeguard.changelog.events import (
     parse_message,
     refuse_control_chars,
 )
-from changeguard.changelog.layout import FREEZE_FILE, change_dir, list_shard
+from changeguard.changelog.layout import change_dir, list_shard
 from changeguard.changelog.state import (
     NO_CHANGE,
     OPEN_STATES,
@@ -176,47 +177,133 @@ def refuse_shallow(git: Git, history: list[Commit]) -> None:
                             "without --depth")
 
 
+class _Tip:
+    """The tree of a tip that verified, read on demand (`Replay.resume`): its stored states,
+    list shards and index entries are exactly what a replay from the root computes."""
+
+    def __init__(self, git: Git, sha: str) -> None:
+        from changeguard.changelog.events import Snapshot
+
+        self.snap = Snapshot(git, sha)
+        self._shards: dict[str, object] = {}
+
+    def state(self, change_id: str) -> ChangeState | None:
+        return self.snap.state(change_id)
+
+    def shard(self, shard: str) -> object:
+        if shard not in self._shards:
+            self._shards[shard] = self.snap._json(shard)
+        return self._shards[shard]
+
+    def sharing(self, st: ChangeState) -> set[str]:
+        """Changes open at the tip, overlapping `st`'s window, that the tip indexes under one
+        of its paths or services. The `paths/` index also lists closed changes (a file's
+        whole history): their list rows (state, window) sort them out, at most one small
+        shard read per 1/256 of the changes instead of one state per change."""
+        ids = {i for p in st["paths"] for i in self.snap.index_ids("paths", p)}
+        ids |= {i for v in st["services"] for i in self.snap.index_ids("services", v)}
+        start, end = st["window"]["start"], st["window"]["end"]
+        out = set()
+        for i in ids:
+            rows = self.shard(list_shard(i))
+            row = rows.get(i) if isinstance(rows, dict) else None
+            if not isinstance(row, dict) or row.get("state") not in OPEN_STATES:
+                continue
+            w = row.get("window")
+            if isinstance(w, dict) and ts(w["start"]) < ts(end) and ts(start) < ts(w["end"]):
+                out.add(i)
+        return out
+
+
+class _States(dict[str, ChangeState]):
+    """Replayed states; a change no replayed event touched is read from the verified tip."""
+
+    def __init__(self, tip: _Tip | None) -> None:
+        super().__init__()
+        self.tip = tip
+
+    def __missing__(self, key: str) -> ChangeState:
+        st = self.tip.state(key) if self.tip is not None else None
+        if st is None:
+            raise KeyError(key)
+        self[key] = st
+        return st
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def get(self, key: str, default: ChangeState | None = None) -> ChangeState | None:  # type: ignore[override]
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class _Lazy(dict[str, object]):
+    """A per-key memo filled from the verified tip on first use (`fill`)."""
+
+    def __init__(self, fill: Callable[[str], object]) -> None:
+        super().__init__()
+        self.fill = fill
+
+    def __missing__(self, key: str) -> object:
+        value = self.fill(key)
+        self[key] = value
+        return value
+
+    def get(self, key: str, default: object = None) -> object:
+        return self[key]
+
+
 class Replay:
     """Replayed world: every change's state, the freeze, and conflict indexes."""
 
-    def __init__(self, config: GuardConfig) -> None:
+    def __init__(self, config: GuardConfig, tip: _Tip | None = None) -> None:
         self.config = config
         self.roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
-        self.changes: dict[str, ChangeState] = {}
+        self.tip = tip
+        self.changes: dict[str, ChangeState] = _States(tip)
         self.freeze: FreezeState | None = None
-        self.by_key: dict[str, set[str]] = defaultdict(set)
+        self.by_key: dict[str, set[str]] = defaultdict(set)  # of changes replayed here
         self.index: dict[str, set[str]] = defaultdict(set)  # change id -> stored index entries
-        self.windows: dict[str, tuple[datetime, datetime]] = {}
         self.shards: dict[str, set[str]] = defaultdict(set)  # list/ shard -> change ids
         self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
         self.clock = ClockCheck()  # event times across the whole log (SPEC §12 "Time")
+        if tip is not None:
+            self._lazy_from(tip)
+
+    def _lazy_from(self, tip: _Tip) -> None:
+        def index_of(change_id: str) -> set[str]:
+            st = tip.state(change_id)  # what the tip stores, not what a replayed event made
+            return set(index_entries(st)) if st is not None else set()
+
+        def shard_ids(shard: str) -> set[str]:
+            rows = self.stored_shards.get(shard)
+            return set(rows) if isinstance(rows, dict) else set()
+
+        self.index = _Lazy(index_of)  # type: ignore[assignment]
+        self.stored_shards = _Lazy(tip.shard)
+        self.shards = _Lazy(shard_ids)  # type: ignore[assignment]
 
     @classmethod
     def resume(cls, git: Git, config: GuardConfig, base: str) -> Replay:
-        """The replayed world at `base`, a tip that verified: read from its tree.
-
-        A verified tip's stored states, list shards and index entries are exactly what a
-        replay from the root computes, so they are the state to continue from. A check that
-        needs more than the tree must restore it here too (from `base`'s own commit).
+        """The replayed world at `base`, a tip that verified, read from its tree on demand:
+        re-verifying after 10 new events reads what those events touch, not every change
+        (issue 17). A check that needs more than the tree restores it here (from `base`'s
+        own commit): the freeze, and the previous event time of the order check.
         """
-        replay = cls(config)
-        wanted: dict[str, str] = {}
-        for sha, path in git.ls_tree(base, [], recursive=True) or []:
-            parts = path.split("/")
-            if path == FREEZE_FILE or path.startswith("list/") or (
-                    len(parts) == 4 and parts[0] == "changes" and parts[3] == "state.json"):
-                wanted[path] = sha
-            elif _own_index(path, parts[-1]):
-                replay.index[parts[-1]].add(path)
-        blobs = dict(zip(wanted, git.read_many(list(wanted.values())), strict=True))
-        for path, got in blobs.items():
-            data = json.loads(got[2]) if got is not None else None
-            if path == FREEZE_FILE:
-                replay.freeze = data
-            elif path.startswith("list/"):
-                replay.stored_shards[path] = data
-            elif isinstance(data, dict):
-                replay.put(data)  # type: ignore[arg-type]
+        from changeguard.changelog.events import commit_message, is_simulated
+
+        tip = _Tip(git, base)
+        replay = cls(config, tip)
+        replay.freeze = tip.snap.freeze()
+        message = commit_message(git, base)
+        try:
+            at = ts(parse_message(message).at)
+        except ValueError:
+            return replay
+        if not is_simulated(message) and at.tzinfo is not None:
+            replay.clock.prev = at
         return replay
 
     def use(self, config: GuardConfig) -> None:
@@ -235,11 +322,19 @@ class Replay:
         ids: set[str] = set()
         for k in _search_keys(st):
             ids |= self.by_key.get(k, set())
+        if self.tip is not None:
+            ids |= self.tip.sharing(st)  # changes no replayed event touched
         ids.discard(st["id"])
         start, end = ts(st["window"]["start"]), ts(st["window"]["end"])
-        return [self.changes[i] for i in ids
-                if self.changes[i]["state"] in OPEN_STATES
-                and self.windows[i][0] < end and start < self.windows[i][1]]
+        keys = set(_keys(st))
+        out = []
+        for i in sorted(ids):
+            other = self.changes.get(i)
+            if other is None or other["state"] not in OPEN_STATES or not keys & set(_keys(other)):
+                continue
+            if ts(other["window"]["start"]) < end and start < ts(other["window"]["end"]):
+                out.append(other)
+        return out
 
     def put(self, st: ChangeState) -> None:
         """Record a replayed state and update the conflict indexes."""
@@ -248,7 +343,6 @@ class Replay:
             for k in _put_keys(old):
                 self.by_key[k].discard(st["id"])
         self.changes[st["id"]] = st
-        self.windows[st["id"]] = (ts(st["window"]["start"]), ts(st["window"]["end"]))
         self.shards[list_shard(st["id"])].add(st["id"])
         if st["state"] in OPEN_STATES:  # closed changes never conflict
             for k in _put_keys(st):
@@ -325,7 +419,7 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
     history = read_history(git, tip, since)
     refuse_shallow(git, history)
     blobs = _blobs(git, history)
-    judged = judge_events(git, _prefix(git, since) + history, config, trusted)
+    judged = judge_events(git, history, config, trusted, since)
     report.legacy_events = judged.legacy
     sigs = judged.signatures(git, [c.sha for c in history], config)
     if since is not None:  # the events up to `since` verified before: count them too
@@ -347,14 +441,6 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
 
 def _sha(trusted: Trusted | None) -> str | None:
     return trusted.sha if trusted is not None else None
-
-
-def _prefix(git: Git, since: str | None) -> list[Commit]:
-    """The already verified commits up to `since`, messages only: the per-event config
-    judgement (versions only move forward) carries state across the whole log."""
-    if since is None:
-        return []
-    return _commits(git, git.out("rev-list", "--reverse", "--topo-order", since).split())
 
 
 def model_fingerprint(config: GuardConfig) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from changeguard.changelog.binding import Binding, refuse_moved, usage_hint
 from changeguard.changelog.events import (
     Prepared,
     Snapshot,
@@ -216,10 +217,18 @@ def _current(s: Session, change_id: str) -> ChangeState:
 
 
 def change_event(s: Session, kind: str, change_id: str, *, comment: str | None = None,
-                 reason: str | None = None, verified: tuple[str, ...] = ()) -> Outcome:
-    """approve/reject/start/complete/rollback/cancel/review on one change."""
+                 reason: str | None = None, verified: tuple[str, ...] = (),
+                 binding: Binding | None = None) -> Outcome:
+    """approve/reject/start/complete/rollback/cancel/review on one change; approve/reject
+    only of the revision `binding` names (SPEC §13)."""
     _check_id(change_id)
     cur = _current(s, change_id)
+    if kind in ("approve", "reject"):
+        if binding is None or not binding.given:
+            raise InputError(f"{kind} needs --revision or --digest: the revision you reviewed",
+                             hint=usage_hint(cur, kind))
+        refuse_moved(cur, kind, binding)
+    # the event carries the digest checked above: apply() refuses it on a retry's new tip
     ev = Event(kind, change_id, s.actor.email, s.at(), cur["digest"], comment=comment,
                reason=reason, verified=verified)
     _, got, warns = record(s, Prepared(ev))

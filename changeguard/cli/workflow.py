@@ -43,28 +43,41 @@ def submit(ctx: typer.Context,
     return run_submit(ctx.obj, plan, now)
 
 
-def approve(ctx: typer.Context, change_id: Id,
+# SPEC §13: a review names what was reviewed; both given means both must be current
+Revision = Annotated[int | None, typer.Option(
+    "--revision", min=1, help="The revision you reviewed (`show` prints it).")]
+Digest = Annotated[str | None, typer.Option(
+    "--digest", help="The digest you reviewed (sha256:<64 hex>); with --revision, both "
+                     "must be current.")]
+
+
+def approve(ctx: typer.Context, change_id: Id, revision: Revision = None, digest: Digest = None,
             comment: Annotated[str | None, typer.Option("--comment", help="Review note.")] = None,
             now: WriterNow = None) -> int:
-    """Approve the current revision of a change as the current git identity.
+    """Approve exactly the revision you reviewed, as the current git identity.
 
-    Example: changeguard approve CHG-2016-0403-storage --comment "lgtm"
+    Refused when the change moved on (a re-submit); on a terminal, without --revision or
+    --digest, shows the change and asks.
+
+    Example: changeguard approve CHG-2016-0403-storage --revision 1 --comment "lgtm"
     """
-    from changeguard.commands.workflow import run_event
+    from changeguard.commands.workflow import run_review
 
-    return run_event(ctx.obj, "approve", change_id, now, comment=comment)
+    return run_review(ctx.obj, "approve", change_id, now, revision=revision, digest=digest,
+                      comment=comment)
 
 
 def reject(ctx: typer.Context, change_id: Id,
            reason: Annotated[str, typer.Option("--reason", help="Why.", show_default=False)],
-           now: WriterNow = None) -> int:
-    """Reject a change (the author may submit a new revision).
+           revision: Revision = None, digest: Digest = None, now: WriterNow = None) -> int:
+    """Reject exactly the revision you reviewed (the author may submit a new revision).
 
-    Example: changeguard reject CHG-1 --reason "no rollback evidence"
+    Example: changeguard reject CHG-1 --revision 1 --reason "no rollback evidence"
     """
-    from changeguard.commands.workflow import run_event
+    from changeguard.commands.workflow import run_review
 
-    return run_event(ctx.obj, "reject", change_id, now, reason=reason)
+    return run_review(ctx.obj, "reject", change_id, now, revision=revision, digest=digest,
+                      reason=reason)
 
 
 def start(ctx: typer.Context, change_id: Id, now: WriterNow = None) -> int:

@@ -17,6 +17,7 @@ from changeguard.errors import RefusedError
 SHOW_FORMATS: tuple[Format, ...] = (*TEXT_JSON, Format.MARKDOWN)
 
 if TYPE_CHECKING:
+    from changeguard.changelog.binding import Binding
     from changeguard.changelog.store import Git
     from changeguard.model import GuardConfig
 
@@ -101,6 +102,51 @@ def run_event(g: Globals, kind: str, change_id: str, now: str | None, *,
     return run(g, now, lambda s: change_event(s, kind, change_id, comment=comment,
                                               reason=reason, verified=verified),
                writes=kind)
+
+
+def run_review(g: Globals, kind: str, change_id: str, now: str | None, *,
+               revision: int | None, digest: str | None, comment: str | None = None,
+               reason: str | None = None) -> int:
+    """approve/reject of exactly the revision the reviewer names, or (on a terminal) the one
+    shown and confirmed (SPEC §13)."""
+    from changeguard.changelog.binding import Binding, parse_digest
+    from changeguard.changelog.workflow import change_event
+
+    given = Binding(revision, parse_digest(digest))  # a malformed digest: exit 2 first
+
+    def act(s: Session) -> Outcome:
+        binding = given if given.given or not _on_terminal() else _confirm(s, kind, change_id)
+        if binding is None:
+            return Outcome(1, [], [f"{change_id}: not confirmed; nothing was recorded"])
+        return change_event(s, kind, change_id, comment=comment, reason=reason,
+                            binding=binding)
+
+    return run(g, now, act, writes=kind)
+
+
+def _on_terminal() -> bool:
+    """Ask only a person: stdin and stdout both terminals (SPEC §13)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _confirm(s: Session, kind: str, change_id: str) -> Binding | None:
+    """Show the reviewer's summary and ask; the binding to what was shown, or None for no."""
+    from changeguard.changelog.binding import Binding
+    from changeguard.changelog.workflow import show_json, show_text
+
+    data = show_json(s, change_id)
+    emit(show_text(s, data))
+    for line in tip_warnings(s):
+        print(line, file=sys.stderr)
+    revision = data["revision"]
+    digest = data["digest"]
+    assert isinstance(revision, int) and isinstance(digest, str)
+    # no emit(): the question stays on the line the answer is typed on
+    sys.stdout.write(f"{kind.capitalize()} revision {revision} of {change_id}? [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline().strip().lower()
+    # what was shown, by digest too: a re-submit before the answer is refused, not approved
+    return Binding(revision, digest) if answer in ("y", "yes") else None
 
 
 def run_freeze(g: Globals, reason: str, until: str | None, now: str | None) -> int:

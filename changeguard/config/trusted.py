@@ -34,6 +34,7 @@ DEFAULT_REMOTE = "origin"
 # How far `trust.branch` may redirect: main's config may name another branch, whose config
 # must then name itself.
 _HOPS = 2
+_HEADS = "ref: refs/heads/"
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,40 @@ def _files(git: Git, sha: str, packs: list[str], schemas: list[str]) -> list[tup
     return rows
 
 
+def head_branch(git: Git) -> str | None:
+    """The branch HEAD names, or None (detached, unreadable).
+
+    Read from the HEAD file, not by a git process: the hook's start-up budget (issue 17).
+    A reftable repository keeps a stub HEAD (`refs/heads/.invalid`); only then is git asked.
+    """
+    gd = Path(git.env["GIT_DIR"]) if "GIT_DIR" in git.env else git_dir_of(git.repo)
+    try:
+        text = (gd / "HEAD").read_text(encoding="utf-8").strip() if gd is not None else ""
+    except (OSError, UnicodeDecodeError):
+        return None
+    if text == _HEADS + ".invalid":
+        p = git.run("symbolic-ref", "-q", "HEAD", check=False)
+        text = "ref: " + p.stdout.decode("utf-8", "replace").strip() if p.returncode == 0 \
+            else ""
+    name = text[len(_HEADS):] if text.startswith(_HEADS) else ""
+    return name or None
+
+
+def untrusted_branch(git: Git, trusted: Trusted, cfg: LightConfig) -> str | None:
+    """HEAD's branch when it is not the trusted branch (SPEC §13 branch workflow), else None.
+
+    Strict (None) on the trusted branch, on a detached HEAD, and where the trusted revision
+    is HEAD itself (a repo whose trusted branch does not exist yet). Names compare
+    case-insensitively: on a case-insensitive file system `Main` is the ref file of `main`.
+    """
+    if trusted.sha is None or trusted.name == "HEAD":
+        return None
+    branch = head_branch(git)
+    if branch is None or branch.casefold() == cfg.trust_branch.casefold():
+        return None
+    return branch
+
+
 def working_tree_differs(repo: Path, t: Trusted) -> bool:
     """True when the working tree's config is not the trusted one (writers note it)."""
     p = repo / t.config_rel
@@ -274,5 +309,5 @@ def working_tree_differs(repo: Path, t: Trusted) -> bool:
 
 
 __all__ = ["ENV_REV", "Trusted", "config_rel", "find_trusted", "full_config",
-           "governance_refs", "governance_root", "light_config", "located", "root_of", "set_root",
-           "working_tree_differs"]
+           "governance_refs", "governance_root", "head_branch", "light_config", "located",
+           "root_of", "set_root", "untrusted_branch", "working_tree_differs"]

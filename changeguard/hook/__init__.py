@@ -97,7 +97,10 @@ def _coverage(git: Git, cfg: LightConfig, trusted: Trusted, guarded: list[Staged
                         f"log is believed: it does not verify at {log.problem}", s.path,
                         hint="run `changeguard log verify`; a forged or broken log covers "
                              "nothing") for s in guarded]
-    findings = check_coverage(git, log.cfg, guarded, now)
+    from changeguard.config.trusted import untrusted_branch
+
+    # SPEC §13: off the trusted branch, proposed content may wait for review (one HEAD read)
+    findings = check_coverage(git, log.cfg, guarded, now, untrusted_branch(git, trusted, cfg))
     if cfg.log_remote and any(f.severity is Severity.DENY for f in findings):
         from changeguard.changelog.freshness import sync_hint
         from changeguard.changelog.verified import common_dir

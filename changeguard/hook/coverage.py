@@ -88,8 +88,12 @@ def _json_object(raw: bytes | None) -> dict[str, object] | None:
 
 
 def check_coverage(git: Git, cfg: LightConfig, staged: list[Staged],
-                   now: datetime) -> list[Finding]:
-    """`guarded-path-coverage` for each staged guarded path (SPEC §5)."""
+                   now: datetime, branch: str | None = None) -> list[Finding]:
+    """`guarded-path-coverage` for each staged guarded path (SPEC §5).
+
+    `branch`: HEAD's branch when it is not the trusted branch (SPEC §13 branch workflow);
+    a change's proposed content is then accepted with a note of what it still needs.
+    """
     if not staged:
         return []
     log = read_log(git, cfg, [s.path for s in staged])
@@ -101,7 +105,7 @@ def check_coverage(git: Git, cfg: LightConfig, staged: list[Staged],
     frozen = active_freeze(cfg, tip_freezes(log.freeze), now)
     findings: list[Finding] = []
     for s in staged:
-        findings += judge_path(s, log, cfg, now, frozen, me)
+        findings += judge_path(s, log, cfg, now, frozen, me, branch)
     return findings
 
 
@@ -189,8 +193,14 @@ Problem = tuple[str, str]  # (kind, text): kind picks the hint, text goes in the
 
 
 def judge_path(s: Staged, log: LogView, cfg: LightConfig, now: datetime,
-               frozen: str | None, me: str | None = None) -> list[Finding]:
-    """Covered by some change (maybe a warning), or one deny finding saying what is missing."""
+               frozen: str | None, me: str | None = None,
+               branch: str | None = None) -> list[Finding]:
+    """Covered by some change (maybe a warning), or one deny finding saying what is missing.
+
+    On an untrusted `branch` (the hook only; the gate never passes one) content a change
+    proposes is accepted with a warning saying what it needs before it reaches the trusted
+    branch.
+    """
     candidates: list[tuple[str, list[Problem], dict[str, object]]] = []
     for cid in log.listed.get(s.path, []):
         state = log.states.get(cid)
@@ -203,7 +213,109 @@ def judge_path(s: Staged, log: LogView, cfg: LightConfig, now: datetime,
                                 f"proceeds during a freeze: {frozen}", s.path)]
             return []
         candidates.append((cid, problems, state))
+    if branch is not None:
+        note = branch_note(s, candidates, cfg, now, frozen, branch)
+        if note is not None:
+            return [note]
     return [_uncovered(s, candidates, cfg, me)]
+
+
+BRANCH_STATES = ("submitted", "approved")
+
+
+def branch_note(s: Staged, candidates: list[tuple[str, list[Problem], dict[str, object]]],
+                cfg: LightConfig, now: datetime, frozen: str | None,
+                branch: str) -> Finding | None:
+    """SPEC §13 branch workflow: the staged blob is the proposed content of a submitted or
+    approved change whose window has not closed, so it may wait on `branch` for review.
+
+    Nothing else is: content no change proposes, or that only a rejected, cancelled,
+    completed or expired change proposed, can never reach the trusted branch. A freeze does
+    not refuse a branch commit (nothing is deployed from a branch; the gate refuses the
+    merge while it lasts) but the note names it.
+    """
+    for cid, _problems, state in sorted(candidates, key=lambda c: c[0]):
+        paths = state.get("paths")
+        if state.get("state") not in BRANCH_STATES or not isinstance(paths, dict) \
+                or s.path not in paths or paths[s.path] != s.blob:
+            continue
+        window = state.get("window")
+        start = _time(window.get("start")) if isinstance(window, dict) else None
+        end = _time(window.get("end")) if isinstance(window, dict) else None
+        if start is None or end is None or now > end:
+            continue
+        needs = [*missing_approvals(state, cfg), f"its window {window_text(start, end)}"]
+        if frozen:
+            needs.append(f"the end of the freeze in force now ({frozen})")
+        what = "deletion" if s.blob is None else "content"
+        return Finding(RULE, Severity.WARN,
+                       f"{s.path}: proposed {what} of {cid} (revision "
+                       f"{state.get('revision', '?')}, {state.get('state')}): accepted on "
+                       f"branch {branch}; before it can reach {cfg.trust_branch} it needs "
+                       + " and ".join(needs), s.path,
+                       hint=_merge_hint(cfg.trust_branch, branch, start, end))
+    return None
+
+
+def _merge_hint(trusted: str, branch: str, start: datetime, end: datetime) -> str:
+    return (f"once approved, merge it into {trusted} with a merge commit made inside the "
+            f"window (`git merge --no-ff {branch}` during {window_text(start, end)}): the "
+            "gate judges every commit entering it at its committer time, and a fast-forward "
+            "would bring in this commit with its earlier time")
+
+
+def window_text(start: datetime, end: datetime) -> str:
+    """`2016-04-03 01:00–05:00 +08:00` (the end in the start's offset)."""
+    end = end.astimezone(start.tzinfo)
+    off = _offset(start)
+    if end.date() == start.date():
+        return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {off}"
+    return f"{start:%Y-%m-%d %H:%M}–{end:%Y-%m-%d %H:%M} {off}"
+
+
+def _offset(t: datetime) -> str:
+    delta = t.utcoffset()
+    minutes = int(delta.total_seconds() // 60) if delta is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02}:{abs(minutes) % 60:02}"
+
+
+def missing_approvals(state: dict[str, object], cfg: LightConfig) -> list[str]:
+    """Approvals the current revision still needs, each with who may give them, e.g.
+    `1 approval by dba (Dev, Ravi)`; from its recorded requirements and the trusted roster."""
+    roster = {m.email.lower(): m for m in cfg.reviewers}
+    author = str(state.get("author", "")).lower()
+    digest = state.get("digest")
+    valid = {str(a.get("actor", "")).lower() for a in _list(state.get("approvals"))
+             if isinstance(a, dict) and not a.get("stale") and a.get("digest") == digest}
+    valid = {a for a in valid if a in roster and a != author}
+    out: list[str] = []
+    for q in _list(state.get("requirements")):
+        if not isinstance(q, dict):
+            continue
+        n = q.get("min", 1)
+        more = max(n - len(valid), 0) if isinstance(n, int) and not isinstance(n, bool) else 0
+        roles = {r for r in _list(q.get("roles")) if isinstance(r, str)}
+        role_met = not roles or any(roles & set(roster[a].roles) for a in valid)
+        text = _need_text(more, roles, role_met, [
+            m for e, m in roster.items() if e not in valid and e != author
+            and (role_met or roles & set(m.roles))])
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def _need_text(more: int, roles: set[str], role_met: bool, who: list[Member]) -> str:
+    names = ", ".join(m.name or m.email for m in who[:5]) + (", ..." if len(who) > 5 else "")
+    people = f" ({names})" if names else " (nobody on the roster can give it)"
+    if not role_met:
+        by = " or ".join(sorted(roles))
+        if more > 1:
+            return f"{more} approvals, one of them by {by}{people}"
+        return f"1 approval by {by}{people}"
+    if more > 0:
+        return f"{more} approval{'s' if more > 1 else ''}{people}"
+    return ""
 
 
 def change_problems(state: dict[str, object], s: Staged, now: datetime,
@@ -216,7 +328,7 @@ def change_problems(state: dict[str, object], s: Staged, now: datetime,
     if start is None or end is None:
         problems.append(("window", "its window is unreadable"))
     elif now < start:
-        problems.append(("window", f"outside its window: opens {start.isoformat()}"))
+        problems.append(("opens", f"outside its window: opens {start.isoformat()}"))
     elif now > end:
         problems.append(("window", f"outside its window: closed {end.isoformat()}"))
     paths = state.get("paths")
@@ -247,7 +359,7 @@ def _state_problems(state: dict[str, object], when: datetime) -> list[Problem]:
         return [("approve", f"state is {st} but no approval of revision "
                             f"{state.get('revision', '?')} is recorded")]
     if when < approved:
-        return [("approve", f"approved only at {approved.isoformat()}, after this time")]
+        return [("early", f"approved only at {approved.isoformat()}, after this time")]
     return []
 
 
@@ -346,12 +458,26 @@ def _fix_hint(cid: str, kinds: list[str], state: dict[str, object], cfg: LightCo
                      f"{_approvers_text(cfg, {**state, 'approvals': []})}")
     elif "approve" in kinds:
         steps.append(f"get `changeguard approve {cid}`{_approvers_text(cfg, state)}")
-    if "window" in kinds:
+    if "early" in kinds or "opens" in kinds:
+        steps.append(_early_hint(state, cfg))
+    elif "window" in kinds:
         steps.append("commit inside the change's window (or submit a revision with a new one)")
     if "frozen" in kinds:
         steps.append("wait for the freeze to end or `changeguard unfreeze`; only emergency "
                      "changes may proceed")
     return "; ".join(steps)
+
+
+def _early_hint(state: dict[str, object], cfg: LightConfig) -> str:
+    """Content committed before the approval or the window (a branch's, SPEC §13)."""
+    window = state.get("window")
+    start = _time(window.get("start")) if isinstance(window, dict) else None
+    end = _time(window.get("end")) if isinstance(window, dict) else None
+    when = f" {window_text(start, end)}" if start is not None and end is not None else ""
+    return (f"commit inside the change's window{when}, after its approval; content committed "
+            f"earlier (on a branch) enters {cfg.trust_branch} only with a merge commit made "
+            "inside the window (`git merge --no-ff BRANCH`): the gate judges every commit "
+            "entering it at its committer time, and a fast-forward keeps the earlier one")
 
 
 def needed_roles(state: dict[str, object], cfg: LightConfig) -> set[str]:

@@ -38,7 +38,7 @@ FINAL = {1: "submitted", 2: "approved", 3: "in_progress", 4: "completed"}
 def _calls(cid: str, n: int) -> list[tuple[str, list[str]]]:
     """The first `n` lifecycle events of one change, each with its actor."""
     full = [(AUTHOR, ["submit", plan_path(cid), "--now", NOW]),
-            (DBA, ["approve", cid, "--now", NOW]),
+            (DBA, ["approve", cid, "--revision", "1", "--now", NOW]),
             (AUTHOR, ["start", cid, "--now", IN_WINDOW]),
             (AUTHOR, ["complete", cid, "--now", IN_WINDOW])]
     return full[:n]

@@ -27,7 +27,7 @@ COMMANDS: dict[str, list[str]] = {
     "check-all": ["check", "--all"],
     "check-file": ["check", "native/pair.topology.yaml"],
     "submit": ["submit", PLAN, "--now", NOW],
-    "approve": ["approve", "CHG-2016-0403-storage", "--now", NOW],
+    "approve": ["approve", "CHG-2016-0403-storage", "--revision", "1", "--now", NOW],
     "windows": ["windows", "--from", NOW],
     "freeze": ["freeze", "--reason", "x", "--now", NOW],
 }

@@ -58,7 +58,7 @@ def r(tmp_path: Path, git_env: dict[str, str]) -> Path:
 # --- git itself missing or unusable -------------------------------------------------------
 
 @pytest.mark.parametrize("args", [
-    ("submit", plan_path(), "--now", NOW), ("approve", PLAN_ID, "--now", NOW),
+    ("submit", plan_path(), "--now", NOW), ("approve", PLAN_ID, "--revision", "1", "--now", NOW),
     ("log", "verify"), ("list",), ("show", PLAN_ID), ("log", "sync"),
     ("freeze", "--reason", "x", "--now", NOW)], ids=lambda a: "-".join(a[:2]))
 def test_git_missing_from_path(r: Path, tmp_path: Path, git_env: dict[str, str],
@@ -101,7 +101,7 @@ def test_detached_head(r: Path, git_env: dict[str, str]) -> None:
     git(r, "checkout", "-q", "--detach")
     head = git(r, "rev-parse", "HEAD")
     assert cli(r, git_env, "submit", plan_path(), "--now", NOW).code == 0
-    assert cli(r, git_env, "approve", PLAN_ID, "--now", NOW, email=DBA).code == 0
+    assert cli(r, git_env, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email=DBA).code == 0
     assert events(r) == [f"submit {PLAN_ID}", f"approve {PLAN_ID}"]
     assert verified(r, git_env)["ok"]
     assert git(r, "rev-parse", "HEAD") == head
@@ -114,7 +114,7 @@ def test_shallow_clone(tmp_path: Path, git_env: dict[str, str], r: Path) -> None
         git(r, "add", "-A")
         git(r, "commit", "-q", "-m", f"c{i}")
     assert cli(r, git_env, "submit", plan_path(), "--now", NOW).code == 0
-    assert cli(r, git_env, "approve", PLAN_ID, "--now", NOW, email=DBA).code == 0
+    assert cli(r, git_env, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email=DBA).code == 0
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{r}", str(shallow))
     other = "CHG-2016-0410-shallow"
@@ -143,7 +143,7 @@ NO_ROOT_OVERRIDE = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-f
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
 @pytest.mark.parametrize("scope", ["whole .git", "refs only"])
 @pytest.mark.parametrize("args", [("submit", plan_path(), "--now", NOW),
-                                  ("approve", PLAN_ID, "--now", NOW),
+                                  ("approve", PLAN_ID, "--revision", "1", "--now", NOW),
                                   ("freeze", "--reason", "x", "--now", NOW)],
                          ids=lambda a: a[0])
 def test_read_only_git_dir(r: Path, git_env: dict[str, str], scope: str,
@@ -211,10 +211,11 @@ def test_clock_skew_between_clones(tmp_path: Path, git_env: dict[str, str]) -> N
     assert cli(a, git_env, "submit", plan_path(), "--now", NOW).code == 0
     assert cli(b, git_env, "log", "sync").code == 0
     behind = "2016-03-25T10:00:00+08:00"
-    m = cli(b, git_env, "approve", PLAN_ID, "--comment", "skewed", "--now", behind, email=DBA)
+    m = cli(b, git_env, "approve", PLAN_ID, "--revision", "1", "--comment", "skewed", "--now",
+            behind, email=DBA)
     assert m.code == 0, m.err
     still_behind = "2016-03-25T09:00:00+08:00"
-    assert cli(b, git_env, "approve", PLAN_ID, "--now", still_behind,
+    assert cli(b, git_env, "approve", PLAN_ID, "--revision", "1", "--now", still_behind,
                email="ravi@example.org").code in (0, 1)
     assert cli(a, git_env, "log", "sync").code == 0
     assert events(a)[:2] == [f"submit {PLAN_ID}", f"approve {PLAN_ID}"]

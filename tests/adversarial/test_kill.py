@@ -51,8 +51,9 @@ def _id_args(*rest: str) -> Callable[[str], list[str]]:
 
 VICTIMS = {
     "submit": Victim("submit", (), lambda cid: [plan_path(cid), "--now", NOW], "ana@example.org"),
-    "approve": Victim("approve", ("submit",), _id_args("--now", NOW), DBA),
-    "reject": Victim("reject", ("submit",), _id_args("--reason", "no", "--now", NOW), DBA),
+    "approve": Victim("approve", ("submit",), _id_args("--revision", "1", "--now", NOW), DBA),
+    "reject": Victim("reject", ("submit",), _id_args("--revision", "1", "--reason", "no",
+                                                         "--now", NOW), DBA),
     "cancel": Victim("cancel", ("submit",), _id_args("--reason", "drop", "--now", NOW),
                      "ana@example.org"),
     "start": Victim("start", ("submit", "approve"), _id_args("--now", IN_WINDOW),
@@ -69,7 +70,7 @@ VICTIMS = {
 
 _PREP: dict[str, Callable[[str], tuple[list[str], str]]] = {
     "submit": lambda cid: (["submit", plan_path(cid), "--now", NOW], "ana@example.org"),
-    "approve": lambda cid: (["approve", cid, "--now", NOW], CAB),
+    "approve": lambda cid: (["approve", cid, "--revision", "1", "--now", NOW], CAB),
     "start": lambda cid: (["start", cid, "--now", IN_WINDOW], "ana@example.org"),
     "complete": lambda cid: (["complete", cid, "--now", LATE], "ana@example.org"),
     "freeze": lambda cid: (["freeze", "--reason", cid, "--now", NOW], CAB),

@@ -215,7 +215,8 @@ def test_policy_denial_is_exit_1_and_writes_nothing(cfg_repo: Path, git_env: dic
 
 BAD_IDS = ["../etc/passwd", "CHG-1/x", "/etc/passwd", "CHG-1\\x", "..", "CHG-1\nx", ""]
 ID_COMMANDS: dict[str, list[str]] = {
-    "approve": [], "reject": ["--reason", "r"], "start": [], "complete": [],
+    "approve": ["--revision", "1"], "reject": ["--revision", "1", "--reason",
+                                               "r"], "start": [], "complete": [],
     "rollback": ["--reason", "r"], "cancel": ["--reason", "r"], "review": ["--comment", "c"],
     "show": [],
 }

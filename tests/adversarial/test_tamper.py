@@ -24,7 +24,8 @@ PLAN_BLOB = f"{change_dir(PLAN_ID)}/plan.yaml"
 def r(tmp_path: Path, git_env: dict[str, str], cg: Cg) -> Path:
     repo = make_repo(tmp_path / "cfg")
     assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     return repo
 
 

@@ -41,7 +41,8 @@ def test_eight_concurrent_approvals_all_land_once(tmp_path: Path, git_env: dict[
                                                   cg: Cg) -> None:
     r = make_repo(tmp_path / "cfg", config(reviewers=_roster()))
     assert cg(r, "submit", plan_path(), "--now", NOW).code == 0
-    procs = [spawn(r, "approve", PLAN_ID, "--now", NOW, email=e) for e in APPROVERS]
+    procs = [spawn(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+                   email=e) for e in APPROVERS]
     results = [(p.wait(timeout=60), p.communicate()) for p in procs]
     assert all(code == 0 for code, _ in results), results
     data = show(cg, r)

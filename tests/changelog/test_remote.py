@@ -42,8 +42,9 @@ def test_two_clones_writing_at_once_both_land(tmp_path: Path, git_env: dict[str,
     others = ["CHG-2016-0410-b1", "CHG-2016-0410-b2"]
     for i, other in enumerate(others):
         write_plan(b, plan(id=other, services=[f"svc-{i}"], changes=[{"path": f"db/{i}"}]))
-    procs = [spawn(a, "approve", PLAN_ID, "--now", NOW, email="dev@example.org"),
-             spawn(a, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org"),
+    procs = [spawn(a, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org"),
+             spawn(a, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+                   email="ravi@example.org"),
              *(spawn(b, "submit", plan_path(o), "--now", NOW) for o in others)]
     for p in procs:
         _, err = p.communicate(timeout=60)
@@ -66,7 +67,7 @@ def test_offline_write_is_kept_and_synced_later(tmp_path: Path, git_env: dict[st
     assert cg(a, "submit", plan_path(), "--now", NOW).code == 0
     git(b, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
     git(b, "fetch", "-q", str(bare), f"+{REF}:{REF}")
-    res = cg(b, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    res = cg(b, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org")
     assert res.code == 0 and "unreachable" in res.err
     assert git(bare, "rev-list", "--count", REF).strip() == "1"
     git(b, "remote", "set-url", "origin", str(bare))
@@ -88,7 +89,8 @@ def test_replayed_event_that_became_illegal_is_refused(tmp_path: Path, git_env: 
     assert cg(a, "submit", plan_path(), "--now", NOW).code == 0
     assert cg(b, "log", "sync").code == 0
     git(b, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
-    assert cg(b, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(b, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     git(b, "remote", "set-url", "origin", str(bare))
     assert cg(a, "cancel", PLAN_ID, "--reason", "abandoned", "--now", NOW).code == 0
     res = cg(b, "log", "sync")

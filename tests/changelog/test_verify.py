@@ -68,7 +68,8 @@ def test_state_edited_without_event(r: Path, cg: Cg) -> None:
 
 
 def test_state_edited_under_a_real_event(r: Path, cg: Cg) -> None:
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     msg = git(r, "log", "-1", "--format=%B", REF)
     state = json.loads(git(r, "show", f"{REF}:{STATE}"))
     state["approvals"].append(dict(state["approvals"][0], actor="ravi@example.org"))
@@ -82,7 +83,8 @@ def test_state_edited_under_a_real_event(r: Path, cg: Cg) -> None:
 
 
 def test_forged_author(r: Path, cg: Cg) -> None:
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     tip = git(r, "rev-parse", REF).strip()
     tree = git(r, "rev-parse", f"{tip}^{{tree}}").strip()
     msg = git(r, "log", "-1", "--format=%B", tip)
@@ -97,7 +99,8 @@ def test_forged_author(r: Path, cg: Cg) -> None:
 
 
 def test_rewritten_history(r: Path, cg: Cg) -> None:
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     dropped = git(r, "rev-parse", REF).strip()
     git(r, "update-ref", REF, f"{REF}~1")  # silently remove the approval
     rep = verify(cg, r)
@@ -108,7 +111,8 @@ def test_rewritten_history(r: Path, cg: Cg) -> None:
 
 def test_illegal_transition_in_history(r: Path, cg: Cg) -> None:
     # a well-formed approve event by the plan's own author, written with plain git
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     msg = git(r, "log", "-1", "--format=%B", REF).replace("dev@example.org", "ana@example.org")
     files = {STATE: git(r, "show", f"{REF}:{STATE}").replace(
         "dev@example.org", "ana@example.org").encode()}
@@ -162,11 +166,12 @@ def test_require_signed(tmp_path: Path, git_env: dict[str, str], cg: Cg,
     _use_key(monkeypatch, ana_key)
     assert cg(r, "submit", plan_path(), "--now", NOW).code == 0
     _use_key(monkeypatch, None)
-    res = cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    res = cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org")
     assert res.code == 1 and "could not be signed" in res.err  # refused, nothing written
     assert git(r, "rev-list", "--count", REF).strip() == "1"
     _use_key(monkeypatch, dev_key)
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     assert verify(cg, r) == {"ok": True, "events": 2, "problems": []}
     # ravi acts but signs with dev's key: refused before the ref moves (SPEC §12) ...
     _use_key(monkeypatch, dev_key)
@@ -207,7 +212,8 @@ def test_require_signed(tmp_path: Path, git_env: dict[str, str], cg: Cg,
 
 
 def test_list_summary_edited_under_a_real_event(r: Path, cg: Cg) -> None:
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     msg = git(r, "log", "-1", "--format=%B", REF)
     shard = next(p for p in git(r, "ls-tree", "-r", "--name-only", REF).split()
                  if p.startswith("list/"))

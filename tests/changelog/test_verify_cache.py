@@ -102,3 +102,27 @@ def test_attack_poisoned_cache_is_not_believed_by_the_gate(r: Path, cg: Cg) -> N
     res = cg(r, "check", "--range", "HEAD~1..HEAD", "--now", NOW)
     assert res.code == 1, res.out + res.err
     assert bad in res.err and "does not verify" in res.err
+
+
+def test_resumed_replay_finds_conflicts_in_the_verified_tip(r: Path) -> None:
+    """Re-verification reads only what new events touch: the conflict candidates of a new
+    submit come from the verified tip's indexes and list rows, not from a full replay."""
+    from changeguard.changelog.store import Git
+    from changeguard.changelog.verify import Replay
+
+    log = Git(r)
+    try:
+        base = git(r, "rev-parse", REF).strip()
+        replay = Replay.resume(log, load_config(r), base)
+        a = replay.changes["CHG-2016-0403-storage"]
+        b = dict(a, id="CHG-2016-0403-other")
+        assert [c["id"] for c in replay.candidates(b)] == [a["id"]]  # type: ignore[arg-type]
+        later = dict(b, window={"start": "2016-04-10T01:00:00+08:00",
+                                "end": "2016-04-10T05:00:00+08:00"})
+        assert replay.candidates(later) == []  # type: ignore[arg-type]
+        other_path = dict(b, paths={"db/elsewhere.yaml": None}, services=["x"])
+        assert replay.candidates(other_path) == []  # type: ignore[arg-type]
+        replay.put(dict(a, state="cancelled"))  # type: ignore[arg-type]
+        assert replay.candidates(b) == []  # type: ignore[arg-type]
+    finally:
+        log.close()

@@ -41,7 +41,7 @@ def _submitted(cg: Cg, r: Path) -> None:
 
 def test_happy_path_and_json_shapes(cg: Cg, r: Path) -> None:
     _submitted(cg, r)
-    assert cg(r, "approve", PLAN_ID, "--comment", "ok", "--now", NOW,
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--comment", "ok", "--now", NOW,
               email="dev@example.org").code == 0
     assert cg(r, "start", PLAN_ID, "--now", IN_WINDOW).code == 0
     res = cg(r, "complete", PLAN_ID, "--verified", "lag < 5s", "--now", IN_WINDOW)
@@ -83,7 +83,7 @@ def test_trailers_on_every_event(cg: Cg, r: Path) -> None:
 def test_self_approval_refused_and_nothing_recorded(cg: Cg, r: Path) -> None:
     _submitted(cg, r)
     before = git(r, "rev-parse", "changeguard/log")
-    res = cg(r, "approve", PLAN_ID, "--now", NOW, email="ana@example.org")
+    res = cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="ana@example.org")
     assert res.code == 1 and "author" in res.err
     assert git(r, "rev-parse", "changeguard/log") == before
 
@@ -91,7 +91,7 @@ def test_self_approval_refused_and_nothing_recorded(cg: Cg, r: Path) -> None:
 def test_non_roster_approver_refused(cg: Cg, r: Path) -> None:
     _submitted(cg, r)
     before = git(r, "rev-parse", "changeguard/log")
-    res = cg(r, "approve", PLAN_ID, "--now", NOW, email="mallory@example.org")
+    res = cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="mallory@example.org")
     assert res.code == 1 and "not on the reviewer roster" in res.err
     assert git(r, "rev-parse", "changeguard/log") == before
 
@@ -99,11 +99,12 @@ def test_non_roster_approver_refused(cg: Cg, r: Path) -> None:
 def test_missing_role_is_recorded_but_does_not_approve(cg: Cg, r: Path) -> None:
     write_plan(r, plan(risk="high"))
     _submitted(cg, r)
-    res = cg(r, "approve", PLAN_ID, "--now", NOW, email="chen@example.org")
+    res = cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="chen@example.org")
     assert res.code == 0 and "state submitted" in res.out
     assert "dba" in res.out and "dev@example.org" in res.out and "ravi@example.org" in res.out
     assert cg(r, "start", PLAN_ID, "--now", IN_WINDOW).code == 1
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     assert show(cg, r)["state"] == "approved"
     assert verify(cg, r)["ok"]
 
@@ -111,15 +112,17 @@ def test_missing_role_is_recorded_but_does_not_approve(cg: Cg, r: Path) -> None:
 def test_duplicate_approval_refused(cg: Cg, r: Path) -> None:
     write_plan(r, plan(risk="high"))
     _submitted(cg, r)
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
-    res = cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
+    res = cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org")
     assert res.code == 1 and "already approved" in res.err
     assert show(cg, r)["state"] == "submitted"  # one person cannot be both approvers
 
 
 def test_resubmit_makes_approvals_stale(cg: Cg, r: Path) -> None:
     _submitted(cg, r)
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     same = cg(r, "submit", plan_path(), "--now", NOW)
     assert same.code == 0 and "unchanged" in same.out
     write_plan(r, plan(title="Improve storage, take two"))
@@ -130,7 +133,8 @@ def test_resubmit_makes_approvals_stale(cg: Cg, r: Path) -> None:
     assert [a["stale"] for a in data["approvals"]] == [True]
     assert data["approvals"][0]["digest"] != data["digest"]
     assert cg(r, "start", PLAN_ID, "--now", IN_WINDOW).code == 1
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", PLAN_ID, "--revision", "2", "--now", NOW,
+              email="dev@example.org").code == 0
     assert show(cg, r)["state"] == "approved"
     assert verify(cg, r)["ok"]
 
@@ -144,10 +148,11 @@ def test_changed_proposed_file_is_a_new_revision(cg: Cg, r: Path) -> None:
 
 def test_reject_then_resubmit(cg: Cg, r: Path) -> None:
     _submitted(cg, r)
-    res = cg(r, "reject", PLAN_ID, "--reason", "no evidence", "--now", NOW,
+    res = cg(r, "reject", PLAN_ID, "--revision", "1", "--reason", "no evidence", "--now", NOW,
              email="dev@example.org")
     assert res.code == 0 and "rejected" in res.out
-    assert cg(r, "approve", PLAN_ID, "--now", NOW, email="ravi@example.org").code == 1
+    assert cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="ravi@example.org").code == 1
     assert cg(r, "submit", plan_path(), "--now", NOW).code == 1  # same plan: still rejected
     write_plan(r, plan(description="with evidence"))
     assert cg(r, "submit", plan_path(), "--now", NOW).code == 0
@@ -159,7 +164,7 @@ def test_reject_then_resubmit(cg: Cg, r: Path) -> None:
 
 def test_start_outside_window_refused(cg: Cg, r: Path) -> None:
     _submitted(cg, r)
-    cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org")
     res = cg(r, "start", PLAN_ID, "--now", "2016-04-03T06:00:00+08:00")
     assert res.code == 1 and "inside its window" in res.err
     assert show(cg, r)["state"] == "approved"
@@ -178,13 +183,14 @@ def test_only_author_may_submit(cg: Cg, r: Path) -> None:
 
 
 def test_unknown_change_and_bad_id(cg: Cg, r: Path) -> None:
-    assert cg(r, "approve", "CHG-nope", "--now", NOW, email="dev@example.org").code == 1
+    assert cg(r, "approve", "CHG-nope", "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 1
     assert cg(r, "show", "../etc", "--now", NOW).code == 2
 
 
 def test_freeze_blocks_start_except_emergency(cg: Cg, r: Path) -> None:
     _submitted(cg, r)
-    cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org")
     denied = cg(r, "freeze", "--reason", "incident", "--now", NOW, email="ana@example.org")
     assert denied.code == 1 and "ravi@example.org" in denied.err
     assert cg(r, "freeze", "--reason", "incident", "--now", NOW, email="chen@example.org").code == 0
@@ -197,7 +203,7 @@ def test_freeze_blocks_start_except_emergency(cg: Cg, r: Path) -> None:
 
 def test_freeze_until_expires(cg: Cg, r: Path) -> None:
     _submitted(cg, r)
-    cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org")
     assert cg(r, "freeze", "--reason", "x", "--until", "2016-04-03T01:30:00+08:00",
               "--now", NOW, email="ravi@example.org").code == 0
     assert cg(r, "start", PLAN_ID, "--now", "2016-04-03T01:10:00+08:00").code == 1
@@ -210,9 +216,10 @@ def test_emergency_path_and_overdue_review(cg: Cg, r: Path) -> None:
                        window={"start": "2016-03-27T11:00:00+08:00",
                                "end": "2016-03-27T15:00:00+08:00"}))
     assert cg(r, "submit", plan_path(eid), "--now", NOW).code == 0
-    assert cg(r, "approve", eid, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", eid, "--revision", "1", "--now", NOW, email="dev@example.org").code == 0
     assert show(cg, r, eid)["state"] == "submitted"  # needs role cab
-    assert cg(r, "approve", eid, "--now", NOW, email="chen@example.org").code == 0
+    assert cg(r, "approve", eid, "--revision", "1", "--now", NOW,
+              email="chen@example.org").code == 0
     assert cg(r, "freeze", "--reason", "incident", "--now", NOW, email="ravi@example.org").code == 0
     assert cg(r, "start", eid, "--now", NOW).code == 0  # any time, even frozen
     assert cg(r, "complete", eid, "--now", "2016-03-27T12:00:00+08:00").code == 0
@@ -248,7 +255,7 @@ def test_conflicting_changes_at_submit_and_waiver(cg: Cg, r: Path) -> None:
 
 def test_cli_subprocess_identity_from_env(run_cli: RunCli, r: Path) -> None:
     assert run_cli("submit", plan_path(), "--now", NOW, cwd=r).code == 0
-    res = run_cli("approve", PLAN_ID, "--now", NOW, cwd=r,
+    res = run_cli("approve", PLAN_ID, "--revision", "1", "--now", NOW, cwd=r,
                   env={"GIT_AUTHOR_EMAIL": "dev@example.org", "GIT_INDEX_FILE": "/nonexistent"})
     assert res.code == 0, res.err
     assert "Changeguard-Actor: dev@example.org" in git(r, "log", "-1", "--format=%B",
@@ -281,7 +288,7 @@ def test_lifecycle_refusals_and_rollback(cg: Cg, r: Path) -> None:
     assert cg(r, "complete", PLAN_ID, "--now", IN_WINDOW).code == 1  # not started
     assert cg(r, "cancel", PLAN_ID, "--reason", "x", "--now", NOW,
               email="mallory@example.org").code == 1  # neither author nor roster
-    cg(r, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    cg(r, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org")
     assert cg(r, "start", PLAN_ID, "--now", IN_WINDOW, email="chen@example.org").code == 0
     res = cg(r, "rollback", PLAN_ID, "--reason", "lag > 60s", "--now", IN_WINDOW)
     assert res.code == 0 and "rolled_back" in res.out

@@ -42,7 +42,8 @@ def gated(repo: Path, git_env: dict[str, str], run_cli: RunCli) -> tuple[Path, s
     (repo / "db" / "apac.topology.yaml").write_text(TOPO.replace("host: h2", "host: h2b"))
     r = run_cli("submit", "changes/p.yaml", "--now", "2016-03-27T10:00:00+08:00", cwd=repo)
     assert r.code == 0, r.err
-    r = run_cli("approve", "CHG-2016-0403-storage", "--now", "2016-03-28T10:00:00+08:00",
+    r = run_cli("approve", "CHG-2016-0403-storage", "--revision", "1", "--now",
+                "2016-03-28T10:00:00+08:00",
                 cwd=repo, env={"GIT_AUTHOR_EMAIL": "dev@example.org"})
     assert r.code == 0, r.err
     return repo, base

@@ -670,7 +670,8 @@ def test_submit_approve_then_commit(repo: Path, run_cli: RunCli) -> None:
     assert p.returncode == 1 and f"{PLAN_ID} (state is submitted, not approved)" in p.stderr
     assert "Dev <dev@example.org>, Ravi <ravi@example.org>" in p.stderr  # the dba holders
     for who in ("dev@example.org", "ravi@example.org"):
-        r = run_cli("approve", PLAN_ID, "--now", "2016-03-31T10:00:00+08:00", cwd=repo,
+        r = run_cli("approve", PLAN_ID, "--revision", "1", "--now", "2016-03-31T10:00:00+08:00",
+                    cwd=repo,
                     env={"GIT_AUTHOR_EMAIL": who})
         assert r.code == 0, r.err
     p = commit(repo, now="2016-04-03T06:30:00+08:00")

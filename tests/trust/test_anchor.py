@@ -115,7 +115,7 @@ def test_attack_forged_state_approval_fools_no_hook(
     # (the forgery is undone and forgotten: a ref moved back is itself a problem otherwise)
     git(repo, "update-ref", REF, f"{forged}~1", forged)
     git(repo, "reflog", "expire", "--expire=now", "--all")
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW,
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
               email="dev@example.org").code == 0
     p = _commit(repo)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -129,12 +129,12 @@ def test_incremental_verification_is_the_full_one_from_a_verified_tip(
     assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
     base = git(repo, "rev-parse", REF).strip()
     for who in ("dev@example.org", "ravi@example.org"):
-        assert cg(repo, "approve", PLAN_ID, "--now", NOW, email=who).code == 0
+        assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email=who).code == 0
     log = LogGit(repo)
     try:
         cfg = load_config(repo)
         full, inc = verify_log(log, cfg), verify_log(log, cfg, since=base)
-        assert full.ok and inc.ok and (full.events, inc.events) == (3, 2)
+        assert full.ok and inc.ok and (full.events, inc.events) == (3, 3)  # all counted
         forged = _forge_approval(repo)  # a state no event explains, after the verified base
         full, inc = verify_log(log, cfg), verify_log(log, cfg, since=base)
     finally:
@@ -170,7 +170,7 @@ def test_attack_dropped_log_events_visible_to_fresh_clone(
     (work / GUARDED).write_text("proposed: 2\n")
     assert cg(work, "submit", plan_path(), "--now", NOW).code == 0
     before = git(bare, "rev-parse", REF).strip()
-    assert cg(work, "approve", PLAN_ID, "--now", NOW,
+    assert cg(work, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
               email="dev@example.org").code == 0
     approved = git(bare, "rev-parse", REF).strip()
     _install(work)
@@ -203,7 +203,7 @@ def test_attack_deleted_log_visible_to_fresh_clone(
     bare, work = _shared(tmp_path)
     (work / GUARDED).write_text("proposed: 2\n")
     assert cg(work, "submit", plan_path(), "--now", NOW).code == 0
-    assert cg(work, "approve", PLAN_ID, "--now", NOW,
+    assert cg(work, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
               email="dev@example.org").code == 0
     _install(work)
     _stage_proposed(work)
@@ -255,7 +255,7 @@ def test_anchor_never_names_a_local_event_the_remote_lacks(
     pushed = git(bare, "rev-parse", REF).strip()
     moved = tmp_path / "away.git"
     bare.rename(moved)  # the remote is unreachable: the approval stays local
-    r = cg(work, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    r = cg(work, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org")
     assert r.code == 0 and "unreachable" in r.err, r.err
     local = git(work, "rev-parse", REF).strip()
     assert local != pushed

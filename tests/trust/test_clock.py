@@ -104,7 +104,8 @@ def _forge(tmp_path: Path, repo: Path, run_cli: RunCli, args: list[str], at: str
 def _submitted(run_cli: RunCli, repo: Path) -> None:
     """A real-clock submit and a dba approval: the change is approved, at the wall clock."""
     assert run_cli("submit", f"changes/{PLAN_ID}.yaml", cwd=repo).code == 0
-    assert run_cli("approve", PLAN_ID, cwd=repo, env=_as("dev@example.org")).code == 0
+    assert run_cli("approve", PLAN_ID, "--revision", "1", cwd=repo,
+                   env=_as("dev@example.org")).code == 0
 
 
 # --------------------------------------------------------------- writers refuse --now
@@ -144,7 +145,8 @@ def test_attack_every_writer_refuses_now_under_a_real_clock(tmp_path: Path,
     _submitted(run_cli, repo)
     before = _tip(repo)
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    for args in (["approve", PLAN_ID], ["reject", PLAN_ID, "--reason", "no"],
+    for args in (["approve", PLAN_ID, "--revision", "1"], ["reject", PLAN_ID, "--revision", "1",
+                                                           "--reason", "no"],
                  ["complete", PLAN_ID], ["rollback", PLAN_ID, "--reason", "x"],
                  ["cancel", PLAN_ID, "--reason", "x"],
                  ["review", PLAN_ID, "--comment", "ok"], ["freeze", "--reason", "incident"],
@@ -215,7 +217,7 @@ def test_attack_event_time_far_from_its_committer_time(tmp_path: Path,
     _submitted(run_cli, repo)
     wall = datetime.now(UTC)
     # honest git stamps the commit now; the event claims it was given an hour from now
-    forged = _forge(tmp_path, repo, run_cli, ["approve", PLAN_ID],
+    forged = _forge(tmp_path, repo, run_cli, ["approve", PLAN_ID, "--revision", "1"],
                     at=(wall + timedelta(hours=1)).isoformat(timespec="seconds"),
                     committed=wall.isoformat(timespec="seconds"), email="ravi@example.org")
     got = _problems(_verify(run_cli, repo), forged)
@@ -230,7 +232,7 @@ def test_attack_backdated_event_with_a_matching_committer_date(tmp_path: Path,
     _submitted(run_cli, repo)
     # a day earlier, and GIT_COMMITTER_DATE says so too: only the log order gives it away
     day_ago = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
-    forged = _forge(tmp_path, repo, run_cli, ["approve", PLAN_ID],
+    forged = _forge(tmp_path, repo, run_cli, ["approve", PLAN_ID, "--revision", "1"],
                     at=day_ago, committed=day_ago, email="ravi@example.org")
     got = _problems(_verify(run_cli, repo), forged)
     assert any("earlier than the previous event's" in m for m in got), got
@@ -253,7 +255,7 @@ def test_attack_simulated_trailer_under_a_real_clock(tmp_path: Path, run_cli: Ru
     _submitted(run_cli, repo)
     # the trailer would exempt a made-up time from the committer-time check
     wall = datetime.now(UTC)
-    forged = _forge(tmp_path, repo, run_cli, ["approve", PLAN_ID],
+    forged = _forge(tmp_path, repo, run_cli, ["approve", PLAN_ID, "--revision", "1"],
                     at=(wall + timedelta(hours=3)).isoformat(timespec="seconds"),
                     committed=wall.isoformat(timespec="seconds"), email="ravi@example.org",
                     keep_trailer=True)
@@ -287,7 +289,8 @@ def test_writer_refuses_to_land_before_the_log_tip(tmp_path: Path, run_cli: RunC
     repo, _ = _real_repo(tmp_path / "cfg")
     _submitted(run_cli, repo)
     ahead = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="seconds")
-    forged = _forge(tmp_path, repo, run_cli, ["approve", PLAN_ID], at=ahead, committed=ahead,
+    forged = _forge(tmp_path, repo, run_cli, ["approve", PLAN_ID, "--revision", "1"], at=ahead,
+                    committed=ahead,
                     email="ravi@example.org")
     res = run_cli("cancel", PLAN_ID, "--reason", "x", cwd=repo)
     assert res.code == 1 and "earlier than the previous event's" in res.err, res.err
@@ -301,6 +304,6 @@ def test_simulated_times_are_exempt_from_the_order_check(tmp_path: Path,
     repo = make_repo(tmp_path / "cfg")
     assert run_cli("submit", f"changes/{PLAN_ID}.yaml", "--now", NOW, cwd=repo).code == 0
     early = (datetime.fromisoformat(NOW) - timedelta(days=1)).isoformat()
-    assert run_cli("approve", PLAN_ID, "--now", early, cwd=repo,
+    assert run_cli("approve", PLAN_ID, "--revision", "1", "--now", early, cwd=repo,
                    env=_as("dev@example.org")).code == 0
     assert _verify(run_cli, repo)["ok"]

@@ -54,7 +54,7 @@ def _approved(cg: Cg, repo: Path, content: str, *, change: str = PLAN_ID,
     (repo / TOPO).write_text(content)
     r = cg(repo, "submit", plan_path(change), "--now", submit_at)
     assert r.code == 0, r.err
-    r = cg(repo, "approve", change, "--now", approve_at, email="dev@example.org")
+    r = cg(repo, "approve", change, "--revision", "1", "--now", approve_at, email="dev@example.org")
     assert r.code == 0, r.err
 
 

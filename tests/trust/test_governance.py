@@ -96,7 +96,7 @@ def test_attack_reviewer_added_by_the_change_cannot_approve_it(
     assert res.code == 0, res.err
     assert "approvals-governance" in res.out
     # zed is on the roster the change proposes, not on the trusted one
-    res = cg(repo, "approve", GOV_ID, "--now", NOW, email=ZED)
+    res = cg(repo, "approve", GOV_ID, "--revision", "1", "--now", NOW, email=ZED)
     assert res.code == 1 and "roster" in res.err
     assert [a["actor"] for a in _state(cg, repo, GOV_ID)["approvals"]] == []
     assert verify(cg, repo)["ok"]
@@ -108,14 +108,16 @@ def test_attack_roster_edit_needs_two_trusted_approvals(
     rel = _gov_plan(repo)
     assert cg(repo, "submit", rel, "--now", NOW).code == 0
     # a medium-risk change needs one approval, but a governance change two, not the author's
-    assert cg(repo, "approve", GOV_ID, "--now", NOW).code == 1
-    assert cg(repo, "approve", GOV_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(repo, "approve", GOV_ID, "--revision", "1", "--now", NOW).code == 1
+    assert cg(repo, "approve", GOV_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     state = _state(cg, repo, GOV_ID)
     assert state["state"] == "submitted"
     text = cg(repo, "show", GOV_ID).out
     assert "approvals-governance: needs 1 more approval(s)" in text
     assert cg(repo, "start", GOV_ID, "--now", IN_WINDOW).code == 1
-    assert cg(repo, "approve", GOV_ID, "--now", NOW, email="chen@example.org").code == 0
+    assert cg(repo, "approve", GOV_ID, "--revision", "1", "--now", NOW,
+              email="chen@example.org").code == 0
     assert _state(cg, repo, GOV_ID)["state"] == "approved"
     assert verify(cg, repo)["ok"]
 
@@ -136,7 +138,8 @@ def test_attack_config_at_a_custom_path_is_governance_too(
     write_yaml(repo / "ops" / "guard.yaml", cfg)
     opt = ("--config", "ops/guard.yaml")
     assert cg(repo, *opt, "submit", rel, "--now", NOW).code == 0
-    assert cg(repo, *opt, "approve", GOV_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(repo, *opt, "approve", GOV_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     shown = cg(repo, *opt, "show", GOV_ID)
     assert "approvals-governance: needs 1 more approval(s)" in shown.out, shown.out
 
@@ -144,7 +147,8 @@ def test_attack_config_at_a_custom_path_is_governance_too(
 def test_ordinary_change_does_not_need_governance_approvals(
         tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
     repo, _ = _submitted(tmp_path, cg)
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     assert _state(cg, repo, PLAN_ID)["state"] == "approved"
 
 
@@ -166,7 +170,8 @@ def test_attack_event_under_a_config_not_on_the_trusted_branch(
     cfg["reviewers"].append({"email": ZED, "roles": ["dba"]})
     pr = _commit_config(repo, cfg, "add zed (unreviewed)")
     git(repo, "checkout", "-q", "main")
-    res = cg(repo, "--trusted-rev", "pr", "approve", PLAN_ID, "--now", NOW, email=ZED)
+    res = cg(repo, "--trusted-rev", "pr", "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+             email=ZED)
     assert res.code == 0, res.err  # the writer believed the PR; the judge does not
     forged = git(repo, "rev-parse", REF).strip()
     assert _trailers(repo, "Changeguard-Config")[-1] == pr
@@ -183,9 +188,10 @@ def test_attack_revoked_reviewer_keeps_approving_under_old_config(
     repo, old = _submitted(tmp_path, cg)
     # dev is revoked on main a day after the submit (committer time pinned on the timeline)
     _commit_config(repo, _without_dev(), "revoke dev", date="2016-03-28T10:00:00+08:00")
-    assert cg(repo, "approve", PLAN_ID, "--now", LATER, email="dev@example.org").code == 1
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", LATER,
+              email="dev@example.org").code == 1
     # ... so dev writes under the config that still listed them
-    res = cg(repo, "--trusted-rev", old, "approve", PLAN_ID, "--now", LATER,
+    res = cg(repo, "--trusted-rev", old, "approve", PLAN_ID, "--revision", "1", "--now", LATER,
              email="dev@example.org")
     assert res.code == 0, res.err
     bad = git(repo, "rev-parse", REF).strip()
@@ -204,7 +210,7 @@ def test_attack_backdated_event_under_old_config_version(
     git(repo, "commit", "-q", "-m", f"revoke dev\n\nChangeguard-Log: {seen}",
         "--", ".changeguard.yaml")
     # dev back-dates an approval to before the revocation, under the old config
-    res = cg(repo, "--trusted-rev", old, "approve", PLAN_ID, "--now", NOW,
+    res = cg(repo, "--trusted-rev", old, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
              email="dev@example.org")
     assert res.code == 0, res.err
     bad = git(repo, "rev-parse", REF).strip()
@@ -219,7 +225,8 @@ def test_attack_event_older_than_an_earlier_events_config(
     cfg = config()
     cfg["reviewers"].append({"email": ZED, "roles": []})
     _commit_config(repo, cfg, "add zed", date="2030-01-01T00:00:00+00:00")
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="chen@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="chen@example.org").code == 0
     res = cg(repo, "--trusted-rev", old, "freeze", "--reason", "x", "--now", NOW,
              email="dev@example.org")
     assert res.code == 0, res.err
@@ -232,7 +239,8 @@ def test_attack_event_older_than_an_earlier_events_config(
 def test_roster_change_later_never_flags_older_events(
         tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
     repo, old = _submitted(tmp_path, cg)
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     new = _commit_config(repo, _without_dev(), "revoke dev")
     assert cg(repo, "freeze", "--reason", "x", "--now", NOW, email="chen@example.org").code == 0
     assert _trailers(repo, "Changeguard-Config") == [old, old, new]
@@ -249,7 +257,7 @@ def test_roster_change_later_never_flags_older_events(
 
 def test_trailer_on_every_event_kind(tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
     repo, old = _submitted(tmp_path, cg)
-    steps = [("approve", PLAN_ID, "dev@example.org", ()),
+    steps = [("approve", PLAN_ID, "dev@example.org", ("--revision", "1")),
              ("start", PLAN_ID, "ana@example.org", ()),
              ("rollback", PLAN_ID, "ana@example.org", ("--reason", "lag")),
              ("review", PLAN_ID, "dev@example.org", ("--comment", "ok")),
@@ -266,12 +274,13 @@ def test_trailer_on_every_event_kind(tmp_path: Path, git_env: dict[str, str], cg
                               changes=[{"path": f"db/{kind}.yaml", "summary": "x"}]))
         assert cg(repo, "submit", plan_path(cid), "--now", NOW).code == 0
         who = "dev@example.org" if kind == "reject" else "ana@example.org"
-        res = cg(repo, kind, cid, arg, "no", "--now", NOW, email=who)
+        res = cg(repo, kind, cid, *(["--revision", "1"] if kind == "reject" else []), arg,
+                 "no", "--now", NOW, email=who)
         assert res.code == 0, (kind, res.err)
     write_plan(repo, plan(id="CHG-2016-0411-done", services=["third"],
                           changes=[{"path": "db/third.yaml", "summary": "x"}]))
     for args, who in ((("submit", plan_path("CHG-2016-0411-done")), "ana@example.org"),
-                      (("approve", "CHG-2016-0411-done"), "dev@example.org"),
+                      (("approve", "CHG-2016-0411-done", "--revision", "1"), "dev@example.org"),
                       (("start", "CHG-2016-0411-done"), "ana@example.org"),
                       (("complete", "CHG-2016-0411-done", "--verified", "lag ok"),
                        "ana@example.org")):
@@ -315,7 +324,8 @@ def _strip_trailers(repo: Path, keep_last: int = 0) -> list[str]:
 def test_legacy_log_without_trailers_verifies_with_a_note(
         tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
     repo, _ = _submitted(tmp_path, cg)
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     assert cg(repo, "freeze", "--reason", "x", "--now", NOW, email="chen@example.org").code == 0
     _strip_trailers(repo)
     assert _trailers(repo, "Changeguard-Config") == ["", "", ""]
@@ -332,7 +342,8 @@ def test_legacy_log_without_trailers_verifies_with_a_note(
 def test_legacy_events_are_judged_under_the_trusted_config(
         tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
     repo, _ = _submitted(tmp_path, cg)
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     _strip_trailers(repo)
     _commit_config(repo, _without_dev(), "revoke dev")
     rep = verify(cg, repo)
@@ -342,7 +353,8 @@ def test_legacy_events_are_judged_under_the_trusted_config(
 def test_attack_event_without_trailer_after_trailered_ones(
         tmp_path: Path, git_env: dict[str, str], cg: Cg) -> None:
     repo, _ = _submitted(tmp_path, cg)
-    assert cg(repo, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     # keep the first event's trailer, drop the last one's: not a legacy prefix
     shas = git(repo, "rev-list", "--reverse", REF).split()
     tip = shas[-1]
@@ -383,7 +395,7 @@ def test_attack_stale_clone_writes_under_a_revoked_roster(
     git(a, "push", "-q", "origin", "main")
     # b fetched the log but not main: the writer fetches the trusted branch itself
     git(b, "fetch", "-q", "origin", f"+{REF}:{REF}")
-    res = cg(b, "approve", PLAN_ID, "--now", NOW, email="dev@example.org")
+    res = cg(b, "approve", PLAN_ID, "--revision", "1", "--now", NOW, email="dev@example.org")
     assert res.code == 1 and "roster" in res.err
     assert git(b, "rev-parse", "refs/remotes/origin/main") == git(a, "rev-parse", "main")
 
@@ -395,7 +407,8 @@ def test_replayed_event_keeps_its_config(tmp_path: Path, git_env: dict[str, str]
     assert cg(a, "submit", plan_path(), "--now", NOW).code == 0
     git(b, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
     git(b, "fetch", "-q", str(bare), f"+{REF}:{REF}")
-    assert cg(b, "approve", PLAN_ID, "--now", NOW, email="dev@example.org").code == 0
+    assert cg(b, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
     git(b, "remote", "set-url", "origin", str(bare))
     other = "CHG-2016-0410-other"
     write_plan(a, plan(id=other, services=["svc-b"], changes=[{"path": "db/b.yaml"}]))

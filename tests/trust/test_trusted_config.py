@@ -72,7 +72,8 @@ def test_attack_uncommitted_roster_edit_does_not_let_an_outsider_approve(
     tip = _tip(base)
     roster = yaml.safe_load((base / ".changeguard.yaml").read_text())["reviewers"]
     _edit_config(base, reviewers=[*roster, {"email": "eve@example.org", "roles": ["dba"]}])
-    r = run_cli("approve", "CHG-2016-0403-storage", "--now", APPROVE_AT, cwd=base,
+    r = run_cli("approve", "CHG-2016-0403-storage", "--revision", "1", "--now", APPROVE_AT,
+                cwd=base,
                 env={"GIT_AUTHOR_EMAIL": "eve@example.org"})
     assert r.code == 1 and "not on the reviewer roster" in r.err, r.err
     assert "trusted revision" in r.err  # the writer says which config it used
@@ -103,7 +104,8 @@ def test_attack_locally_emptied_policies_do_not_lower_approval_requirements(
     (base / "db" / "apac.topology.yaml").write_text(TOPO.replace("host: h2", "host: h2b"))
     _edit_config(base, policies=[])
     assert run_cli("submit", "changes/p.yaml", "--now", SUBMIT_AT, cwd=base).code == 0
-    r = run_cli("approve", "CHG-2016-0403-storage", "--now", APPROVE_AT, cwd=base,
+    r = run_cli("approve", "CHG-2016-0403-storage", "--revision", "1", "--now", APPROVE_AT,
+                cwd=base,
                 env={"GIT_AUTHOR_EMAIL": "chen@example.org"})
     assert r.code == 0, r.err
     show = json.loads(run_cli("show", "CHG-2016-0403-storage", "--format", "json",
@@ -133,7 +135,8 @@ def _approved(base: Path, run_cli: RunCli) -> str:
     main = git(base, "rev-parse", "HEAD").strip()
     (base / "db" / "apac.topology.yaml").write_text(TOPO.replace("host: h2", "host: h2b"))
     assert run_cli("submit", "changes/p.yaml", "--now", SUBMIT_AT, cwd=base).code == 0
-    assert run_cli("approve", "CHG-2016-0403-storage", "--now", APPROVE_AT, cwd=base,
+    assert run_cli("approve", "CHG-2016-0403-storage", "--revision", "1", "--now", APPROVE_AT,
+                   cwd=base,
                    env={"GIT_AUTHOR_EMAIL": "dev@example.org"}).code == 0
     return main
 
@@ -156,12 +159,14 @@ def test_attack_pr_adds_its_author_to_the_roster_and_self_approves(
     _commit(base, git_env, "eve joins and moves db2", IN_WINDOW)
     # on the PR branch the writer's trusted revision is still main: eve cannot approve
     assert run_cli("submit", "changes/p.yaml", "--now", SUBMIT_AT, cwd=base).code == 0
-    r = run_cli("approve", "CHG-2016-0403-storage", "--now", APPROVE_AT, cwd=base,
+    r = run_cli("approve", "CHG-2016-0403-storage", "--revision", "1", "--now", APPROVE_AT,
+                cwd=base,
                 env={"GIT_AUTHOR_EMAIL": "eve@example.org"})
     assert r.code == 1 and "not on the reviewer roster" in r.err
     # and an approval forged under the PR's roster (written with the PR's config as the
     # trusted one) does not verify under BASE's
-    forged = run_cli("--trusted-rev", "pr", "approve", "CHG-2016-0403-storage", "--now",
+    forged = run_cli("--trusted-rev", "pr", "approve", "CHG-2016-0403-storage", "--revision", "1",
+                     "--now",
                      APPROVE_AT, cwd=base, env={"GIT_AUTHOR_EMAIL": "eve@example.org"})
     assert forged.code == 0, forged.err
     verify, gate = _ci(base, run_cli, main)
@@ -212,7 +217,8 @@ def test_attack_pr_deletes_a_freeze(
     # approve under the PR's freeze-less config (a freeze would refuse the overlap)
     (base / "db" / "apac.topology.yaml").write_text(TOPO.replace("host: h2", "host: h2b"))
     for args, who in ((["submit", "changes/p.yaml", "--now", SUBMIT_AT], "ana"),
-                      (["approve", "CHG-2016-0403-storage", "--now", APPROVE_AT], "dev")):
+                      (["approve", "CHG-2016-0403-storage", "--revision", "1", "--now",
+                        APPROVE_AT], "dev")):
         r = run_cli("--trusted-rev", "pr", *args, cwd=base,
                     env={"GIT_AUTHOR_EMAIL": f"{who}@example.org"})
         assert r.code == 0, r.err
@@ -265,7 +271,8 @@ def test_remote_tracking_branch_wins_over_the_local_one(
     git(base, "commit", "-q", "-am", "eve, locally")
     (base / "db" / "apac.topology.yaml").write_text(TOPO.replace("host: h2", "host: h2b"))
     assert run_cli("submit", "changes/p.yaml", "--now", SUBMIT_AT, cwd=base).code == 0
-    r = run_cli("approve", "CHG-2016-0403-storage", "--now", APPROVE_AT, cwd=base,
+    r = run_cli("approve", "CHG-2016-0403-storage", "--revision", "1", "--now", APPROVE_AT,
+                cwd=base,
                 env={"GIT_AUTHOR_EMAIL": "eve@example.org"})
     assert r.code == 1 and "origin/main" in r.err
 
