@@ -78,12 +78,9 @@ def _submit(cg: Cg, repo: Path) -> None:
 
 
 def _review(cg: Cg, repo: Path, kind: str, revision: int, email: str, *args: str) -> None:
-    """approve/reject bound to `revision` (SPEC §13); before `--revision` existed on this
-    branch, without it (drop the fallback once the bind work is merged)."""
+    """approve/reject bound to the revision reviewed (SPEC §13)."""
     res = cg(repo, kind, PLAN_ID, "--revision", str(revision), *args, "--now", NOW,
              email=email)
-    if res.code == 2 and "--revision" in res.err:
-        res = cg(repo, kind, PLAN_ID, *args, "--now", NOW, email=email)
     assert res.code == 0, res.err
 
 
