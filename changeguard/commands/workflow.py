@@ -132,15 +132,14 @@ def _on_terminal() -> bool:
 def _confirm(s: Session, kind: str, change_id: str) -> Binding | None:
     """Show the reviewer's summary and ask; the binding to what was shown, or None for no."""
     from changeguard.changelog.binding import Binding
-    from changeguard.changelog.workflow import show_json, show_text
+    from changeguard.changelog.workflow import show_view
+    from changeguard.report.review import render_show_text
 
-    data = show_json(s, change_id)
-    emit(show_text(s, data))
+    view = show_view(s, change_id)  # read once: the text shown and the binding agree
+    emit(render_show_text(view))
     for line in tip_warnings(s):
         print(line, file=sys.stderr)
-    revision = data["revision"]
-    digest = data["digest"]
-    assert isinstance(revision, int) and isinstance(digest, str)
+    revision, digest = view.st["revision"], view.st["digest"]
     # no emit(): the question stays on the line the answer is typed on
     sys.stdout.write(f"{kind.capitalize()} revision {revision} of {change_id}? [y/N] ")
     sys.stdout.flush()
