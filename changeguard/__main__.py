@@ -1,9 +1,123 @@
-"""Entry point for `changeguard` and `python -m changeguard`."""
+"""Entry point for `changeguard` and `python -m changeguard`.
+
+`changeguard check …` is dispatched before the CLI framework is imported (issue 17): typed
+at the prompt, `check --staged` takes the hook's light path at the hook's cost, and
+`check --all` / `check FILE…` skip Typer's start-up. A command line this module can read
+exactly as the Typer app would is run through `commands.check.run_check` (the function the
+Typer command calls); anything else (help, version, unknown or malformed options, `--`)
+goes to the Typer app, so usage errors and help read the same on both paths.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# The options of the app callback and of `check` (cli/__init__.py, cli/check.py): value
+# options map to their parameter name, flags likewise. A new option there that is missing
+# here merely sends that command line to Typer.
+_GLOBAL_VALUES = {"--repo": "repo", "--config": "config", "--trusted-rev": "trusted_rev",
+                  "--format": "fmt"}
+_GLOBAL_FLAGS = {"--no-color": "no_color", "--verbose": "verbose", "-v": "verbose"}
+_CHECK_VALUES = {"--format": "fmt", "--now": "now", "--range": "rev_range"}
+_CHECK_FLAGS = {"--staged": "staged", "--all": "all_files", "--verbose": "verbose",
+                "-v": "verbose"}
+
+Parsed = tuple[dict[str, str | bool], list[str]]
+
+
+def _section(tokens: Sequence[str], values: dict[str, str], flags: dict[str, str],
+             stop_at_positional: bool) -> tuple[Parsed, int] | None:
+    """Options and positionals of one section, and where it ended; None: ask click."""
+    opts: dict[str, str | bool] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok == "-" or not tok.startswith("-"):
+            if stop_at_positional:
+                break
+            rest.append(tok)
+            i += 1
+            continue
+        name, eq, value = tok.partition("=")
+        if name in values:
+            if not eq:
+                i += 1
+                value = tokens[i] if i < len(tokens) else ""
+            if not value or value.startswith("-"):  # click's own message for these
+                return None
+            opts[values[name]] = value
+        elif name in flags and not eq:
+            opts[flags[name]] = True
+        else:  # --help, --version, `--`, unknown or combined short options
+            return None
+        i += 1
+    return (opts, rest), i
+
+
+def check_command(argv: Sequence[str]) -> tuple[dict[str, str | bool], dict[str, str | bool],
+                                                  list[str]] | None:
+    """(global options, check options, files) of a `check` command line, else None."""
+    head = _section(argv, _GLOBAL_VALUES, _GLOBAL_FLAGS, stop_at_positional=True)
+    if head is None:
+        return None
+    (globals_, _), at = head
+    if at >= len(argv) or argv[at] != "check":
+        return None
+    tail = _section(argv[at + 1:], _CHECK_VALUES, _CHECK_FLAGS, stop_at_positional=False)
+    if tail is None:
+        return None
+    (local, files), _ = tail
+    return globals_, local, files
+
+
+def _str(opts: dict[str, str | bool], key: str) -> str | None:
+    value = opts.get(key)
+    return value if isinstance(value, str) else None
+
+
+def run_check_fast(globals_: dict[str, str | bool], local: dict[str, str | bool],
+                    files: list[str]) -> int:
+    """What `cli.main` does for this command line, minus the framework (same handler)."""
+    from changeguard.commands import Globals
+    from changeguard.commands.check import run_check
+    from changeguard.errors import ChangeguardError
+
+    repo, config = _str(globals_, "repo"), _str(globals_, "config")
+    color = (not globals_.get("no_color") and "NO_COLOR" not in os.environ
+             and sys.stdout.isatty())
+    g = Globals(repo=Path(repo) if repo else None, config=Path(config) if config else None,
+                fmt=_str(globals_, "fmt"), color=color, verbose=bool(globals_.get("verbose")),
+                trusted_rev=_str(globals_, "trusted_rev")
+                or os.environ.get("CHANGEGUARD_TRUSTED_REV") or None)
+    try:
+        return run_check(g, files=files, staged=bool(local.get("staged")),
+                         all_files=bool(local.get("all_files")),
+                         fmt=_str(local, "fmt"), verbose=bool(local.get("verbose")),
+                         now=_str(local, "now"), rev_range=_str(local, "rev_range"))
+    except ChangeguardError as e:
+        print(e.render(), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        return 130
+    except Exception:  # as cli.main: exit 2, never Python's 1 (which would read as "deny")
+        import traceback
+
+        print("internal error: please report it with the traceback below", file=sys.stderr)
+        traceback.print_exc()
+        return 2
+
 
 def run() -> None:
+    # shell completion (`--install-completion`) is click's business, whatever argv says
+    completing = any(k.startswith("_CHANGEGUARD") and k.endswith("_COMPLETE") for k in os.environ)
+    parsed = None if completing else check_command(sys.argv[1:])
+    if parsed is not None:
+        raise SystemExit(run_check_fast(*parsed))
     from changeguard.cli import main
 
     raise SystemExit(main())

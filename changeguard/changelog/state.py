@@ -235,12 +235,13 @@ def valid_approvals(st: ChangeState, world: World) -> list[Approval]:
 def missing_approvals(st: ChangeState, world: World) -> list[str]:
     """Unmet approval requirements, each saying who can unblock it."""
     valid = valid_approvals(st, world)
+    done = {st["author"].lower(), *(a["actor"].lower() for a in valid)}  # cannot approve again
     out: list[str] = []
     for req in st["requirements"]:
         if len(valid) < req["min"]:
             n = req["min"] - len(valid)
-            who = [e for e in world.holders(req["roles"]) if e != st["author"].lower()] \
-                if req["roles"] else [e for e in sorted(world.roster) if e != st["author"].lower()]
+            who = [e for e in (world.holders(req["roles"]) if req["roles"]
+                               else sorted(world.roster)) if e not in done]
             out.append(f"{req['rule']}: needs {n} more approval(s)"
                        f" (can approve: {', '.join(who) or 'nobody on the roster'})")
         if req["roles"] and not any(set(world.roles(a["actor"]) or ()) & set(req["roles"])

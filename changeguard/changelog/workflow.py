@@ -34,6 +34,7 @@ from changeguard.changelog.store import Author, Git, parse_tree, ref_tip
 from changeguard.errors import InputError, RefusedError
 
 if TYPE_CHECKING:
+    from changeguard.changelog.view import ChangeView
     from changeguard.config.trusted import Trusted
     from changeguard.findings import Finding
     from changeguard.model import ChangePlan, GuardConfig
@@ -332,59 +333,32 @@ def _check_id(change_id: str) -> None:
 # --------------------------------------------------------------- reading
 
 
-def show_json(s: Session, change_id: str) -> dict[str, object]:
-    """SPEC §8 `show` shape; event commits come from the path-limited log, not a replay."""
+def show_view(s: Session, change_id: str, *, diff: bool = False,
+              since_revision: int | None = None) -> ChangeView:
+    """The reviewer's view of one change (SPEC §13; built in changelog/view.py)."""
+    from changeguard.changelog.view import build_view
+
     _check_id(change_id)
-    tip = ref_tip(s.git, s.ref)
-    st = Snapshot(s.git, tip).state(change_id) if tip else None
-    if st is None or tip is None:
-        raise RefusedError(f"no change {change_id} in the log",
-                           hint="`changeguard list` shows recorded changes")
-    # every event of a change carries its trailer (verify checks it matches the files), and
-    # reading 10k commit messages is ~10x cheaper than a path-limited log over a 10k-entry tree
-    out = s.git.out("log", "--reverse", tip,
-                    "--format=%H %(trailers:key=Changeguard-Change,valueonly,separator=)")
-    commits = [h for h, _, c in (line.partition(" ") for line in out.splitlines())
-               if c.strip() == change_id]
-    events = [{"event": e["event"], "actor": e["actor"], "at": e["at"],
-               "commit": commits[i] if i < len(commits) else None}
-              for i, e in enumerate(st["events"])]
-    return {
-        "id": st["id"], "title": st["title"], "state": st["state"],
-        "revision": st["revision"], "digest": st["digest"], "author": st["author"],
-        "window": _window(st),
-        "approvals": [{"actor": a["actor"], "digest": a["digest"],
-                       "stale": a["stale"] or a["digest"] != st["digest"], "at": a["at"]}
-                      for a in st["approvals"]],
-        "rejections": st["rejections"], "events": events,
-    }
+    return build_view(s, change_id, make_world(s.config, None), diff=diff,
+                      since_revision=since_revision)
+
+
+def show_json(s: Session, change_id: str) -> dict[str, object]:
+    """SPEC §8 + §13 `show --format json`."""
+    from changeguard.changelog.view import view_json
+
+    return view_json(show_view(s, change_id))
+
+
+def show_text(s: Session, data: dict[str, object]) -> str:
+    """Human-readable `show` of the change `data` (show_json's) names."""
+    from changeguard.report.review import render_show_text
+
+    return render_show_text(show_view(s, str(data["id"])))
 
 
 def _window(st: ChangeState | ListRow) -> dict[str, str]:
     return {"start": st["window"]["start"], "end": st["window"]["end"]}
-
-
-def show_text(s: Session, data: dict[str, object]) -> str:
-    """Human-readable `show`."""
-    st = _current(s, str(data["id"]))
-    w = st["window"]
-    lines = [f"{st['id']}  {st['title']}",
-             f"  state:    {st['state']} (revision {st['revision']})",
-             f"  author:   {st['author']}    type: {st['type']}    risk: {st['risk']}",
-             f"  window:   {w['start']} .. {w['end']}",
-             f"  digest:   {st['digest']}"]
-    for a in st["approvals"]:
-        tag = " (stale)" if a["stale"] or a["digest"] != st["digest"] else ""
-        lines.append(f"  approved by {a['actor']} at {a['at']}{tag}")
-    lines += [f"  rejected by {r['actor']} at {r['at']}: {r['reason']}" for r in st["rejections"]]
-    if st["state"] in ("submitted", "approved"):
-        lines += _needs(st, s)
-    if overdue(st, s.config.emergency_review_hours, s.now):
-        lines.append("  emergency-review: post-incident review is OVERDUE")
-    lines.append("  events:")
-    lines += [f"    {e['at']}  {e['event']:<9} {e['actor']}  {str(e['commit'])[:12]}"
-              for e in data["events"]]  # type: ignore[attr-defined]
-    return "\n".join(lines)
 
 
 def all_rows(git: Git, tip: str | None) -> list[ListRow]:

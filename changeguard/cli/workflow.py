@@ -14,6 +14,8 @@ from changeguard.cli._params import WorkflowNow as Now
 from changeguard.cli._params import WriterNow
 from changeguard.cli.usage import require_command
 
+ShowFormat = Annotated[str | None, typer.Option("--format", help="text, json or markdown.")]
+
 
 def register(app: typer.Typer) -> None:
     """Add the workflow commands and the `log` group to the app."""
@@ -161,14 +163,22 @@ def unfreeze(ctx: typer.Context, now: WriterNow = None) -> int:
     return run_unfreeze(ctx.obj, now)
 
 
-def show(ctx: typer.Context, change_id: Id, fmt: Fmt = None, now: Now = None) -> int:
-    """Show a change's state, approvals and events.
+def show(ctx: typer.Context, change_id: Id,
+         diff: Annotated[bool, typer.Option(
+             "--diff", help="Unified diff of every changed file from the trusted revision "
+                            "to the proposed content.")] = False,
+         since_revision: Annotated[int | None, typer.Option(
+             "--since-revision", metavar="N", min=1,
+             help="Diff from revision N's proposed content (and plan) to the current one.")
+         ] = None,
+         fmt: ShowFormat = None, now: Now = None) -> int:
+    """The reviewer's view: plan, step timeline, reviews, what is missing, how to approve.
 
-    Example: changeguard show CHG-1 --format json
+    Example: changeguard show CHG-1 --diff
     """
     from changeguard.commands.workflow import run_show
 
-    return run_show(ctx.obj, change_id, fmt, now)
+    return run_show(ctx.obj, change_id, fmt, now, diff=diff, since_revision=since_revision)
 
 
 def list_(ctx: typer.Context,

@@ -8,23 +8,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from changeguard.commands.output import emit
 from changeguard.context import REPORT_FORMATS, Format, Globals, parse_now, pick_format, repo_root
 from changeguard.errors import InputError
 
 if TYPE_CHECKING:
     from changeguard.findings import Finding
     from changeguard.model import GuardConfig
+    from changeguard.replication.load import CheckResult
 
 
 def run_check(g: Globals, *, files: list[str], staged: bool, all_files: bool,
               fmt: str | None, verbose: bool, now: str | None, rev_range: str | None) -> int:
     """`check`: named files, `--all`, `--staged` (the hook) or `--range` (the CI gate)."""
+    form = pick_format(fmt, g, REPORT_FORMATS)
+    if staged:  # the hook's light path (issue 17): nothing of the full CLI is imported
+        return _staged(repo_root(g), g, form, now, files)
     from changeguard.commands.plan import error_document
 
-    form = pick_format(fmt, g, REPORT_FORMATS)
-    if staged:
-        return _staged(repo_root(g), g, form, now, files)
     # bad input (exit 2) still yields a json/sarif/junit document carrying the error
     with error_document(form):
         repo = repo_root(g)
@@ -37,6 +37,7 @@ def run_check(g: Globals, *, files: list[str], staged: bool, all_files: bool,
 
 def _range(repo: Path, g: Globals, form: Format, spec: str, now: str | None) -> int:
     """The CI gate (issue 7): exit 1 when a commit of the range was not covered."""
+    from changeguard.commands.output import emit
     from changeguard.findings import is_ok
     from changeguard.hook.gate import check_range
     from changeguard.report import render
@@ -82,12 +83,17 @@ def check_named(repo: Path, g: Globals, names: list[str], all_files: bool, form:
     A named plan file (matching `plans:`) gets plan validation and a named config file
     config validation: each is checked as what it is, not skipped as unmapped (issue 12).
     """
+    from changeguard.checkcache import bulk_view, check_files_cached, store_of_repo
     from changeguard.config import load_config
-    from changeguard.findings import is_ok
-    from changeguard.replication.check import all_repo_files, check_files, working_tree_reader
+    from changeguard.replication.load import all_repo_files, working_tree_reader
     from changeguard.replication.mapping import FileMapping
-    from changeguard.report import render
 
+    store = None if verbose else store_of_repo(repo)
+    if not names:  # `check --all`: only the mapping is needed, maybe without pydantic
+        mappings, limit = bulk_view(repo, g.config, store)
+        return _report(g, form, verbose, check_files_cached(
+            repo, all_repo_files(repo), mappings, working_tree_reader(repo, limit),
+            store=store, max_bytes=limit), _Own(), summarise=True)
     config = load_config(repo, g.config)
     mappings = FileMapping.from_config(config)
     named = [repo_relative(repo, n) for n in names]
@@ -100,10 +106,23 @@ def check_named(repo: Path, g: Globals, names: list[str], all_files: bool, form:
     rest = [rel for rel in named if rel not in own.paths]
     paths = [*rest, *(p for p in all_repo_files(repo) if p not in named)] if all_files \
         else rest
-    result = check_files(repo, paths, mappings, working_tree_reader(repo, config.max_file_bytes),
-                         explicit=not all_files, raise_errors=False)
-    if verbose or not all_files:  # a file the user named and we skipped always gets a note
-        _notes(result.skipped, summarise_unmapped=all_files)
+    # verdicts of unchanged content come from the cache; --verbose needs the topologies
+    result = check_files_cached(repo, paths, mappings,
+                                working_tree_reader(repo, config.max_file_bytes),
+                                store=store, max_bytes=config.max_file_bytes,
+                                explicit=not all_files)
+    return _report(g, form, verbose, result, own, summarise=all_files)
+
+
+def _report(g: Globals, form: Format, verbose: bool, result: CheckResult,
+            own: _Own, summarise: bool) -> int:
+    """Print notes, the report and errors; 2 on errors, else 1 on a deny, else 0."""
+    from changeguard.commands.output import emit
+    from changeguard.findings import is_ok
+    from changeguard.report import render
+
+    if verbose or not summarise:  # a file the user named and we skipped always gets a note
+        _notes(result.skipped, summarise_unmapped=summarise)
     if verbose:  # which files formed each topology (same-named clusters in other folders)
         from changeguard.replication.grouping import describe
 

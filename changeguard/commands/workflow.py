@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING
 
 from changeguard.changelog.workflow import Outcome, Session
 from changeguard.commands.output import emit
-from changeguard.context import TEXT_JSON, Globals, parse_now, pick_format, repo_root
+from changeguard.context import TEXT_JSON, Format, Globals, parse_now, pick_format, repo_root
 from changeguard.errors import RefusedError
+
+# `show` also renders a PR comment (SPEC §13 "Formats for review places")
+SHOW_FORMATS: tuple[Format, ...] = (*TEXT_JSON, Format.MARKDOWN)
 
 if TYPE_CHECKING:
     from changeguard.changelog.binding import Binding
@@ -129,15 +132,14 @@ def _on_terminal() -> bool:
 def _confirm(s: Session, kind: str, change_id: str) -> Binding | None:
     """Show the reviewer's summary and ask; the binding to what was shown, or None for no."""
     from changeguard.changelog.binding import Binding
-    from changeguard.changelog.workflow import show_json, show_text
+    from changeguard.changelog.workflow import show_view
+    from changeguard.report.review import render_show_text
 
-    data = show_json(s, change_id)
-    emit(show_text(s, data))
+    view = show_view(s, change_id)  # read once: the text shown and the binding agree
+    emit(render_show_text(view))
     for line in tip_warnings(s):
         print(line, file=sys.stderr)
-    revision = data["revision"]
-    digest = data["digest"]
-    assert isinstance(revision, int) and isinstance(digest, str)
+    revision, digest = view.st["revision"], view.st["digest"]
     # no emit(): the question stays on the line the answer is typed on
     sys.stdout.write(f"{kind.capitalize()} revision {revision} of {change_id}? [y/N] ")
     sys.stdout.flush()
@@ -196,19 +198,29 @@ def _missing_change(s: Session, e: RefusedError) -> RefusedError:
     return RefusedError(e.message, hint=sync_hint(common_dir(s.git), remote))
 
 
-def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None) -> int:
-    """`show ID [--format text|json]`."""
-    from changeguard.changelog.workflow import show_json, show_text
+def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None, *,
+             diff: bool = False, since_revision: int | None = None) -> int:
+    """`show ID [--diff] [--since-revision N] [--format text|json|markdown]` (SPEC §13)."""
+    from changeguard.changelog.view import view_json
+    from changeguard.changelog.workflow import show_view
 
-    f = pick_format(fmt, g, TEXT_JSON)
+    f = pick_format(fmt, g, SHOW_FORMATS)
 
     def act(s: Session) -> Outcome:
         try:
-            data = show_json(s, change_id)
+            view = show_view(s, change_id, diff=diff, since_revision=since_revision)
         except RefusedError as e:
             raise _missing_change(s, e) from e
-        text = json.dumps(data, indent=2, ensure_ascii=False) if f == "json" \
-            else show_text(s, data)
+        if f == Format.JSON:
+            text = json.dumps(view_json(view), indent=2, ensure_ascii=False)
+        elif f == Format.MARKDOWN:
+            from changeguard.report.review import render_show_markdown
+
+            text = render_show_markdown(view)
+        else:
+            from changeguard.report.review import render_show_text
+
+            text = render_show_text(view, color=g.color)
         return Outcome(0, [text], tip_warnings(s))
 
     return run(g, now, act, writes=None)

@@ -35,6 +35,8 @@ from changeguard.hook.staged import (
     widened_by_staged_config,
 )
 
+CACHE_MIN_FILES = 8  # staged mapped files from which the hook consults its verdict cache
+
 
 def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
                config_path: Path | None, filenames: Sequence[str] = ()) -> int:
@@ -75,7 +77,7 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
         for p in sel.links if link_leaves_repo(p, read(p))]
     if sel.config is not None:
         check_guard_config(sel.config, read)
-    findings = check_configs(repo, cfg, sel.mapped, read, errors)
+    findings = check_configs(repo, cfg, sel.mapped, read, errors, cache=_cache(repo, sel.mapped))
     findings += check_plans(repo, git, trusted, sel.plans, read, now)
     if sel.guarded:
         findings += _coverage(git, cfg, trusted, sel.guarded, now)
@@ -83,6 +85,16 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     for e in errors:  # every file was looked at; unreadable ones make the run exit 2
         print(e.render(), file=sys.stderr)
     return 2 if errors else code
+
+
+def _cache(repo: Path, mapped: list[str]) -> Path | None:
+    """The verdict cache (issue 17), for runs where it pays: judging one or two small files
+    costs less than keying and writing an entry (the figure is 1 new staged topology)."""
+    if len(mapped) < CACHE_MIN_FILES:
+        return None
+    from changeguard.checkcache import store_of_repo
+
+    return store_of_repo(repo)
 
 
 def _coverage(git: Git, cfg: LightConfig, trusted: Trusted, guarded: list[Staged],

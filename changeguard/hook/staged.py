@@ -288,11 +288,12 @@ class Reader:
 
 
 def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: Reader,
-                  errors: list[ChangeguardError]) -> list[Finding]:
-    """`config-schema`/replication findings for mapped files, judged on staged content."""
+                  errors: list[ChangeguardError], cache: Path | None = None) -> list[Finding]:
+    """`config-schema`/replication findings for mapped files, judged on staged content;
+    `cache`: the hook's verdict cache (issue 17; the gate passes none)."""
     if not paths:
         return []
-    from changeguard.replication.check import check_files
+    from changeguard.checkcache import check_files_cached
     from changeguard.replication.mapping import FileMapping
 
     read.prefetch(paths)
@@ -306,8 +307,9 @@ def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: Reader,
         return data
 
     # one staged member of a group (e.g. a Patroni scope) is judged with its siblings
-    result = check_files(repo, paths, mappings, read=limited, raise_errors=False,
-                         complete_groups=True)
+    result = check_files_cached(repo, paths, mappings, limited, store=cache,
+                                max_bytes=cfg.max_file_bytes, complete_groups=True,
+                                prefetch=read.prefetch)
     errors.extend(result.errors)
     return list(result.findings)
 

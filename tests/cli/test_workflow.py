@@ -47,12 +47,12 @@ def test_happy_path_and_json_shapes(cg: Cg, r: Path) -> None:
     res = cg(r, "complete", PLAN_ID, "--verified", "lag < 5s", "--now", IN_WINDOW)
     assert res.code == 0 and "completed" in res.out
     data = show(cg, r)
-    assert list(data) == ["id", "title", "state", "revision", "digest", "author", "window",
-                          "approvals", "rejections", "events"]
+    assert list(data)[:10] == ["id", "title", "state", "revision", "digest", "author",
+                               "window", "approvals", "rejections", "events"]  # §8, then §13
     assert data["state"] == "completed" and data["revision"] == 1
     assert list(data["window"]) == ["start", "end"]
     assert data["approvals"] == [{"actor": "dev@example.org", "digest": data["digest"],
-                                  "stale": False, "at": NOW}]
+                                  "stale": False, "at": NOW, "revision": 1, "comment": "ok"}]
     assert [e["event"] for e in data["events"]] == ["submit", "approve", "start", "complete"]
     log = git(r, "log", "--format=%H", "changeguard/log").split()
     assert [e["commit"] for e in data["events"]] == log[::-1]

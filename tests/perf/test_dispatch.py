@@ -1,0 +1,129 @@
+"""Issue 17: `changeguard check …` at the prompt is dispatched before Typer is imported.
+
+Every case runs twice as a real process: through `python -m changeguard` (the fast
+dispatch in `__main__`) and through the Typer app's `cli.main` directly; exit code, stdout
+and stderr must be identical, usage errors included.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from changeguard.__main__ import check_command
+from tests.helpers import git, init_repo
+from tests.helpers.plans import CONFIG
+
+GOOD = """\
+apiVersion: changeguard/v1
+kind: ReplicationTopology
+name: gw
+engine: postgresql
+nodes:
+  - {name: db1, role: primary, host: h1, zone: a}
+  - {name: db2, role: replica, host: h2, zone: b, upstream: db1}
+"""
+BAD = GOOD.replace("role: replica", "role: primary")  # two primaries: a deny finding
+TYPER = "import sys; from changeguard.cli import main; sys.exit(main(sys.argv[1:]))"
+# atexit runs after SystemExit: tells whether the framework was imported on the way
+PROBE = ("import atexit, sys; atexit.register(lambda: sys.stderr.write("
+         "'\\nTYPER-LOADED' if 'typer' in sys.modules else '\\nLIGHT'));"
+         "sys.argv = ['changeguard', *sys.argv[1:]];"
+         "from changeguard.__main__ import run; run()")
+
+
+@pytest.fixture
+def staged_repo(tmp_path: Path, git_env: dict[str, str]) -> Path:
+    cfg = {**CONFIG, "schemas": [{"paths": ["topo/**/*.topology.yaml"],
+                                  "schema": "builtin:replication-topology"}]}
+    repo = init_repo(tmp_path / "repo", {".changeguard.yaml": yaml.safe_dump(cfg)})
+    (repo / "topo").mkdir()
+    (repo / "topo/good.topology.yaml").write_text(GOOD)
+    (repo / "topo/bad.topology.yaml").write_text(BAD)
+    git(repo, "add", "topo")
+    return repo
+
+
+def _run(code: list[str], args: list[str], cwd: Path, env: dict[str, str]
+         ) -> tuple[int, str, str]:
+    p = subprocess.run([sys.executable, *code, *args], cwd=cwd, env=env, capture_output=True,
+                       text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+CASES = [
+    ["check", "--staged"],
+    ["check", "--staged", "--format", "json"],
+    ["--format=json", "check", "--staged"],
+    ["--no-color", "-v", "check", "-v", "--staged", "--format", "sarif"],
+    ["check", "--staged", "topo/good.topology.yaml"],  # a named file joins the staged set
+    ["check", "topo/bad.topology.yaml", "--staged", "--format=json", "--all"],
+    ["check", "--staged", "--now", "2016-03-27T10:00:00+08:00", "--format", "json"],
+    ["check", "--staged", "--format", "bogus"],  # exit 2 from run_check itself
+    ["check", "--staged", "--now", "not-a-time"],  # exit 2: bad --now
+    ["--repo", "no/such/dir", "check", "--staged"],  # exit 2: bad --repo
+    ["check", "--staged", "--bogus"],  # usage error (click's message): exit 2
+    ["check", "--staged", "--now"],  # missing value: exit 2
+    ["check", "--staged", "-x", "--format", "json"],
+    ["check", "--staged", "--help"],  # help still works (through Typer)
+    ["--version", "check", "--staged"],
+    ["check", "--all"],
+    ["check", "--all", "--format", "json", "--verbose"],
+    ["check", "topo/good.topology.yaml", "topo/bad.topology.yaml", "--format", "junit"],
+    ["check", "no/such.yaml"],
+    ["check"],  # nothing to check: exit 2
+    ["check", "--format", "json"],  # the error as a JSON document
+    ["check", "--range", "nope..HEAD"],
+    ["check", "--all", "--help"],
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=[" ".join(c) for c in CASES])
+def test_fast_dispatch_matches_the_typer_app(staged_repo: Path, git_env: dict[str, str],
+                                             args: list[str]) -> None:
+    fast = _run(["-m", "changeguard"], args, staged_repo, git_env)
+    typer = _run(["-c", TYPER], args, staged_repo, git_env)
+    assert fast == typer
+    assert "Traceback" not in fast[2]
+
+
+def test_the_cases_cover_every_outcome(staged_repo: Path, git_env: dict[str, str]) -> None:
+    codes = {_run(["-m", "changeguard"], a, staged_repo, git_env)[0] for a in CASES}
+    assert codes == {0, 1, 2}
+
+
+@pytest.mark.parametrize("args,light", [
+    (["check", "--staged"], True),
+    (["--format", "json", "check", "--staged", "--now", "2016-03-27T10:00:00+08:00"], True),
+    (["check", "--staged", "--help"], False),
+    (["check", "--all"], True),
+    (["check", "--all", "-h"], False),
+    (["validate", "x.yaml"], False),
+])
+def test_check_staged_does_not_import_the_cli_framework(
+        staged_repo: Path, git_env: dict[str, str], args: list[str], light: bool) -> None:
+    _, _, err = _run(["-c", PROBE], args, staged_repo, git_env)
+    assert err.rstrip().endswith("LIGHT" if light else "TYPER-LOADED"), err
+
+
+def test_check_command_reads_only_what_it_understands() -> None:
+    assert check_command(["--repo", "check", "check", "--staged", "a"]) == (
+        {"repo": "check"}, {"staged": True}, ["a"])
+    assert check_command(["check", "--staged", "--format=json", "-v"]) == (
+        {}, {"staged": True, "fmt": "json", "verbose": True}, [])
+    assert check_command(["check", "--all"]) == ({}, {"all_files": True}, [])
+    for argv in (["validate", "--staged"], [], ["--all", "check"],
+                 ["check", "--staged", "--", "x"], ["check", "--staged", "--format="],
+                 ["check", "--staged", "--staged=1"], ["x", "check", "--staged"]):
+        assert check_command(argv) is None, argv
+
+
+def test_shell_completion_stays_with_click(staged_repo: Path, git_env: dict[str, str]) -> None:
+    env = dict(git_env, _CHANGEGUARD_COMPLETE="complete_bash", COMP_WORDS="changeguard che",
+               COMP_CWORD="1")
+    code, out, _ = _run(["-m", "changeguard"], ["check", "--staged"], staged_repo, env)
+    assert (code, out.split()) == (0, ["check"])
