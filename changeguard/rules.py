@@ -116,14 +116,15 @@ _RULES: tuple[Rule, ...] = (
          "Move one window, or merge the plans.", category="workflow", waivable=True),
     Rule("approvals-required", D, "Enough distinct approvals, with the right roles, not stale",
          "A second pair of eyes with the right expertise is the cheapest safety net.",
-         "Ask a roster member with the missing role to `changeguard approve ID`.",
+         "Ask a roster member with the missing role to `changeguard approve ID --revision N` "
+         "(N: the revision `changeguard show ID` prints).",
          category="workflow"),
     Rule("approvals-governance", D,
          "Governance changes need two distinct roster approvers, neither the author",
          "The config, its policy packs and its repo schemas decide who may approve what; a "
          "change to them is judged under the trusted roster, so nobody it adds can approve it.",
          "Ask two roster members of the trusted config (not the author) to "
-         "`changeguard approve ID`.", category="workflow"),
+         "`changeguard approve ID --revision N`.", category="workflow"),
     Rule("emergency-review", W, "Emergency changes are reviewed afterwards",
          "An emergency skips the queue, so it owes a post-incident review.",
          "A roster member other than the author runs `changeguard review ID --comment ...`.",

@@ -457,7 +457,9 @@ def _fix_hint(cid: str, kinds: list[str], state: dict[str, object], cfg: LightCo
                      f"the plan with this content and get it approved again"
                      f"{_approvers_text(cfg, {**state, 'approvals': []})}")
     elif "approve" in kinds:
-        steps.append(f"get `changeguard approve {cid}`{_approvers_text(cfg, state)}")
+        rev = state.get("revision")
+        steps.append(f"get `changeguard approve {cid} --revision {rev}`"
+                     f"{_approvers_text(cfg, state)}")
     if "early" in kinds or "opens" in kinds:
         steps.append(_early_hint(state, cfg))
     elif "window" in kinds:

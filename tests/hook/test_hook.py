@@ -297,7 +297,8 @@ def test_hint_roles_come_from_the_recorded_requirements(cfg_repo: Path) -> None:
                                 risk="high", author="bo@example.org", requirements=net)])
     p = run_hook(cfg_repo)
     assert p.returncode == 1
-    assert "get `changeguard approve CHG-7` by Cy <cy@example.org>" in p.stdout, p.stdout
+    want = "get `changeguard approve CHG-7 --revision 1` by Cy <cy@example.org>"
+    assert want in p.stdout, p.stdout
     write_log(cfg_repo, [change("CHG-7", {"db/main.yaml": blob}, state="submitted",
                                 risk="high", author="bo@example.org")])
     p = run_hook(cfg_repo)  # nothing recorded: any roster member but the author
