@@ -45,7 +45,8 @@ def test_readme_tutorial_commands_run(tmp_path: Path, git_env: dict[str, str]) -
     script = ["set -u", f"cd {tmp_path}"]
     ran = 0
     for cmd, code in readme_commands():
-        if cmd.startswith(("make ", "git clone")) or cmd.startswith("cd changeguard"):
+        if cmd.startswith("make ") or cmd.startswith("cd changeguard") or (
+                cmd.startswith("git clone") and "changeguard" in cmd):
             continue  # the set-up commands themselves are what `make test` runs
         ran += 1
         script.append(f"( {cmd} ) > {tmp_path}/.readme-out 2>&1; rc=$?; "
