@@ -40,7 +40,11 @@ def test_readme_has_the_two_setup_commands() -> None:
 
 
 def test_readme_tutorial_commands_run(tmp_path: Path, git_env: dict[str, str]) -> None:
-    env = dict(git_env)
+    # a new user's identity is the one the tutorial configures per clone (`git config
+    # user.email`), not the pinned one of the other tests
+    env = {k: v for k, v in git_env.items()
+           if k not in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                        "GIT_COMMITTER_EMAIL")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     script = ["set -u", f"cd {tmp_path}"]
     ran = 0

@@ -109,6 +109,7 @@ class ChangeView:
     missing: list[str]
     overdue: bool
     diff_base: str | None = None  # what --diff compared with; None without --diff
+    base_label: str = "trusted"  # what a file's base blob is: the trusted branch or revision N
     notes: list[str] = field(default_factory=list)  # what could not be shown, and why
 
     @property
@@ -272,6 +273,7 @@ def _diff_since(s: Session, view: ChangeView, n: int) -> None:
         raise RefusedError(f"revision {n}'s submit commit {commit} holds no state",
                            hint="run `changeguard log verify`")
     view.diff_base = f"revision {n} (submit {commit[:12]})"
+    view.base_label = f"revision {n}"
     old_paths, new_paths = old["paths"], view.st["paths"]
     contents = _contents(s, [b for b in (*old_paths.values(), *new_paths.values()) if b])
     files = [FileView(p, new_paths.get(p), old_paths.get(p))

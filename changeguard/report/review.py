@@ -69,10 +69,10 @@ def _checks(plan: ChangePlan) -> list[str]:
             + (f", expect {c.expect}" if c.expect else "") for c in plan.verification]
 
 
-def _file_line(f: FileView) -> str:
+def _file_line(f: FileView, v: ChangeView) -> str:
     blob = f.blob[:12] if f.blob else "deleted"
     base = f.base_blob[:12] if f.base_blob else "absent"
-    return f"{f.path}: proposed {blob}, trusted {base}"
+    return f"{f.path}: proposed {blob}, {v.base_label} {base}"
 
 
 # --------------------------------------------------------------- text
@@ -94,7 +94,7 @@ def render_show_text(v: ChangeView, *, color: bool = False) -> str:
     lines += [f"    {_finding(f)}" for f in v.findings or []] or [
         "    none" if v.findings is not None else "    not recorded in the log"]
     lines.append("  files:")
-    lines += [f"    {_file_line(f)}" for f in v.files] or ["    none"]
+    lines += [f"    {_file_line(f, v)}" for f in v.files] or ["    none"]
     lines.append("  reviews:")
     lines += [f"    {_review(a, 'approved')}" for a in v.approvals]
     lines += [f"    {_review(r, 'rejected')}" for r in v.rejections]
@@ -214,7 +214,7 @@ def _md_plan(v: ChangeView) -> list[str]:
     out += _md_section("Verification", [cell(x) for x in _checks(v.plan)], "none")
     out += _md_section("Waivers", [f"{code(w.rule)}: {cell(w.reason)}" for w in v.plan.waivers],
                        "none")
-    out += _md_section("Files", [cell(_file_line(f)) for f in v.files], "none")
+    out += _md_section("Files", [cell(_file_line(f, v)) for f in v.files], "none")
     return out
 
 
