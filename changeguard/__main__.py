@@ -1,11 +1,12 @@
 """Entry point for `changeguard` and `python -m changeguard`.
 
-`changeguard check …` is dispatched before the CLI framework is imported (issue 17): typed
-at the prompt, `check --staged` takes the hook's light path at the hook's cost, and
-`check --all` / `check FILE…` skip Typer's start-up. A command line this module can read
-exactly as the Typer app would is run through `commands.check.run_check` (the function the
-Typer command calls); anything else (help, version, unknown or malformed options, `--`)
-goes to the Typer app, so usage errors and help read the same on both paths.
+`changeguard check …`, `show …` and `list …` are dispatched before the CLI framework is
+imported (issue 17): typed at the prompt, `check --staged` takes the hook's light path at the
+hook's cost, and `check --all` / `check FILE…` / the reviewer's `show` skip Typer's start-up.
+A command line this module can read exactly as the Typer app would is run through the
+`commands` function the Typer command calls; anything else (help, version, unknown or
+malformed options, `--`) goes to the Typer app, so usage errors and help read the same on
+both paths.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from changeguard.commands import Globals
 
 # The options of the app callback and of `check` (cli/__init__.py, cli/check.py): value
 # options map to their parameter name, flags likewise. A new option there that is missing
@@ -58,20 +63,50 @@ def _section(tokens: Sequence[str], values: dict[str, str], flags: dict[str, str
     return (opts, rest), i
 
 
-def check_command(argv: Sequence[str]) -> tuple[dict[str, str | bool], dict[str, str | bool],
-                                                  list[str]] | None:
-    """(global options, check options, files) of a `check` command line, else None."""
+# the read-only workflow commands (cli/workflow.py show, list): values, flags, positionals
+_SHOW_VALUES = {"--format": "fmt", "--now": "now", "--since-revision": "since_revision"}
+_SHOW_FLAGS = {"--diff": "diff"}
+_LIST_VALUES = {"--format": "fmt", "--now": "now", "--state": "state"}
+_LIST_FLAGS = {"--overdue": "overdue"}
+_COMMANDS: dict[str, tuple[dict[str, str], dict[str, str], int | None]] = {
+    "check": (_CHECK_VALUES, _CHECK_FLAGS, None),
+    "show": (_SHOW_VALUES, _SHOW_FLAGS, 1),
+    "list": (_LIST_VALUES, _LIST_FLAGS, 0),
+}
+
+Command = tuple[str, dict[str, str | bool], dict[str, str | bool], list[str]]
+
+
+def command_line(argv: Sequence[str]) -> Command | None:
+    """(command, global options, its options, positionals) of a command line this module
+    runs itself, else None (the Typer app will)."""
     head = _section(argv, _GLOBAL_VALUES, _GLOBAL_FLAGS, stop_at_positional=True)
     if head is None:
         return None
     (globals_, _), at = head
-    if at >= len(argv) or argv[at] != "check":
+    if at >= len(argv) or argv[at] not in _COMMANDS:
         return None
-    tail = _section(argv[at + 1:], _CHECK_VALUES, _CHECK_FLAGS, stop_at_positional=False)
+    name = argv[at]
+    values, flags, positionals = _COMMANDS[name]
+    tail = _section(argv[at + 1:], values, flags, stop_at_positional=False)
     if tail is None:
         return None
-    (local, files), _ = tail
-    return globals_, local, files
+    (local, rest), _ = tail
+    if positionals is not None and len(rest) != positionals:
+        return None  # click's message for a missing or extra argument
+    rev = local.get("since_revision")
+    if isinstance(rev, str) and not (rev.isdigit() and rev.isascii() and int(rev) >= 1):
+        return None  # click's message for a bad integer or one below its minimum
+    return name, globals_, local, rest
+
+
+def check_command(argv: Sequence[str]) -> tuple[dict[str, str | bool], dict[str, str | bool],
+                                                  list[str]] | None:
+    """(global options, check options, files) of a `check` command line, else None."""
+    got = command_line(argv)
+    if got is None or got[0] != "check":
+        return None
+    return got[1], got[2], got[3]
 
 
 def _str(opts: dict[str, str | bool], key: str) -> str | None:
@@ -82,10 +117,37 @@ def _str(opts: dict[str, str | bool], key: str) -> str | None:
 def run_check_fast(globals_: dict[str, str | bool], local: dict[str, str | bool],
                     files: list[str]) -> int:
     """What `cli.main` does for this command line, minus the framework (same handler)."""
+    return run_fast(("check", globals_, local, files))
+
+
+def _call(name: str, g: Globals, local: dict[str, str | bool], rest: list[str]) -> int:
+    """The `commands` function the Typer command `name` calls, with the same arguments."""
+    if name == "check":
+        from changeguard.commands.check import run_check
+
+        return run_check(g, files=rest, staged=bool(local.get("staged")),
+                         all_files=bool(local.get("all_files")),
+                         fmt=_str(local, "fmt"), verbose=bool(local.get("verbose")),
+                         now=_str(local, "now"), rev_range=_str(local, "rev_range"))
+    if name == "show":
+        from changeguard.commands.workflow import run_show
+
+        rev = _str(local, "since_revision")
+        return run_show(g, rest[0], _str(local, "fmt"), _str(local, "now"),
+                        diff=bool(local.get("diff")),
+                        since_revision=int(rev) if rev is not None else None)
+    from changeguard.commands.workflow import run_list
+
+    return run_list(g, _str(local, "state"), bool(local.get("overdue")),
+                    _str(local, "fmt"), _str(local, "now"))
+
+
+def run_fast(cmd: Command) -> int:
+    """What `cli.main` does for this command line, minus the framework (same handler)."""
     from changeguard.commands import Globals
-    from changeguard.commands.check import run_check
     from changeguard.errors import ChangeguardError
 
+    name, globals_, local, rest = cmd
     repo, config = _str(globals_, "repo"), _str(globals_, "config")
     color = (not globals_.get("no_color") and "NO_COLOR" not in os.environ
              and sys.stdout.isatty())
@@ -94,10 +156,7 @@ def run_check_fast(globals_: dict[str, str | bool], local: dict[str, str | bool]
                 trusted_rev=_str(globals_, "trusted_rev")
                 or os.environ.get("CHANGEGUARD_TRUSTED_REV") or None)
     try:
-        return run_check(g, files=files, staged=bool(local.get("staged")),
-                         all_files=bool(local.get("all_files")),
-                         fmt=_str(local, "fmt"), verbose=bool(local.get("verbose")),
-                         now=_str(local, "now"), rev_range=_str(local, "rev_range"))
+        return _call(name, g, local, rest)
     except ChangeguardError as e:
         print(e.render(), file=sys.stderr)
         return e.exit_code
@@ -115,9 +174,9 @@ def run_check_fast(globals_: dict[str, str | bool], local: dict[str, str | bool]
 def run() -> None:
     # shell completion (`--install-completion`) is click's business, whatever argv says
     completing = any(k.startswith("_CHANGEGUARD") and k.endswith("_COMPLETE") for k in os.environ)
-    parsed = None if completing else check_command(sys.argv[1:])
+    parsed = None if completing else command_line(sys.argv[1:])
     if parsed is not None:
-        raise SystemExit(run_check_fast(*parsed))
+        raise SystemExit(run_fast(parsed))
     from changeguard.cli import main
 
     raise SystemExit(main())

@@ -127,3 +127,57 @@ def test_shell_completion_stays_with_click(staged_repo: Path, git_env: dict[str,
                COMP_CWORD="1")
     code, out, _ = _run(["-m", "changeguard"], ["check", "--staged"], staged_repo, env)
     assert (code, out.split()) == (0, ["check"])
+
+
+@pytest.fixture
+def logged_repo(tmp_path: Path, git_env: dict[str, str]) -> Path:
+    """A config repo whose log holds one submitted change (through the real CLI)."""
+    from tests.helpers.changelog import NOW, make_repo, plan_path
+
+    repo = make_repo(tmp_path / "cfg")
+    code, _, err = _run(["-m", "changeguard"], ["submit", plan_path(), "--now", NOW], repo,
+                        git_env)
+    assert code == 0, err
+    return repo
+
+
+READ_CASES = [
+    ["show", "CHG-2016-0403-storage"],
+    ["show", "CHG-2016-0403-storage", "--format", "json"],
+    ["--format=markdown", "show", "CHG-2016-0403-storage", "--diff"],
+    ["show", "--diff", "CHG-2016-0403-storage", "--since-revision", "1"],
+    ["show", "CHG-2016-0403-storage", "--since-revision", "2"],  # exit 2: no revision 2
+    ["show", "CHG-2016-0403-storage", "--since-revision", "0"],  # click: below its minimum
+    ["show", "CHG-2016-0403-storage", "--since-revision", "x"],  # click: not an integer
+    ["show", "CHG-9999-none"],  # exit 1: no such change
+    ["show", "not an id"],
+    ["show"],  # click: missing argument
+    ["show", "CHG-2016-0403-storage", "extra"],  # click: unexpected argument
+    ["show", "CHG-2016-0403-storage", "--format", "sarif"],  # exit 2 from the command
+    ["show", "CHG-2016-0403-storage", "--help"],
+    ["list"],
+    ["list", "--format", "json", "--state", "submitted"],
+    ["list", "--overdue", "--now", "2016-04-20T10:00:00+08:00"],
+    ["list", "x"],  # click: unexpected argument
+]
+
+
+@pytest.mark.parametrize("args", READ_CASES, ids=[" ".join(c) for c in READ_CASES])
+def test_show_and_list_fast_dispatch_matches_the_typer_app(
+        logged_repo: Path, git_env: dict[str, str], args: list[str]) -> None:
+    fast = _run(["-m", "changeguard"], args, logged_repo, git_env)
+    typer = _run(["-c", TYPER], args, logged_repo, git_env)
+    assert fast == typer
+    assert "Traceback" not in fast[2]
+
+
+@pytest.mark.parametrize("args,light", [
+    (["show", "CHG-2016-0403-storage", "--diff"], True),
+    (["list", "--format", "json"], True),
+    (["show", "CHG-2016-0403-storage", "--since-revision", "x"], False),
+    (["list", "--help"], False),
+])
+def test_show_and_list_do_not_import_the_cli_framework(
+        logged_repo: Path, git_env: dict[str, str], args: list[str], light: bool) -> None:
+    _, _, err = _run(["-c", PROBE], args, logged_repo, git_env)
+    assert err.rstrip().endswith("LIGHT" if light else "TYPER-LOADED"), err
