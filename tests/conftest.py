@@ -7,11 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.helpers import DATA, ROOT, Result, RunCli, git, init_repo, isolated_git_env, run_cli
 
 # re-exported: test modules import these names from here too
 __all__ = ["DATA", "ROOT", "Result", "RunCli", "git"]
+
+# No timing in tests: Hypothesis's per-example deadline and its "too slow" health check are
+# wall-clock budgets, which a shared 2-core machine under load breaks at random.
+settings.register_profile("changeguard", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("changeguard")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
