@@ -114,12 +114,6 @@ def _str(opts: dict[str, str | bool], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def run_check_fast(globals_: dict[str, str | bool], local: dict[str, str | bool],
-                    files: list[str]) -> int:
-    """What `cli.main` does for this command line, minus the framework (same handler)."""
-    return run_fast(("check", globals_, local, files))
-
-
 def _call(name: str, g: Globals, local: dict[str, str | bool], rest: list[str]) -> int:
     """The `commands` function the Typer command `name` calls, with the same arguments."""
     if name == "check":

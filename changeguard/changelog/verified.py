@@ -66,6 +66,12 @@ def cached_tips(git_dir: Path, fp: str) -> list[str]:
     return out
 
 
+def is_known(git: Git, tip: str, fp: str) -> bool:
+    """True when `tip` verified under `fp` before: the readers' and the hook's fast path,
+    taken before the replay machinery is imported."""
+    return tip in cached_tips(common_dir(git), fp)
+
+
 def remember(git_dir: Path, tip: str, fp: str) -> None:
     """Record a tip that verified; a read-only clone just verifies again next time."""
     path = git_dir / CACHE

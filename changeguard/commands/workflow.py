@@ -166,12 +166,12 @@ def run_unfreeze(g: Globals, now: str | None) -> int:
 def tip_warnings(s: Session) -> list[str]:
     """Notes on the log `show`/`list` read: a tip that does not verify, how old it is (§12)."""
     from changeguard.changelog.store import ref_tip
-    from changeguard.changelog.verified import cached_tips, common_dir, trusted_fingerprint
+    from changeguard.changelog.verified import is_known, trusted_fingerprint
 
     out = stale_note(s)
     fp = trusted_fingerprint(s.trusted) if s.trusted is not None else None
     tip = ref_tip(s.git, s.ref)
-    if tip is None or (fp is not None and tip in cached_tips(common_dir(s.git), fp)):
+    if tip is None or (fp is not None and is_known(s.git, tip, fp)):
         return out  # a known tip: the replay machinery is not even imported (issue 17)
     from changeguard.changelog.verify import first_problem
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from changeguard.changelog.verified import cached_tips, common_dir, log_tip, trusted_fingerprint
+from changeguard.changelog.verified import is_known, log_tip, trusted_fingerprint
 from changeguard.config.light import LightConfig
 from changeguard.config.trusted import Trusted
 from changeguard.git import Git
@@ -36,7 +36,7 @@ def believed_log(git: Git, cfg: LightConfig, trusted: Trusted) -> Believed:
     # the tip, not the ref: the log may move while we read it, and what we judge from is
     # exactly what verified
     pinned = replace(cfg, log_ref=tip)
-    if tip in cached_tips(common_dir(git), fp):
+    if is_known(git, tip, fp):
         return Believed(pinned, tip)
     bad = _first_problem(git.repo, trusted, tip, fp)
     return Believed(pinned, tip, bad) if bad else Believed(pinned, tip)
