@@ -200,21 +200,27 @@ class _DiffTrees:
     nothing has to drain it, and a worker forked meanwhile (changelog/pool.py) holds no
     pipe end that would keep git from seeing the end of its input."""
 
+    _ARGS = ("diff-tree", "--stdin", "-r", "--raw", "--no-renames", "--no-abbrev", "--root",
+             "--always", "-z")
+
     def __init__(self, git: Git, shas: list[str]) -> None:
+        self._git, self._shas = git, shas
         self._proc: subprocess.Popen[bytes] | None = None
         self._files: list[IO[bytes]] = []
         if not shas:
             return
-        # closed by close(): they outlive this call, git writes to them in the background
-        src, self._out, self._err = (tempfile.TemporaryFile() for _ in range(3))  # noqa: SIM115
-        self._files = [src, self._out, self._err]
+        try:
+            # closed by close(): they outlive this call, git writes to them meanwhile
+            files: list[IO[bytes]] = [tempfile.TemporaryFile() for _ in range(3)]  # noqa: SIM115
+        except OSError:
+            return  # no writable temp dir: diffed in the foreground by `result`
+        src, self._out, self._err = self._files = files
         src.write("".join(s + "\n" for s in shas).encode())
         src.seek(0)
-        argv = ["git", "diff-tree", "--stdin", "-r", "--raw", "--no-renames", "--no-abbrev",
-                "--root", "--always", "-z"]
         try:
-            self._proc = subprocess.Popen(argv, cwd=git.repo, env=dict(git.env), stdin=src,
-                                          stdout=self._out, stderr=self._err)
+            self._proc = subprocess.Popen(["git", *self._ARGS], cwd=git.repo,
+                                          env=dict(git.env), stdin=src, stdout=self._out,
+                                          stderr=self._err)
         except FileNotFoundError as e:
             self.close()
             raise GitError("git is not installed or not on PATH",
@@ -223,7 +229,10 @@ class _DiffTrees:
     def result(self) -> dict[str, dict[str, str | None]]:
         """The diffs (GitError when git failed)."""
         if self._proc is None:
-            return {}
+            if not self._shas:
+                return {}
+            return _parse_diffs(self._git.run(
+                *self._ARGS, input="".join(s + "\n" for s in self._shas).encode()).stdout)
         code = self._proc.wait()
         self._out.seek(0)
         raw = self._out.read()
