@@ -26,7 +26,6 @@ import gc
 import hashlib
 import json
 import subprocess
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -209,6 +208,8 @@ class _DiffTrees:
         self._files: list[IO[bytes]] = []
         if not shas:
             return
+        import tempfile  # here: the hook imports this module on its path
+
         try:
             # closed by close(): they outlive this call, git writes to them meanwhile
             files: list[IO[bytes]] = [tempfile.TemporaryFile() for _ in range(3)]  # noqa: SIM115
