@@ -26,7 +26,7 @@ from changeguard.git import Git, git_dir_of
 
 if TYPE_CHECKING:
     from changeguard.config.light import LightConfig
-    from changeguard.loader import Loaded
+    from changeguard.loader import JSONValue, Loaded
     from changeguard.model import GuardConfig
 
 ENV_REV = "CHANGEGUARD_TRUSTED_REV"
@@ -187,6 +187,40 @@ def full_config(git: Git, t: Trusted) -> GuardConfig:
     return config
 
 
+def reader_config(git: Git, t: Trusted) -> GuardConfig:
+    """The trusted config for `list` and `show`: GuardConfig's values without pydantic.
+
+    A `config.reader.ReaderConfig` standing for GuardConfig (it builds the full model from
+    the same revision when asked for more than readers use). A document the light view
+    refuses goes to `full_config`, whose error is the one every command prints.
+    """
+    from typing import cast
+
+    from changeguard.config.light import parse_light_config
+    from changeguard.config.reader import ReaderConfig, reader_values
+
+    doc: dict[str, JSONValue] = {}
+    if t.raw is None:
+        cfg = light_config(t)  # every default
+    else:
+        try:
+            with located(t.name):
+                loaded = _document(t)
+                cfg = parse_light_config(loaded)
+        except ConfigError:
+            # GuardConfig's own error (or, should the two views ever disagree, its verdict)
+            return full_config(git, t)
+        assert isinstance(loaded.data, dict)  # the light view checked it
+        doc = loaded.data
+    config = cast("GuardConfig", ReaderConfig(reader_values(cfg, doc),
+                                              lambda: full_config(git, t)))
+    if t.raw is not None:  # as full_config: a revision without a config is all defaults
+        config._file = t.config_rel
+        if t.sha is not None:
+            set_root(config, governance_root(git, t.sha, *governance_refs(config)))
+    return config
+
+
 def governance_refs(config: GuardConfig) -> tuple[list[str], list[str]]:
     """Repo-relative files the config names: (local policy packs, local JSON Schemas)."""
     packs = [p for p in config.policies if not p.startswith("builtin:")]
@@ -310,4 +344,4 @@ def working_tree_differs(repo: Path, t: Trusted) -> bool:
 
 __all__ = ["ENV_REV", "Trusted", "config_rel", "find_trusted", "full_config",
            "governance_refs", "governance_root", "head_branch", "light_config", "located",
-           "root_of", "set_root", "untrusted_branch", "working_tree_differs"]
+           "reader_config", "root_of", "set_root", "untrusted_branch", "working_tree_differs"]
