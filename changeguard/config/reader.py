@@ -9,16 +9,16 @@ hold them, and anything else (e.g. replaying an unverified tip) builds the full 
 the same bytes on first use. A document the light view refuses is handed to the full view
 first, so the error a reader prints is GuardConfig's, byte for byte.
 
-Stdlib only.
+Stdlib only; the records are NamedTuples (a dataclass costs ~10x as much to define, and
+this module is on `list`'s start-up path).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from changeguard.config import defaults as d
 
@@ -28,23 +28,20 @@ if TYPE_CHECKING:
     from changeguard.model import GuardConfig
 
 
-@dataclass(frozen=True, slots=True)
-class LogView:
+class LogView(NamedTuple):
     """`log:` as GuardConfig.log holds it."""
 
     ref: str
     remote: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TrustView:
+class TrustView(NamedTuple):
     """`trust:` as GuardConfig.trust holds it."""
 
     branch: str
 
 
-@dataclass(frozen=True, slots=True)
-class ReviewerView:
+class ReviewerView(NamedTuple):
     """One `reviewers:` entry as GuardConfig.reviewers holds it."""
 
     email: str
@@ -53,8 +50,7 @@ class ReviewerView:
     signing_key: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class SchemaView:
+class SchemaView(NamedTuple):
     """One `schemas:` entry as GuardConfig.schemas holds it (`schema_`: the `schema:` key)."""
 
     paths: list[str]
@@ -62,8 +58,7 @@ class SchemaView:
     format: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class FreezeView:
+class FreezeView(NamedTuple):
     """One `freezes:` entry as GuardConfig.freezes holds it."""
 
     name: str
