@@ -238,7 +238,8 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None, *,
 def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
              now: str | None) -> int:
     """`list [--state S] [--overdue] [--format text|json]`."""
-    from changeguard.changelog.workflow import list_rows, list_text
+    from changeguard.changelog.listing import list_text
+    from changeguard.changelog.workflow import list_rows
 
     f = pick_format(fmt, g, TEXT_JSON)
 
