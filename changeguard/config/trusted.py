@@ -13,7 +13,6 @@ pydantic only in `full_config`.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -212,6 +211,7 @@ def governance_root(git: Git, sha: str, packs: list[str], schemas: list[str]) ->
     files of the trusted revision are written once under `.git/changeguard/trusted/`.
     """
     import hashlib
+    import shutil  # not at the top: the hook imports this module on every run
 
     gd = git_dir_of(git.repo)
     if gd is None:
@@ -246,6 +246,7 @@ def governance_root(git: Git, sha: str, packs: list[str], schemas: list[str]) ->
 
 def _scratch() -> Path:
     import atexit
+    import shutil
     import tempfile
 
     d = Path(tempfile.mkdtemp(prefix="changeguard-trusted-"))

@@ -293,7 +293,6 @@ def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: Reader,
     `cache`: the hook's verdict cache (issue 17; the gate passes none)."""
     if not paths:
         return []
-    from changeguard.checkcache import check_files_cached
     from changeguard.replication.mapping import FileMapping
 
     read.prefetch(paths)
@@ -307,9 +306,17 @@ def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: Reader,
         return data
 
     # one staged member of a group (e.g. a Patroni scope) is judged with its siblings
-    result = check_files_cached(repo, paths, mappings, limited, store=cache,
-                                max_bytes=cfg.max_file_bytes, complete_groups=True,
-                                prefetch=read.prefetch)
+    if cache is None:  # no store: skip keying (hashlib, json) and judge directly (issue 17)
+        from changeguard.replication.engine import judge
+        from changeguard.replication.load import load
+
+        result = judge(load(repo, paths, mappings, limited, complete_groups=True))
+    else:
+        from changeguard.checkcache import check_files_cached
+
+        result = check_files_cached(repo, paths, mappings, limited, store=cache,
+                                    max_bytes=cfg.max_file_bytes, complete_groups=True,
+                                    prefetch=read.prefetch)
     errors.extend(result.errors)
     return list(result.findings)
 

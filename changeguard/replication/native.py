@@ -8,7 +8,6 @@ an unsupported keyword in the schema fails loudly instead of being ignored.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -154,6 +153,8 @@ def _k_enum(v: _Validator, value: JSONValue, s: Schema, ptr: str) -> None:
     if isinstance(value, str) and value in options:
         return  # strings compare exactly; the slow path handles 1 == 1.0 and True != 1
     if not any(_equal(value, o) for o in options):
+        import difflib  # only for a bad value: the hook's start-up budget
+
         close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
         hint = f"did you mean {close[0]!r}?" if close else None
         v.error(ptr, f"{_short(value)} is not one of {', '.join(map(str, options))}", hint)
@@ -191,6 +192,8 @@ def _k_additional(v: _Validator, value: JSONValue, s: Schema, ptr: str) -> None:
             continue
         child = f"{ptr}/{escape_pointer(key)}"
         if extra is False:
+            import difflib  # only for an unknown key
+
             close = difflib.get_close_matches(key, list(props), n=1)
             hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(props)
             v.error(child, f"unknown key {key!r}", hint)
