@@ -145,12 +145,17 @@ def _trust_keys(t: Trusted) -> tuple[str, str]:
 
 def light_config(t: Trusted) -> LightConfig:
     """The hook's view of the trusted config (defaults when the revision has none)."""
-    from changeguard.config.light import LightConfig, parse_light_config
+    from changeguard.config.light import LightConfig, parse_light_config, remembered_view
 
     if t.raw is None:
         return LightConfig(file=t.config_rel, rev=t.sha)
-    with located(t.name):
-        cfg = parse_light_config(_document(t))
+
+    def parse() -> LightConfig:
+        with located(t.name):
+            return parse_light_config(_document(t))
+
+    # a pure function of the bytes: remembered (issue 17; see config.light)
+    cfg = remembered_view(t.raw, t.config_rel, parse)
     return replace(cfg, file=t.config_rel, rev=t.sha)
 
 
