@@ -480,5 +480,27 @@ def _view_from(fields: tuple[Any, ...]) -> LightConfig | None:
             rev=rev, schema_globs=globs)
     except (TypeError, ValueError):
         return None
-    # believed only when it is exactly what was stored (types included: marshal keeps them)
-    return view if _fields_of(view) == fields else None
+    # believed only when well typed and exactly what was stored
+    return view if _well_typed(view) and _fields_of(view) == fields else None
+
+
+def _str_tuple(value: object) -> bool:
+    return type(value) is tuple and all(type(x) is str for x in value)
+
+
+def _opt_str(value: object) -> bool:
+    return value is None or type(value) is str
+
+
+def _well_typed(c: LightConfig) -> bool:
+    """Every field has the type `parse_light_config` gives it (a stored view is data)."""
+    return (type(c.file) is str and _str_tuple(c.guarded) and type(c.plans) is str
+            and type(c.schemas) is tuple and all(type(m) is dict for m in c.schemas)
+            and type(c.log_ref) is str and _opt_str(c.log_remote)
+            and type(c.max_file_bytes) is int and type(c.trust_branch) is str
+            and type(c.clock) is str and type(c.clock_skew_minutes) is float
+            and _str_tuple(c.policies) and _opt_str(c.rev)
+            and type(c.schema_globs) is tuple and all(_str_tuple(g) for g in c.schema_globs)
+            and all(type(m.email) is str and _opt_str(m.name) and _str_tuple(m.roles)
+                    for m in c.reviewers)
+            and all(type(f.name) is str and type(f.reason) is str for f in c.freezes))
