@@ -9,13 +9,15 @@ rule for `GIT_*` variables that leak into hooks and CI jobs (see its docstring).
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from changeguard.errors import GitError
+
+if TYPE_CHECKING:
+    import subprocess
 
 Purpose = Literal["staged", "plumbing"]
 
@@ -116,6 +118,10 @@ def spawn(args: Sequence[str], cwd: Path, env: Mapping[str, str], input: bytes |
           ) -> subprocess.CompletedProcess[bytes]:
     """Run `git ARGS` and capture its output (never raises for a non-zero exit)."""
     try:
+        if hasattr(os, "posix_spawn"):
+            return _spawned(args, cwd, env, input)
+        import subprocess
+
         return subprocess.run(["git", *args], cwd=cwd, env=dict(env), input=input,
                               capture_output=True, check=False)
     except FileNotFoundError as e:
@@ -123,8 +129,104 @@ def spawn(args: Sequence[str], cwd: Path, env: Mapping[str, str], input: bytes |
                        hint="install git 2.30 or newer") from e
 
 
+class _Completed:
+    """What `subprocess.run` returns (the attributes callers read), without importing
+    `subprocess`: its import (threading, selectors, signal) is a tenth of the hook's
+    start-up (issue 17)."""
+
+    __slots__ = ("args", "returncode", "stderr", "stdout")
+
+    def __init__(self, args: list[str], returncode: int, stdout: bytes, stderr: bytes) -> None:
+        self.args = args
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+_GIT: dict[str, str] = {}  # PATH -> the git executable found on it
+
+
+def _git_path(env: Mapping[str, str]) -> str:
+    """`git` on `env`'s PATH, as `subprocess` looks it up."""
+    path = env.get("PATH", os.defpath)
+    if path not in _GIT:
+        for d in os.get_exec_path(dict(env)):
+            full = os.path.join(d, "git")
+            if os.path.isfile(full) and os.access(full, os.X_OK):
+                _GIT[path] = full
+                break
+        else:
+            raise FileNotFoundError("git")
+    return _GIT[path]
+
+
+def _spawned(args: Sequence[str], cwd: Path, env: Mapping[str, str], input: bytes | None
+             ) -> subprocess.CompletedProcess[bytes]:
+    """`subprocess.run(..., capture_output=True)` by `os.posix_spawn` and pipes.
+
+    `git -C cwd` stands for the working directory (posix_spawn has none); stdin is
+    inherited unless `input` is given, as with `subprocess.run`. Every pipe is read to its
+    end, so git never writes to a closed one (SIGPIPE stays as Python left it).
+    """
+    import select  # a C module: cheap
+
+    argv = ["git", "-C", str(cwd), *args]
+    exe = _git_path(env)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    in_r = in_w = -1
+    actions = [(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+    if input is not None:
+        in_r, in_w = os.pipe()
+        actions.insert(0, (os.POSIX_SPAWN_DUP2, in_r, 0))
+    try:
+        pid = os.posix_spawn(exe, argv, dict(env), file_actions=actions)
+    finally:
+        for fd in (out_w, err_w, in_r):
+            if fd >= 0:
+                os.close(fd)
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    todo = memoryview(input) if input is not None else None
+    poll = select.poll()
+    poll.register(out_r, select.POLLIN)
+    poll.register(err_r, select.POLLIN)
+    if todo is not None:
+        if todo:
+            os.set_blocking(in_w, False)
+            poll.register(in_w, select.POLLOUT)
+        else:
+            os.close(in_w)
+    open_fds = len(chunks) + (1 if todo else 0)
+    while open_fds:
+        for fd, _ in poll.poll():
+            if fd == in_w:
+                assert todo is not None
+                try:
+                    todo = todo[os.write(in_w, todo[:65536]):]
+                except BrokenPipeError:
+                    todo = todo[:0]
+                if not todo:  # all written (or git stopped reading): git sees EOF
+                    poll.unregister(in_w)
+                    os.close(in_w)
+                    open_fds -= 1
+                continue
+            data = os.read(fd, 65536)
+            if data:
+                chunks[fd].append(data)
+            else:
+                poll.unregister(fd)
+                os.close(fd)
+                open_fds -= 1
+    _, status = os.waitpid(pid, 0)
+    done = _Completed(argv, os.waitstatus_to_exitcode(status), b"".join(chunks[out_r]),
+                      b"".join(chunks[err_r]))
+    return done  # type: ignore[return-value]  # duck-typed CompletedProcess (see _Completed)
+
+
 def start_batch(cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """A long-lived `git cat-file --batch` (the change log's hot read path)."""
+    import subprocess
+
     try:
         return subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd, env=dict(env),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -140,6 +242,8 @@ def fetch_with_gitpython(repo: Path, env: Mapping[str, str], *args: str
     Imported lazily (GitPython costs 200+ ms); failures come back as a non-zero exit code
     with git's stderr, like `spawn`.
     """
+    import subprocess
+
     from git import Repo
     from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
