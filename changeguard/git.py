@@ -12,14 +12,15 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
 from changeguard.errors import GitError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 if TYPE_CHECKING:
     import subprocess
+    from typing import Literal
 
-Purpose = Literal["staged", "plumbing"]
+    Purpose = Literal["staged", "plumbing"]
 
 # Variables that configure git (config, identity, transport, tracing) without pointing it at
 # another repository, index, object store or work tree: always kept.

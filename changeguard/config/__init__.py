@@ -7,9 +7,9 @@ PyYAML) loads on first use, so the hook can read a remembered light view without
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from changeguard.config.defaults import CONFIG_NAME
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 
 if TYPE_CHECKING:
     from changeguard.config.load import config_path, load_config, parse_config, read_config

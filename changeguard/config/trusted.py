@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from changeguard.config import defaults as d
 from changeguard.errors import ConfigError, InputError
 from changeguard.git import Git, git_dir_of
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 
 if TYPE_CHECKING:
     from changeguard.config.light import LightConfig

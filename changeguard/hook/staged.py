@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from changeguard.config.light import LightConfig, governance_paths
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding
 from changeguard.git import Git, Staged
 from changeguard.globs import match, match_any, match_guarded, may_overlap
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 
 if TYPE_CHECKING:
     from changeguard.config.trusted import Trusted

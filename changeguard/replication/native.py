@@ -13,7 +13,6 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import cast
 
 from changeguard.findings import Finding, Severity
 from changeguard.loader import JSONValue, Loaded, SourceMap, escape_pointer
@@ -28,6 +27,14 @@ from changeguard.replication.model import (
 )
 from changeguard.replication.yamlstream import parse_documents_streaming
 from changeguard.resources import schema_path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import cast
+else:
+    def cast(_type: object, value: object) -> object:
+        """typing.cast (a no-op at run time) without importing typing."""
+        return value
 
 SCHEMA_NAME = "replication-topology"
 RULE = "config-schema"
