@@ -265,9 +265,32 @@ class Git:
     """Runs git plumbing in one repository with a cleaned environment."""
 
     def __init__(self, repo: Path, env: dict[str, str] | None = None,
-                 purpose: Purpose = "plumbing") -> None:
+                 purpose: Purpose = "plumbing", one_reader: bool = False) -> None:
         self.repo = repo
         self.env = clean_env(repo, purpose) if env is None else env
+        # one_reader: every object read goes through one `git cat-file --batch` kept open
+        # until `end_reads` (the hook: trusted config, staged blobs; issue 17)
+        self._one_reader = one_reader
+        self._reader: _Batch | None = None
+
+    def objects(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        """(object id, type, content) of each name (`<id>`, `<rev>:<path>`, `:<path>`);
+        None when missing or ambiguous."""
+        if not names:
+            return []
+        if self._one_reader and hasattr(os, "posix_spawn"):
+            if self._reader is None:
+                self._reader = _Batch(self.repo, self.env)
+            return self._reader.read(names)
+        payload = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
+        out = self.run("cat-file", "--batch", input=payload).stdout
+        return _parse_objects(out, len(names))
+
+    def end_reads(self) -> None:
+        """Stop the kept `cat-file` (it exits at end of input) and wait for it."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -300,11 +323,8 @@ class Git:
 
     def cat_blobs(self, names: Sequence[str]) -> dict[str, bytes | None]:
         """Contents of objects named like `<id>` or `<rev>:<path>`; None when missing."""
-        if not names:
-            return {}
-        payload = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
-        out = self.run("cat-file", "--batch", input=payload).stdout
-        return dict(zip(names, _parse_batch(out, len(names)), strict=True))
+        return {n: None if o is None else o[2]
+                for n, o in zip(names, self.objects(names), strict=True)}
 
     def ls_tree(self, rev: str, paths: Iterable[str], recursive: bool = False
                 ) -> list[tuple[str, str]] | None:
@@ -345,9 +365,9 @@ def parse_raw_diff(out: bytes) -> list[Staged]:
     return staged
 
 
-def _parse_batch(out: bytes, count: int) -> list[bytes | None]:
-    """Split `cat-file --batch` output into contents (None: missing or ambiguous)."""
-    result: list[bytes | None] = []
+def _parse_objects(out: bytes, count: int) -> list[tuple[str, str, bytes] | None]:
+    """Split `cat-file --batch` output into (id, type, content); None: missing/ambiguous."""
+    result: list[tuple[str, str, bytes] | None] = []
     pos = 0
     for _ in range(count):
         nl = out.index(b"\n", pos)
@@ -359,5 +379,74 @@ def _parse_batch(out: bytes, count: int) -> list[bytes | None]:
         size = int(header[2])
         body = out[pos:pos + size]
         pos += size + 1  # content is followed by a newline
-        result.append(body)
+        result.append((header[0].decode("ascii"), header[1].decode("ascii"), body))
     return result
+
+
+def _parse_batch(out: bytes, count: int) -> list[bytes | None]:
+    """Contents only (None: missing or ambiguous)."""
+    return [None if o is None else o[2] for o in _parse_objects(out, count)]
+
+
+class _Batch:
+    """One `git cat-file --batch` kept open: requests in, objects out (git flushes each)."""
+
+    _CHUNK = 32768  # bytes of names per round: below a pipe's buffer, so neither side blocks
+
+    def __init__(self, repo: Path, env: Mapping[str, str]) -> None:
+        exe = _git_path(env)
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            self.pid = os.posix_spawn(
+                exe, ["git", "-C", str(repo), "cat-file", "--batch"], dict(env),
+                file_actions=[(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                              (os.POSIX_SPAWN_DUP2, null, 2)])
+        finally:
+            for fd in (in_r, out_w, null):
+                os.close(fd)
+        self.stdin = os.fdopen(in_w, "wb")
+        self.stdout = os.fdopen(out_r, "rb")
+
+    def read(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        out: list[tuple[str, str, bytes] | None] = []
+        start = 0
+        while start < len(names):
+            end, size = start, 0
+            while end < len(names) and (end == start or size < self._CHUNK):
+                size += len(names[end]) + 1
+                end += 1
+            try:
+                self.stdin.write(b"".join(n.encode("utf-8", "surrogateescape") + b"\n"
+                                          for n in names[start:end]))
+                self.stdin.flush()
+            except BrokenPipeError:
+                raise self._died() from None
+            out += [self._one() for _ in range(end - start)]
+            start = end
+        return out
+
+    def _one(self) -> tuple[str, str, bytes] | None:
+        header = self.stdout.readline().split()
+        if not header:
+            raise self._died()
+        if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+            return None
+        size = int(header[2])
+        body = self.stdout.read(size + 1)  # content is followed by a newline
+        if len(body) != size + 1:
+            raise self._died()
+        return header[0].decode("ascii"), header[1].decode("ascii"), body[:size]
+
+    def _died(self) -> GitError:
+        return GitError("git cat-file stopped answering",
+                        hint="is this a git repository with a readable index?")
+
+    def close(self) -> None:
+        import contextlib
+
+        for f in (self.stdin, self.stdout):
+            with contextlib.suppress(OSError):  # git already gone: its pipe is broken
+                f.close()
+        os.waitpid(self.pid, 0)
