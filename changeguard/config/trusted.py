@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 from changeguard.config import defaults as d
@@ -26,7 +27,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook sta
 
 if TYPE_CHECKING:
     from changeguard.config.light import LightConfig
-    from changeguard.loader import Loaded
+    from changeguard.loader import JSONValue, Loaded
     from changeguard.model import GuardConfig
 
 ENV_REV = "CHANGEGUARD_TRUSTED_REV"
@@ -133,18 +134,29 @@ def _trust_keys(t: Trusted) -> tuple[str, str]:
 
 def light_config(t: Trusted) -> LightConfig:
     """The hook's view of the trusted config (defaults when the revision has none)."""
-    from changeguard.config.light import LightConfig, parse_light_config, remembered_view
+    from changeguard.config.light import LightConfig, remembered_view
 
     if t.raw is None:
         return LightConfig(file=t.config_rel, rev=t.sha)
-
-    def parse() -> LightConfig:
-        with located(t.name):
-            return parse_light_config(_document(t))
-
-    # a pure function of the bytes: remembered (issue 17; see config.light)
-    cfg = remembered_view(t.raw, t.config_rel, parse)
+    # a pure function of the bytes: remembered (issue 17; see config.light), so the hook
+    # parses nothing when this config was seen before
+    cfg = remembered_view(t.raw, t.config_rel, lambda: _light_document(t)[0])
     return replace(cfg, file=t.config_rel, rev=t.sha)
+
+
+@lru_cache(maxsize=4)
+def _light_document(t: Trusted) -> tuple[LightConfig, dict[str, JSONValue]]:
+    """The light view of `t`'s config and the document it checked, read once a process:
+    `find_trusted` (for `trust:`) and `reader_config` both ask (issue 17)."""
+    from changeguard.config.light import LightConfig, parse_light_config
+
+    if t.raw is None:
+        return LightConfig(file=t.config_rel, rev=t.sha), {}
+    with located(t.name):
+        loaded = _document(t)
+        cfg = parse_light_config(loaded)
+    assert isinstance(loaded.data, dict)  # the light view refuses anything else
+    return replace(cfg, file=t.config_rel, rev=t.sha), loaded.data
 
 
 def _document(t: Trusted) -> Loaded:
@@ -179,6 +191,31 @@ def full_config(git: Git, t: Trusted) -> GuardConfig:
     return config
 
 
+def reader_config(git: Git, t: Trusted) -> GuardConfig:
+    """The trusted config for `list` and `show`: GuardConfig's values without pydantic.
+
+    A `config.reader.ReaderConfig` standing for GuardConfig (it builds the full model from
+    the same revision when asked for more than readers use). A document the light view
+    refuses goes to `full_config`, whose error is the one every command prints.
+    """
+    from typing import cast
+
+    from changeguard.config.reader import ReaderConfig, reader_values
+
+    try:
+        cfg, doc = _light_document(t)
+    except ConfigError:
+        # GuardConfig's own error (or, should the two views ever disagree, its verdict)
+        return full_config(git, t)
+    config = cast("GuardConfig", ReaderConfig(reader_values(cfg, doc),
+                                              lambda: full_config(git, t)))
+    if t.raw is not None:  # as full_config: a revision without a config is all defaults
+        config._file = t.config_rel
+        if t.sha is not None:
+            set_root(config, governance_root(git, t.sha, *governance_refs(config)))
+    return config
+
+
 def governance_refs(config: GuardConfig) -> tuple[list[str], list[str]]:
     """Repo-relative files the config names: (local policy packs, local JSON Schemas)."""
     packs = [p for p in config.policies if not p.startswith("builtin:")]
@@ -204,7 +241,6 @@ def governance_root(git: Git, sha: str, packs: list[str], schemas: list[str]) ->
     files of the trusted revision are written once under `.git/changeguard/trusted/`.
     """
     import hashlib
-    import shutil  # not at the top: the hook imports this module on every run
 
     gd = git_dir_of(git.repo)
     if gd is None:
@@ -213,6 +249,8 @@ def governance_root(git: Git, sha: str, packs: list[str], schemas: list[str]) ->
     target = gd / "changeguard" / "trusted" / f"{sha}-{key}"
     if target.is_dir():
         return target
+    import shutil  # only when the copy is made: readers find it cached (issue 17)
+
     rows = _files(git, sha, packs, schemas)
     tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -304,4 +342,4 @@ def working_tree_differs(repo: Path, t: Trusted) -> bool:
 
 __all__ = ["ENV_REV", "Trusted", "config_rel", "find_trusted", "full_config",
            "governance_refs", "governance_root", "head_branch", "light_config", "located",
-           "root_of", "set_root", "untrusted_branch", "working_tree_differs"]
+           "reader_config", "root_of", "set_root", "untrusted_branch", "working_tree_differs"]
