@@ -9,15 +9,18 @@ rule for `GIT_*` variables that leak into hooks and CI jobs (see its docstring).
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from changeguard.errors import GitError
 
-Purpose = Literal["staged", "plumbing"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    import subprocess
+    from typing import Literal
+
+    Purpose = Literal["staged", "plumbing"]
 
 # Variables that configure git (config, identity, transport, tracing) without pointing it at
 # another repository, index, object store or work tree: always kept.
@@ -116,6 +119,10 @@ def spawn(args: Sequence[str], cwd: Path, env: Mapping[str, str], input: bytes |
           ) -> subprocess.CompletedProcess[bytes]:
     """Run `git ARGS` and capture its output (never raises for a non-zero exit)."""
     try:
+        if hasattr(os, "posix_spawn"):
+            return _spawned(args, cwd, env, input)
+        import subprocess
+
         return subprocess.run(["git", *args], cwd=cwd, env=dict(env), input=input,
                               capture_output=True, check=False)
     except FileNotFoundError as e:
@@ -123,8 +130,104 @@ def spawn(args: Sequence[str], cwd: Path, env: Mapping[str, str], input: bytes |
                        hint="install git 2.30 or newer") from e
 
 
+class _Completed:
+    """What `subprocess.run` returns (the attributes callers read), without importing
+    `subprocess`: its import (threading, selectors, signal) is a tenth of the hook's
+    start-up (issue 17)."""
+
+    __slots__ = ("args", "returncode", "stderr", "stdout")
+
+    def __init__(self, args: list[str], returncode: int, stdout: bytes, stderr: bytes) -> None:
+        self.args = args
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+_GIT: dict[str, str] = {}  # PATH -> the git executable found on it
+
+
+def _git_path(env: Mapping[str, str]) -> str:
+    """`git` on `env`'s PATH, as `subprocess` looks it up."""
+    path = env.get("PATH", os.defpath)
+    if path not in _GIT:
+        for d in os.get_exec_path(dict(env)):
+            full = os.path.join(d, "git")
+            if os.path.isfile(full) and os.access(full, os.X_OK):
+                _GIT[path] = full
+                break
+        else:
+            raise FileNotFoundError("git")
+    return _GIT[path]
+
+
+def _spawned(args: Sequence[str], cwd: Path, env: Mapping[str, str], input: bytes | None
+             ) -> subprocess.CompletedProcess[bytes]:
+    """`subprocess.run(..., capture_output=True)` by `os.posix_spawn` and pipes.
+
+    `git -C cwd` stands for the working directory (posix_spawn has none); stdin is
+    inherited unless `input` is given, as with `subprocess.run`. Every pipe is read to its
+    end, so git never writes to a closed one (SIGPIPE stays as Python left it).
+    """
+    import select  # a C module: cheap
+
+    argv = ["git", "-C", str(cwd), *args]
+    exe = _git_path(env)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    in_r = in_w = -1
+    actions = [(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+    if input is not None:
+        in_r, in_w = os.pipe()
+        actions.insert(0, (os.POSIX_SPAWN_DUP2, in_r, 0))
+    try:
+        pid = os.posix_spawn(exe, argv, dict(env), file_actions=actions)
+    finally:
+        for fd in (out_w, err_w, in_r):
+            if fd >= 0:
+                os.close(fd)
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    todo = memoryview(input) if input is not None else None
+    poll = select.poll()
+    poll.register(out_r, select.POLLIN)
+    poll.register(err_r, select.POLLIN)
+    if todo is not None:
+        if todo:
+            os.set_blocking(in_w, False)
+            poll.register(in_w, select.POLLOUT)
+        else:
+            os.close(in_w)
+    open_fds = len(chunks) + (1 if todo else 0)
+    while open_fds:
+        for fd, _ in poll.poll():
+            if fd == in_w:
+                assert todo is not None
+                try:
+                    todo = todo[os.write(in_w, todo[:65536]):]
+                except BrokenPipeError:
+                    todo = todo[:0]
+                if not todo:  # all written (or git stopped reading): git sees EOF
+                    poll.unregister(in_w)
+                    os.close(in_w)
+                    open_fds -= 1
+                continue
+            data = os.read(fd, 65536)
+            if data:
+                chunks[fd].append(data)
+            else:
+                poll.unregister(fd)
+                os.close(fd)
+                open_fds -= 1
+    _, status = os.waitpid(pid, 0)
+    done = _Completed(argv, os.waitstatus_to_exitcode(status), b"".join(chunks[out_r]),
+                      b"".join(chunks[err_r]))
+    return done  # type: ignore[return-value]  # duck-typed CompletedProcess (see _Completed)
+
+
 def start_batch(cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """A long-lived `git cat-file --batch` (the change log's hot read path)."""
+    import subprocess
+
     try:
         return subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd, env=dict(env),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -140,6 +243,8 @@ def fetch_with_gitpython(repo: Path, env: Mapping[str, str], *args: str
     Imported lazily (GitPython costs 200+ ms); failures come back as a non-zero exit code
     with git's stderr, like `spawn`.
     """
+    import subprocess
+
     from git import Repo
     from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
@@ -160,9 +265,32 @@ class Git:
     """Runs git plumbing in one repository with a cleaned environment."""
 
     def __init__(self, repo: Path, env: dict[str, str] | None = None,
-                 purpose: Purpose = "plumbing") -> None:
+                 purpose: Purpose = "plumbing", one_reader: bool = False) -> None:
         self.repo = repo
         self.env = clean_env(repo, purpose) if env is None else env
+        # one_reader: every object read goes through one `git cat-file --batch` kept open
+        # until `end_reads` (the hook: trusted config, staged blobs; issue 17)
+        self._one_reader = one_reader
+        self._reader: _Batch | None = None
+
+    def objects(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        """(object id, type, content) of each name (`<id>`, `<rev>:<path>`, `:<path>`);
+        None when missing or ambiguous."""
+        if not names:
+            return []
+        if self._one_reader and hasattr(os, "posix_spawn"):
+            if self._reader is None:
+                self._reader = _Batch(self.repo, self.env)
+            return self._reader.read(names)
+        payload = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
+        out = self.run("cat-file", "--batch", input=payload).stdout
+        return _parse_objects(out, len(names))
+
+    def end_reads(self) -> None:
+        """Stop the kept `cat-file` (it exits at end of input) and wait for it."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -195,11 +323,8 @@ class Git:
 
     def cat_blobs(self, names: Sequence[str]) -> dict[str, bytes | None]:
         """Contents of objects named like `<id>` or `<rev>:<path>`; None when missing."""
-        if not names:
-            return {}
-        payload = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
-        out = self.run("cat-file", "--batch", input=payload).stdout
-        return dict(zip(names, _parse_batch(out, len(names)), strict=True))
+        return {n: None if o is None else o[2]
+                for n, o in zip(names, self.objects(names), strict=True)}
 
     def ls_tree(self, rev: str, paths: Iterable[str], recursive: bool = False
                 ) -> list[tuple[str, str]] | None:
@@ -240,9 +365,9 @@ def parse_raw_diff(out: bytes) -> list[Staged]:
     return staged
 
 
-def _parse_batch(out: bytes, count: int) -> list[bytes | None]:
-    """Split `cat-file --batch` output into contents (None: missing or ambiguous)."""
-    result: list[bytes | None] = []
+def _parse_objects(out: bytes, count: int) -> list[tuple[str, str, bytes] | None]:
+    """Split `cat-file --batch` output into (id, type, content); None: missing/ambiguous."""
+    result: list[tuple[str, str, bytes] | None] = []
     pos = 0
     for _ in range(count):
         nl = out.index(b"\n", pos)
@@ -254,5 +379,74 @@ def _parse_batch(out: bytes, count: int) -> list[bytes | None]:
         size = int(header[2])
         body = out[pos:pos + size]
         pos += size + 1  # content is followed by a newline
-        result.append(body)
+        result.append((header[0].decode("ascii"), header[1].decode("ascii"), body))
     return result
+
+
+def _parse_batch(out: bytes, count: int) -> list[bytes | None]:
+    """Contents only (None: missing or ambiguous)."""
+    return [None if o is None else o[2] for o in _parse_objects(out, count)]
+
+
+class _Batch:
+    """One `git cat-file --batch` kept open: requests in, objects out (git flushes each)."""
+
+    _CHUNK = 32768  # bytes of names per round: below a pipe's buffer, so neither side blocks
+
+    def __init__(self, repo: Path, env: Mapping[str, str]) -> None:
+        exe = _git_path(env)
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            self.pid = os.posix_spawn(
+                exe, ["git", "-C", str(repo), "cat-file", "--batch"], dict(env),
+                file_actions=[(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                              (os.POSIX_SPAWN_DUP2, null, 2)])
+        finally:
+            for fd in (in_r, out_w, null):
+                os.close(fd)
+        self.stdin = os.fdopen(in_w, "wb")
+        self.stdout = os.fdopen(out_r, "rb")
+
+    def read(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        out: list[tuple[str, str, bytes] | None] = []
+        start = 0
+        while start < len(names):
+            end, size = start, 0
+            while end < len(names) and (end == start or size < self._CHUNK):
+                size += len(names[end]) + 1
+                end += 1
+            try:
+                self.stdin.write(b"".join(n.encode("utf-8", "surrogateescape") + b"\n"
+                                          for n in names[start:end]))
+                self.stdin.flush()
+            except BrokenPipeError:
+                raise self._died() from None
+            out += [self._one() for _ in range(end - start)]
+            start = end
+        return out
+
+    def _one(self) -> tuple[str, str, bytes] | None:
+        header = self.stdout.readline().split()
+        if not header:
+            raise self._died()
+        if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):
+            return None
+        size = int(header[2])
+        body = self.stdout.read(size + 1)  # content is followed by a newline
+        if len(body) != size + 1:
+            raise self._died()
+        return header[0].decode("ascii"), header[1].decode("ascii"), body[:size]
+
+    def _died(self) -> GitError:
+        return GitError("git cat-file stopped answering",
+                        hint="is this a git repository with a readable index?")
+
+    def close(self) -> None:
+        import contextlib
+
+        for f in (self.stdin, self.stdout):
+            with contextlib.suppress(OSError):  # git already gone: its pipe is broken
+                f.close()
+        os.waitpid(self.pid, 0)

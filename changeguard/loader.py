@@ -14,11 +14,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeAlias
 
 import yaml
 
 from changeguard.errors import InputError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import TypeAlias  # annotations only: the hook need not import typing
 
 try:  # the C composer is ~10x faster; fall back when libyaml is absent
     from yaml import CSafeLoader as _Loader

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 from changeguard.findings import Finding, Severity
@@ -155,4 +154,6 @@ def get_rule(rule_id: str) -> Rule | None:
 
 def closest(rule_id: str, n: int = 3) -> list[str]:
     """Nearest rule ids, for `explain UNKNOWN` and did-you-mean hints."""
+    import difflib  # the hook imports this module; only a typo needs difflib
+
     return difflib.get_close_matches(rule_id, list(RULES), n=n, cutoff=0.4)

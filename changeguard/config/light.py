@@ -10,27 +10,32 @@ runs the same documents through both views.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from changeguard.config import defaults as d
-from changeguard.config.load import read_config
 from changeguard.errors import ConfigError
-from changeguard.loader import JSONValue, Loaded, pointer_of
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from changeguard.loader import JSONValue, Loaded
     from changeguard.model import GuardConfig
 
 CONFIG_NAME = d.CONFIG_NAME
-_REF = re.compile(d.REF_PATTERN)
-_BRANCH = re.compile(d.BRANCH_PATTERN)
-_EMAIL = re.compile(d.EMAIL_PATTERN)
-_HHMM = re.compile(d.HHMM_PATTERN)
+# patterns are compiled on first use (re caches them): a remembered view needs none
+_REF = d.REF_PATTERN
+_BRANCH = d.BRANCH_PATTERN
+_EMAIL = d.EMAIL_PATTERN
+_HHMM = d.HHMM_PATTERN
 # as changeguard.model._RFC3339: an RFC 3339 string, offset required (SPEC §10)
-_RFC3339 = re.compile(
+_RFC3339 = (
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(?P<off>[Zz]|[+-]\d{2}:?\d{2})?$")
 
 Loc = tuple[str | int, ...]
@@ -99,6 +104,8 @@ def governance_paths(cfg: LightConfig) -> tuple[str, ...]:
 
 def load_light_config(repo: Path, path: Path | None = None) -> LightConfig:
     """Read the repo's config (or `path`) through the one locator; defaults when absent."""
+    from changeguard.config.load import read_config
+
     loaded = read_config(repo, path)
     return LightConfig() if loaded is None else parse_light_config(loaded)
 
@@ -138,7 +145,7 @@ def parse_light_config(loaded: Loaded) -> LightConfig:
         v.zone(data["timezone"], ("timezone",))
     log = v.mapping(data.get("log", {}), ("log",), d.LOG_KEYS)
     ref = log.get("ref", d.DEFAULT_LOG_REF)
-    if not isinstance(ref, str) or not _REF.match(ref):
+    if not isinstance(ref, str) or not re.match(_REF, ref):
         raise v.fail(("log", "ref"), f"String should match pattern '{d.REF_PATTERN}'",
                      f"a full ref name such as {d.DEFAULT_LOG_REF}")
     remote = v.optional_str(log.get("remote"), ("log", "remote"))
@@ -160,7 +167,7 @@ def parse_light_config(loaded: Loaded) -> LightConfig:
         raise v.fail(("max_file_bytes",), "Input should be a positive integer")
     trust = v.mapping(data.get("trust", {}), ("trust",), d.TRUST_KEYS)
     branch = trust.get("branch", d.DEFAULT_TRUST_BRANCH)
-    if not isinstance(branch, str) or not _BRANCH.match(branch):
+    if not isinstance(branch, str) or not re.match(_BRANCH, branch):
         raise v.fail(("trust", "branch"), f"String should match pattern '{d.BRANCH_PATTERN}'",
                      "a branch name such as main")
     clock = data.get("clock", d.DEFAULT_CLOCK)
@@ -188,6 +195,8 @@ class _Checker:
         self.loaded = loaded
 
     def fail(self, loc: Loc, message: str, hint: str | None = None) -> ConfigError:
+        from changeguard.loader import pointer_of
+
         where = ".".join(str(p) for p in loc) or "(document)"
         return ConfigError(f"{where}: {message}", file=self.loaded.file,
                            line=self.loaded.source.line_for(pointer_of(loc)),
@@ -198,6 +207,8 @@ class _Checker:
         for key in data:
             if key not in known:
                 import difflib  # only on the error path
+
+                from changeguard.loader import pointer_of
 
                 close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
                 where = ".".join(str(p) for p in (*loc, key))
@@ -290,7 +301,7 @@ class _Checker:
                                 + ", ".join(repr(x) for x in d.DAYS))
         for key in ("start", "end"):
             text = m[key]
-            if not isinstance(text, str) or not _HHMM.match(text):
+            if not isinstance(text, str) or not re.match(_HHMM, text):
                 raise self.fail((*loc, key), f"String should match pattern '{d.HHMM_PATTERN}'")
         if m.get("timezone") is not None:
             self.zone(m["timezone"], (*loc, "timezone"))
@@ -313,7 +324,7 @@ class _Checker:
     def aware(self, value: JSONValue, loc: Loc) -> datetime:
         if not isinstance(value, str):
             raise self.fail(loc, "expected an RFC 3339 timestamp string")
-        m = _RFC3339.match(value)
+        m = re.match(_RFC3339, value)
         if m is None:
             raise self.fail(loc, f"'{value}' is not an RFC 3339 timestamp")
         if m.group("off") is None:
@@ -341,7 +352,7 @@ class _Checker:
             if "email" not in m:
                 raise self.fail((*loc, "email"), "required field is missing", "add `email:`")
             email = m["email"]
-            if not isinstance(email, str) or not _EMAIL.match(email):
+            if not isinstance(email, str) or not re.match(_EMAIL, email):
                 raise self.fail((*loc, "email"),
                                 f"String should match pattern '{d.EMAIL_PATTERN}'")
             name = self.optional_str(m.get("name"), (*loc, "name"))
@@ -353,3 +364,144 @@ class _Checker:
                 raise self.fail(("reviewers",), f"reviewer {member.email} is listed twice")
             seen.add(member.email.lower())
         return out
+
+
+# ---- the remembered view of a trusted config (issue 17) --------------------------------
+# The hook parses the same trusted config on every run. A view is a pure function of the
+# config's bytes and of this code, so it is remembered: in the process (find_trusted and
+# the hook read it twice), and on disk for the hook only, under `.git/changeguard/`. An
+# entry is believed only when its stored bytes equal the bytes just read from the trusted
+# revision and its stamp names this code; CI (and CHANGEGUARD_CHECK_CACHE=off) never reads
+# or writes one, and the gate never asks (it has no store set). Invalid configs are never
+# remembered: they raise their ConfigError on every run.
+
+_STORE_FORMAT = 1
+_STORE_KEEP = 8  # configs remembered (trusted branches, revisions)
+_memo: dict[tuple[bytes, str], LightConfig] = {}
+_store: list[Path] = []  # the hook's store file, when it set one (`remember_views_in`)
+
+
+def remember_views_in(git_dir: Path | None) -> None:
+    """Let this process read and write remembered views under `git_dir` (the hook only)."""
+    # the same switches as the verdict cache (checkcache.enabled), without its imports
+    off = os.environ.get("CHANGEGUARD_CHECK_CACHE", "").lower() in ("off", "0", "false", "no")
+    ci = os.environ.get("CI", "").lower() in ("true", "1", "yes")
+    _store.clear()
+    if git_dir is not None and not off and not ci:
+        _store.append(git_dir / "changeguard" / "light-config.marshal")
+
+
+def remembered_view(raw: bytes, file: str, parse: Callable[[], LightConfig]) -> LightConfig:
+    """`parse()` of the config `raw` (at repo path `file`), remembered as described above."""
+    key = (raw, file)
+    if key in _memo:
+        return _memo[key]
+    entries = _read_store()
+    found = next((e for e in entries if e[0] == raw and e[1] == file), None)
+    view = _view_from(found[2]) if found is not None else None
+    if view is None:
+        view = parse()
+        if _store:
+            older = [e for e in entries if e is not found][:_STORE_KEEP - 1]
+            _write_store([(raw, file, _fields_of(view)), *older])
+    _memo[key] = view
+    return view
+
+
+def _stamp() -> tuple[Any, ...]:
+    """Which code derived a view: this module, the key table and the YAML value rules."""
+    here = Path(__file__).resolve()
+    files = (here, here.parent / "defaults.py", here.parent.parent / "loader.py")
+    stats = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            return ()
+        stats.append((str(f), st.st_mtime_ns, st.st_size))
+    return (_STORE_FORMAT, *stats)
+
+
+if TYPE_CHECKING:
+    Entry = tuple[bytes, str, tuple[Any, ...]]
+
+
+def _read_store() -> list[Entry]:
+    import marshal
+
+    if not _store:
+        return []
+    try:
+        doc = marshal.loads(_store[0].read_bytes())
+        if not isinstance(doc, tuple) or len(doc) != 2 or doc[0] != _stamp():
+            return []
+        return [e for e in doc[1] if isinstance(e, tuple) and len(e) == 3
+                and isinstance(e[0], bytes) and isinstance(e[1], str)
+                and isinstance(e[2], tuple)]
+    except (OSError, ValueError, EOFError, TypeError):
+        return []
+
+
+def _write_store(entries: list[Entry]) -> None:
+    import contextlib
+    import marshal
+
+    target = _store[0]
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        doc: Any = (_stamp(), entries)  # bytes, str, numbers, tuples, dicts: marshallable
+        tmp.write_bytes(marshal.dumps(doc))
+        os.replace(tmp, target)
+    except (OSError, ValueError):  # a read-only .git only means nothing is remembered
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _fields_of(c: LightConfig) -> tuple[Any, ...]:
+    return (c.file, c.guarded, c.plans, c.schemas, c.log_ref, c.log_remote,
+            tuple((f.name, f.start.isoformat(), f.end.isoformat(), f.reason)
+                  for f in c.freezes),
+            tuple((m.email, m.name, m.roles) for m in c.reviewers), c.max_file_bytes,
+            c.trust_branch, c.clock, c.clock_skew_minutes, c.policies, c.rev, c.schema_globs)
+
+
+def _view_from(fields: tuple[Any, ...]) -> LightConfig | None:
+    """The stored fields as a view; None (not believed) when anything is off."""
+    try:
+        (file, guarded, plans, schemas, log_ref, log_remote, freezes, reviewers, size,
+         branch, clock, skew, policies, rev, globs) = fields
+        view = LightConfig(
+            file=file, guarded=guarded, plans=plans, schemas=schemas, log_ref=log_ref,
+            log_remote=log_remote,
+            freezes=tuple(FreezeSpan(n, datetime.fromisoformat(s), datetime.fromisoformat(e),
+                                     r) for n, s, e, r in freezes),
+            reviewers=tuple(Member(e, n, r) for e, n, r in reviewers), max_file_bytes=size,
+            trust_branch=branch, clock=clock, clock_skew_minutes=skew, policies=policies,
+            rev=rev, schema_globs=globs)
+    except (TypeError, ValueError):
+        return None
+    # believed only when well typed and exactly what was stored
+    return view if _well_typed(view) and _fields_of(view) == fields else None
+
+
+def _str_tuple(value: object) -> bool:
+    return type(value) is tuple and all(type(x) is str for x in value)
+
+
+def _opt_str(value: object) -> bool:
+    return value is None or type(value) is str
+
+
+def _well_typed(c: LightConfig) -> bool:
+    """Every field has the type `parse_light_config` gives it (a stored view is data)."""
+    return (type(c.file) is str and _str_tuple(c.guarded) and type(c.plans) is str
+            and type(c.schemas) is tuple and all(type(m) is dict for m in c.schemas)
+            and type(c.log_ref) is str and _opt_str(c.log_remote)
+            and type(c.max_file_bytes) is int and type(c.trust_branch) is str
+            and type(c.clock) is str and type(c.clock_skew_minutes) is float
+            and _str_tuple(c.policies) and _opt_str(c.rev)
+            and type(c.schema_globs) is tuple and all(_str_tuple(g) for g in c.schema_globs)
+            and all(type(m.email) is str and _opt_str(m.name) and _str_tuple(m.roles)
+                    for m in c.reviewers)
+            and all(type(f.name) is str and type(f.reason) is str for f in c.freezes))

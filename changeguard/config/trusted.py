@@ -18,11 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from changeguard.config import defaults as d
 from changeguard.errors import ConfigError, InputError
 from changeguard.git import Git, git_dir_of
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 
 if TYPE_CHECKING:
     from changeguard.config.light import LightConfig
@@ -114,29 +115,16 @@ def _resolve(git: Git, branch: str, remote: str, rel: str, judge: bool) -> Trust
 
 def _lookup(git: Git, names: list[str], rel: str) -> list[tuple[str | None, bytes | None]]:
     """(commit id, config bytes) of each candidate, in one `cat-file --batch` (the hook's
-    budget allows one git process besides `diff --cached`)."""
+    budget allows one git process besides `diff --cached`; with `Git(one_reader=True)` it is
+    the same process that later reads the staged blobs)."""
     specs = [x for n in names for x in (f"{n}^{{commit}}", f"{n}^{{commit}}:{rel}")]
-    payload = "".join(x + "\n" for x in specs).encode("utf-8", "surrogateescape")
-    out = git.run("cat-file", "--batch=%(objectname) %(objecttype) %(objectsize)",
-                  input=payload).stdout
+    objs = git.objects(specs)
     rows: list[tuple[str | None, bytes | None]] = []
-    pos = 0
-    for _ in names:
-        (sha, _), pos = _entry(out, pos, "commit")
-        (_, raw), pos = _entry(out, pos, "blob")
+    for commit, blob in zip(objs[0::2], objs[1::2], strict=True):
+        sha = commit[0] if commit is not None and commit[1] == "commit" else None
+        raw = blob[2] if blob is not None and blob[1] == "blob" else None
         rows.append((sha, raw if sha is not None else None))
     return rows
-
-
-def _entry(out: bytes, pos: int, want: str) -> tuple[tuple[str | None, bytes | None], int]:
-    nl = out.index(b"\n", pos)
-    header = out[pos:nl].decode("utf-8", "surrogateescape").split()
-    pos = nl + 1
-    if len(header) != 3 or header[-1] in ("missing", "ambiguous"):  # no body follows
-        return (None, None), pos
-    size = int(header[2])
-    body = out[pos:pos + size]
-    return ((header[0], body) if header[1] == want else (None, None)), pos + size + 1
 
 
 def _trust_keys(t: Trusted) -> tuple[str, str]:
@@ -146,7 +134,14 @@ def _trust_keys(t: Trusted) -> tuple[str, str]:
 
 def light_config(t: Trusted) -> LightConfig:
     """The hook's view of the trusted config (defaults when the revision has none)."""
-    return _light_document(t)[0]
+    from changeguard.config.light import LightConfig, remembered_view
+
+    if t.raw is None:
+        return LightConfig(file=t.config_rel, rev=t.sha)
+    # a pure function of the bytes: remembered (issue 17; see config.light), so the hook
+    # parses nothing when this config was seen before
+    cfg = remembered_view(t.raw, t.config_rel, lambda: _light_document(t)[0])
+    return replace(cfg, file=t.config_rel, rev=t.sha)
 
 
 @lru_cache(maxsize=4)

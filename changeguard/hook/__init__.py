@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from changeguard.config.light import LightConfig
+from changeguard.config.light import LightConfig, remember_views_in
 from changeguard.config.trusted import Trusted
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding, Severity
-from changeguard.git import Git, Staged
+from changeguard.git import Git, Staged, git_dir_of
 from changeguard.hook.staged import (
     Reader,
     check_configs,
@@ -45,7 +45,16 @@ def run_staged(repo: Path, *, now: datetime | None, fmt: str, color: bool,
     The config is the trusted revision's (SPEC §12), never the working tree's or the
     index's: an unstaged `guarded: []` edit switches nothing off.
     """
-    git = Git(repo, purpose="staged")
+    git = Git(repo, purpose="staged", one_reader=True)  # one cat-file for every read
+    try:
+        return _judge_staged(repo, git, now, fmt, color, config_path, filenames)
+    finally:
+        git.end_reads()
+
+
+def _judge_staged(repo: Path, git: Git, now: datetime | None, fmt: str, color: bool,
+                  config_path: Path | None, filenames: Sequence[str]) -> int:
+    remember_views_in(git_dir_of(repo))  # the trusted config's parsed view (issue 17)
     trusted, cfg = trusted_view(repo, git, config_path)
     from changeguard.clock import permit_now  # stdlib only: the fast path stays light
 

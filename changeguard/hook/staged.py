@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from changeguard.config.light import LightConfig, governance_paths
 from changeguard.errors import ChangeguardError, InputError
 from changeguard.findings import Finding
 from changeguard.git import Git, Staged
 from changeguard.globs import match, match_any, match_guarded, may_overlap
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 
 if TYPE_CHECKING:
     from changeguard.config.trusted import Trusted
@@ -293,7 +294,6 @@ def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: Reader,
     `cache`: the hook's verdict cache (issue 17; the gate passes none)."""
     if not paths:
         return []
-    from changeguard.checkcache import check_files_cached
     from changeguard.replication.mapping import FileMapping
 
     read.prefetch(paths)
@@ -307,9 +307,17 @@ def check_configs(repo: Path, cfg: LightConfig, paths: list[str], read: Reader,
         return data
 
     # one staged member of a group (e.g. a Patroni scope) is judged with its siblings
-    result = check_files_cached(repo, paths, mappings, limited, store=cache,
-                                max_bytes=cfg.max_file_bytes, complete_groups=True,
-                                prefetch=read.prefetch)
+    if cache is None:  # no store: skip keying (hashlib, json) and judge directly (issue 17)
+        from changeguard.replication.engine import judge
+        from changeguard.replication.load import load
+
+        result = judge(load(repo, paths, mappings, limited, complete_groups=True))
+    else:
+        from changeguard.checkcache import check_files_cached
+
+        result = check_files_cached(repo, paths, mappings, limited, store=cache,
+                                    max_bytes=cfg.max_file_bytes, complete_groups=True,
+                                    prefetch=read.prefetch)
     errors.extend(result.errors)
     return list(result.findings)
 

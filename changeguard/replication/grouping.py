@@ -12,14 +12,17 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
 
 from changeguard.findings import Finding
 from changeguard.replication.interface import SourceFile
 from changeguard.replication.model import Topology, find_cycles
 from changeguard.rules import finding
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 def directory_of(path: str) -> str:

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from changeguard.findings import Finding
 from changeguard.replication.model import Topology
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:  # a protocol is for the type checker; at run time it is a plain class
+    Protocol = object
 
 
 @dataclass(frozen=True, slots=True)

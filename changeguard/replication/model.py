@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import Literal, Protocol
+
+    Role = Literal["primary", "replica", "arbiter", "sentinel", "witness"]
+else:  # protocols are for the type checker; at run time they are plain classes
+    Protocol = object
 
 ENGINES = ("postgresql", "mysql", "mariadb", "mongodb", "redis", "generic")
 ROLES = ("primary", "replica", "arbiter", "sentinel", "witness")
 NON_DATA_ROLES = frozenset({"arbiter", "sentinel", "witness"})
 
-Role = Literal["primary", "replica", "arbiter", "sentinel", "witness"]
 ParamValue = str | int | float | bool | None
 
 

@@ -8,13 +8,11 @@ an unsupported keyword in the schema fails loudly instead of being ignored.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import cast
 
 from changeguard.findings import Finding, Severity
 from changeguard.loader import JSONValue, Loaded, SourceMap, escape_pointer
@@ -29,6 +27,14 @@ from changeguard.replication.model import (
 )
 from changeguard.replication.yamlstream import parse_documents_streaming
 from changeguard.resources import schema_path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import cast
+else:
+    def cast(_type: object, value: object) -> object:
+        """typing.cast (a no-op at run time) without importing typing."""
+        return value
 
 SCHEMA_NAME = "replication-topology"
 RULE = "config-schema"
@@ -154,6 +160,8 @@ def _k_enum(v: _Validator, value: JSONValue, s: Schema, ptr: str) -> None:
     if isinstance(value, str) and value in options:
         return  # strings compare exactly; the slow path handles 1 == 1.0 and True != 1
     if not any(_equal(value, o) for o in options):
+        import difflib  # only for a bad value: the hook's start-up budget
+
         close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
         hint = f"did you mean {close[0]!r}?" if close else None
         v.error(ptr, f"{_short(value)} is not one of {', '.join(map(str, options))}", hint)
@@ -191,6 +199,8 @@ def _k_additional(v: _Validator, value: JSONValue, s: Schema, ptr: str) -> None:
             continue
         child = f"{ptr}/{escape_pointer(key)}"
         if extra is False:
+            import difflib  # only for an unknown key
+
             close = difflib.get_close_matches(key, list(props), n=1)
             hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(props)
             v.error(child, f"unknown key {key!r}", hint)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import yaml
 from yaml import events as ev
@@ -34,6 +33,10 @@ from changeguard.loader import (
     prepare_text,
     yaml_error,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 _MERGE = _STD + "merge"
 _STR = _STD + "str"
