@@ -212,22 +212,9 @@ class _Tip:
 
     def sharing(self, st: ChangeState) -> set[str]:
         """Changes open at the tip, overlapping `st`'s window, that the tip indexes under one
-        of its paths or services. The `paths/` index also lists closed changes (a file's
-        whole history): their list rows (state, window) sort them out, at most one small
-        shard read per 1/256 of the changes instead of one state per change."""
-        ids = {i for p in st["paths"] for i in self.snap.index_ids("paths", p)}
-        ids |= {i for v in st["services"] for i in self.snap.index_ids("services", v)}
-        start, end = st["window"]["start"], st["window"]["end"]
-        out = set()
-        for i in ids:
-            rows = self.shard(list_shard(i))
-            row = rows.get(i) if isinstance(rows, dict) else None
-            if not isinstance(row, dict) or row.get("state") not in OPEN_STATES:
-                continue
-            w = row.get("window")
-            if isinstance(w, dict) and ts(w["start"]) < ts(end) and ts(start) < ts(w["end"]):
-                out.add(i)
-        return out
+        of its paths or services (`Snapshot.sharing`, the writer's filter too; the shards
+        it reads are memoised here across events)."""
+        return self.snap.sharing(st, self.shard)
 
 
 class _States(dict[str, ChangeState]):
