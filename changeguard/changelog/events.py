@@ -25,11 +25,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
+from changeguard.changelog.eventcommits import change_of, extended
 from changeguard.changelog.layout import (
     FILES,
     FINDINGS,
     FREEZE_FILE,
     change_dir,
+    commits_file,
     index_dir,
     key_hash,
     list_shard,
@@ -283,18 +285,24 @@ class Snapshot:
         return {i for g in self.git.read_many(leaves) if g is not None and g[1] == "tree"
                 for i in parse_tree(g[2], len(g[0]) // 2)}
 
-    def _shards(self, names: set[str]) -> dict[str, object]:
-        """`list/<xx>.json` -> its parsed rows at this tip, for the shards in `names`."""
-        if len(names) <= _FEW:  # a round trip each on the long-lived cat-file
-            return {n: self._json(n) for n in sorted(names)}
+    def _rows(self, by_shard: dict[str, list[str]]) -> dict[str, object]:
+        """Change id -> its list row at this tip, for the ids of each `list/<xx>.json`."""
+        if len(by_shard) <= _FEW:  # a round trip each on the long-lived cat-file
+            shards = {n: self._json(n) for n in by_shard}
+            return {i: rows.get(i) for n, rows in shards.items() if isinstance(rows, dict)
+                    for i in by_shard[n]}
         got = self.git.read(f"{self.tree}:list") if self.tree else None
         if got is None or got[1] != "tree":
             return {}
         entries = parse_tree(got[2], len(got[0]) // 2)
-        wanted = sorted(n for n in names if n.partition("/")[2] in entries)
-        shas = [entries[n.partition("/")[2]].sha for n in wanted]
-        return {n: json.loads(b[2]) for n, b in zip(wanted, self.git.read_many(shas),
-                                                       strict=True) if b is not None}
+        wanted = sorted(n for n in by_shard if n.partition("/")[2] in entries)
+        blobs = self.git.read_many([entries[n.partition("/")[2]].sha for n in wanted])
+        out: dict[str, object] = {}
+        for name, blob in zip(wanted, blobs, strict=True):
+            if blob is not None:
+                text = blob[2].decode()
+                out.update((i, _row_in(text, i)) for i in by_shard[name])
+        return out
 
     def sharing(self, st: ChangeState,
                 shard: Callable[[str], object] | None = None) -> set[str]:
@@ -318,17 +326,18 @@ class Snapshot:
         by_shard: dict[str, list[str]] = {}
         for i in ids:
             by_shard.setdefault(list_shard(i), []).append(i)
-        rows = {n: shard(n) for n in by_shard} if shard is not None \
-            else self._shards(set(by_shard))
+        if shard is None:
+            rows = self._rows(by_shard)
+        else:
+            shards = {n: shard(n) for n in by_shard}
+            rows = {i: got.get(i) for n, got in shards.items() if isinstance(got, dict)
+                    for i in by_shard[n]}
         out: set[str] = set()
-        for name, members in by_shard.items():
-            got = rows.get(name)
-            for i in members:
-                row = got.get(i) if isinstance(got, dict) else None
-                if isinstance(row, dict) and row.get("state") in OPEN_STATES \
-                        and isinstance(row.get("window"), dict) \
-                        and overlaps(row["window"], st["window"]):
-                    out.add(i)
+        for i, row in rows.items():
+            if isinstance(row, dict) and row.get("state") in OPEN_STATES \
+                    and isinstance(row.get("window"), dict) \
+                    and overlaps(row["window"], st["window"]):
+                out.add(i)
         return out
 
     def states(self, ids: Iterable[str]) -> list[ChangeState]:
@@ -343,6 +352,24 @@ class Snapshot:
     def candidates(self, st: ChangeState) -> list[ChangeState]:
         """Conflict candidates of `st`: the states of the changes `sharing` names."""
         return self.states(self.sharing(st))
+
+
+def _row_in(shard: str, change_id: str) -> object:
+    """The row of `change_id` in a list shard's text, parsed alone (a 10k-change log's
+    shards hold ~40 rows: parsing whole shards was most of the conflict check). Exact for
+    what `dump_json` writes: a `"` inside a string is escaped, and a key followed by `{` is
+    a top-level change id (the only other object-valued key is `window`)."""
+    key = json.dumps(change_id) + ":{"
+    at = shard.find(key)
+    if at < 0:
+        return None
+    try:
+        return _DECODER.raw_decode(shard, at + len(key) - 1)[0]
+    except ValueError:
+        return None
+
+
+_DECODER = json.JSONDecoder()
 
 
 # --------------------------------------------------------------- writing
@@ -495,6 +522,8 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     snap = Snapshot(git, tip)
     if not prep.simulated:  # SPEC §12 "Time": what `log verify`'s order check would flag
         refuse_backdated(git, tip, ev, world_for(snap, None, ev).clock_skew_minutes)
+    if tip is not None:
+        _record_parent(snap, tip)
     new: ChangeState | FreezeState
     if ev.kind in ("freeze", "unfreeze"):
         cur = snap.freeze()
@@ -512,6 +541,18 @@ def build_commit(git: Git, tip: str | None, prep: Prepared, world_for: WorldFor,
     if sign:
         check_signed_by(git, commit, ev.actor, world_for(snap, None, ev).keys)
     return commit, new
+
+
+def _record_parent(snap: Snapshot, tip: str) -> None:
+    """Append the tip to its change's record of event commits (`changelog.eventcommits`):
+    the one record a commit may extend, so `show` finds every event without a walk."""
+    change = change_of(commit_message(snap.git, tip))
+    if change is None or snap.root.blob_sha(f"{change_dir(change)}/state.json") is None:
+        return  # a log-wide event (freeze), or not an event `log verify` would pass
+    path = commits_file(change)
+    sha = snap.root.blob_sha(path)
+    old = snap.git.read_blob(sha) if sha is not None else None
+    snap.root.put(path, snap.git.stage_blob(extended(old, tip)))
 
 
 def check_signed_by(git: Git, commit: str, actor: str, keys: dict[str, str]) -> None:

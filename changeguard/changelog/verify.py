@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from changeguard.changelog.anchors import check_anchors
 from changeguard.changelog.clockcheck import ClockCheck
 from changeguard.changelog.configs import CONFIG_TRAILER
+from changeguard.changelog.eventcommits import Records
 from changeguard.changelog.events import (
     control_chars,
     index_entries,
@@ -271,6 +272,7 @@ class Replay:
         self.shards: dict[str, set[str]] = defaultdict(set)  # list/ shard -> change ids
         self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
         self.clock = ClockCheck()  # event times across the whole log (SPEC §12 "Time")
+        self.records = Records()  # changes/<xx>/<ID>/commits (changelog/eventcommits.py)
         if tip is not None:
             self._lazy_from(tip)
 
@@ -300,6 +302,8 @@ class Replay:
         replay = cls(config, tip)
         replay.freeze = tip.snap.freeze()
         message = commit_message(git, base)
+        replay.records = Records(lambda path: git.read_blob(f"{base}:{path}"))
+        replay.records.after(base, message, {}, lambda _: None)
         try:
             at = ts(parse_message(message).at)
         except ValueError:
@@ -435,6 +439,7 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
         report.events += 1
         replay.use(cfg)
         found = _check(c, replay, blobs, sigs, cfg, submits) + judged.problems.get(c.sha, [])
+        replay.records.after(c.sha, None if c.unreadable else c.message, c.changes, blobs.get)
         report.problems += [Problem(c.sha, m) for m in found]
     shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
     report.problems += _reflog(git, config.log.ref, shas)
@@ -639,7 +644,8 @@ def _check(c: Commit, replay: Replay, blobs: Blobs, sigs: dict[str, str],
                         "(forged author)")
     if config.require_signed:
         problems += _check_signature(c.sha, ev.actor, sigs)
-    problems += _check_files(c, ev)
+    problems += _check_files(c, ev, replay.records.allowed())
+    problems += replay.records.check(c.parents, c.changes, blobs.get)
     try:
         new = replay.step(ev)
     except RefusedError as e:
@@ -716,13 +722,14 @@ def _adopt(replay: Replay, ev: Event, stored: bytes) -> None:
         replay.put(data)  # type: ignore[arg-type]
 
 
-def _check_files(c: Commit, ev: Event) -> list[str]:
+def _check_files(c: Commit, ev: Event, record: str | None) -> list[str]:
+    # `record`: the parent's change's record of event commits (Records.check checks it)
     if ev.change == NO_CHANGE:
-        allowed = {"freeze.json"}
+        allowed = {"freeze.json", record}
         extra = sorted(p for p in c.changes if p not in allowed)
     else:
         base = f"{change_dir(ev.change)}/"
-        ok = {base + "state.json", list_shard(ev.change)}
+        ok = {base + "state.json", list_shard(ev.change), record}
         if ev.kind == "submit":  # a new revision's plan, findings and proposed files
             ok |= {base + "plan.yaml", base + FINDINGS}
         files = f"{files_dir(ev.change)}/" if ev.kind == "submit" else None
