@@ -22,17 +22,23 @@ from collections.abc import Callable
 from changeguard.changelog.layout import COMMITS, commits_file
 
 CHANGE_TRAILER = "Changeguard-Change"
+_TRAILER_LINE = f"\n{CHANGE_TRAILER}: "
 _ID = re.compile(r"^[A-Z][A-Z0-9]*-[A-Za-z0-9-]{1,60}$")  # model.ID_PATTERN (stdlib here)
+_SUFFIX = "/" + COMMITS
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
 def change_of(message: str) -> str | None:
     """The change id an event commit's message names (its trailer), None for none or for a
-    log-wide event (freeze): the change whose record the next commit extends."""
-    from changeguard.changelog.events import parse_trailers
+    log-wide event (freeze): the change whose record the next commit extends.
 
-    got = parse_trailers(message).get(CHANGE_TRAILER)
-    return got if got is not None and _ID.match(got) else None
+    The last such line: trailers end the message, and the event JSON before them is one
+    line (a message that is not a well-formed event fails `log verify` anyway)."""
+    at = message.rfind(_TRAILER_LINE)
+    if at < 0:
+        return None
+    got = message[at + len(_TRAILER_LINE):].partition("\n")[0].strip()
+    return got if _ID.match(got) else None
 
 
 def parse(data: bytes | None) -> list[str] | None:
@@ -50,10 +56,13 @@ def parse(data: bytes | None) -> list[str] | None:
 
 
 def extended(old: bytes | None, parent: str) -> bytes:
-    """The record after appending `parent` (an absent or unreadable one starts over)."""
-    from changeguard.changelog.state import dump_json
-
-    return dump_json([*(parse(old) or []), parent])
+    """The record after appending `parent`: `dump_json` of the longer list, built by
+    concatenation (`log verify` does this per commit); an absent or malformed one starts
+    over (a record unlike what this writes is flagged where it was written)."""
+    entry = b'"' + parent.encode() + b'"'
+    if old is not None and old.startswith(b'["') and old.endswith(b'"]\n'):
+        return old[:-2] + b"," + entry + b"]\n"
+    return b"[" + entry + b"]\n"
 
 
 def complete(record: list[str] | None, tip: str, tip_change: str | None, change_id: str,
@@ -77,12 +86,11 @@ class Records:
         self.read = read
         self.known: dict[str, bytes | None] = {}  # record path -> content at the last commit
         self.prev: tuple[str, str | None] | None = None  # (sha, change) of the last commit
+        self.path: str | None = None  # commits_file of the last commit's change
 
     def allowed(self) -> str | None:
         """The one record path the next commit may change (its parent's change's)."""
-        if self.prev is None or self.prev[1] is None:
-            return None
-        return commits_file(self.prev[1])
+        return self.path
 
     def _content(self, path: str) -> bytes | None:
         if path not in self.known:
@@ -111,7 +119,8 @@ class Records:
               data: Callable[[str], bytes | None]) -> None:
         """Advance past commit `sha` (its message None when it is unreadable)."""
         for path, blob in changes.items():
-            parts = path.split("/")
-            if len(parts) == 4 and parts[0] == "changes" and parts[3] == COMMITS:
+            if path.endswith(_SUFFIX) and path.count("/") == 3 and path.startswith("changes/"):
                 self.known[path] = data(blob) if blob is not None else None
-        self.prev = (sha, change_of(message) if message is not None else None)
+        change = change_of(message) if message is not None else None
+        self.prev = (sha, change)
+        self.path = commits_file(change) if change is not None else None
