@@ -20,10 +20,17 @@ would flag (`refuse_backdated`), so the CLI never writes a log that `log verify`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from changeguard.changelog.events import earlier_message, is_simulated, when
+from changeguard.changelog.events import (
+    CLOCK_TRAILER,
+    SIMULATED,
+    earlier_message,
+    is_simulated,
+    when,
+)
 from changeguard.changelog.state import Event, ts
 
 if TYPE_CHECKING:
@@ -49,13 +56,16 @@ class ClockCheck:
         self.now = now or datetime.now(UTC)
         self.prev: datetime | None = None
 
-    def check(self, committer: str, message: str, ev: Event, config: GuardConfig) -> list[str]:
-        """Problems with the time of one event (`committer`: its commit's raw header value)."""
+    def check(self, committer: str, message: str, ev: Event, config: GuardConfig,
+              trailers: Mapping[str, str] | None = None) -> list[str]:
+        """Problems with the time of one event (`committer`: its commit's raw header value;
+        `trailers`: the message's, when parsed already)."""
         at = ts(ev.at)
         if at.tzinfo is None:  # never compared with an aware time: that would be a TypeError
             return [f"event time {ev.at} has no timezone offset"]
         skew = timedelta(minutes=config.clock_skew_minutes)
-        simulated = is_simulated(message)
+        simulated = is_simulated(message) if trailers is None else \
+            trailers.get(CLOCK_TRAILER) == SIMULATED
         problems: list[str] = []
         if simulated and config.clock != "simulated":
             problems.append(f"event is marked Changeguard-Clock: simulated, but its config says "

@@ -45,6 +45,11 @@ class Commit(Protocol):
     sha: str
     message: str
 
+    @property
+    def trailers(self) -> dict[str, str]:
+        """`parse_trailers(message)`, parsed once per commit."""
+        ...
+
 
 CONFIG_TRAILER = "Changeguard-Config"
 LOG_TRAILER = "Changeguard-Log"
@@ -292,7 +297,7 @@ def judge_events(git: Git, history: Sequence[Commit], config: GuardConfig,
     simulated = config.clock == "simulated"
     floor, anchor, seen = walk.floor, walk.anchor, walk.seen
     for c in history:
-        trailers = parse_trailers(c.message)
+        trailers = c.trailers
         if "Changeguard-Event" not in trailers:
             continue  # not an event at all: verify says so
         name = trailers.get(CONFIG_TRAILER)

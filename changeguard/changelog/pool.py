@@ -1,7 +1,8 @@
 """Run independent, CPU-bound checks on every core (issue 17: `log verify` at 10k changes).
 
-Re-deriving a submit (parse the stored plan, recompute its digest and summary) is ~80% of a
-replay and needs nothing from the replay's order, so it is done up front by forked workers.
+Re-deriving a submit (parse the stored plan, recompute its digest and summary) is most of a
+replay and needs nothing from the replay's order, so forked workers do it while the parent
+replays (`fork_start`), or up front (`fork_map`).
 Forked children inherit the work list (nothing but indexes and results is pickled) and never
 touch the parent's long-lived `git cat-file`: the work must be pure.
 """
@@ -9,8 +10,11 @@ touch the parent's long-lived `git cat-file`: the work must be pure.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -56,3 +60,63 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     finally:
         _WORK = None
     return [r for part in [first, *parts] for r in part]  # type: ignore[misc]
+
+
+class Pending(Generic[R]):
+    """Results of `fork_start`, collected by `result()`; `close()` ends the workers early."""
+
+    def __init__(self, fn: Callable[[T], R], items: Sequence[T]) -> None:
+        self._fn = fn
+        self._items = items
+        self._pool: ProcessPoolExecutor | None = None
+        self._parts: Iterator[list[object]] | None = None
+
+    def __enter__(self) -> Pending[R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def result(self) -> list[R]:
+        """`[fn(x) for x in items]`, in order (computed here when no worker was started)."""
+        if self._parts is None:
+            return [self._fn(x) for x in self._items]
+        try:
+            return [r for part in self._parts for r in part]  # type: ignore[misc]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the workers (those still busy are cancelled)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def fork_start(fn: Callable[[T], R], items: Sequence[T]) -> Pending[R]:
+    """Start `[fn(x) for x in items]` on forked workers, one per core, and return at once.
+
+    The parent keeps working meanwhile (`log verify` replays the log while the workers
+    re-derive its submits) and collects with `Pending.result()`. A short list, or no fork,
+    is computed in process at `result()`. The workers are forked here, so they see `items`
+    as they are now; nothing but slice bounds and results is pickled.
+    """
+    global _WORK
+    pending: Pending[R] = Pending(fn, items)
+    n = workers()
+    if n < 2 or len(items) < MIN_ITEMS or not hasattr(os, "fork"):
+        return pending
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # a few slices per worker: an unlucky slice of big plans does not leave a core idle
+    step = -(-len(items) // (n * 4))
+    bounds = [(i, min(i + step, len(items))) for i in range(0, len(items), step)]
+    _WORK = (fn, items)  # type: ignore[assignment]
+    try:
+        pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
+        pending._pool = pool
+        pending._parts = pool.map(_run_slice, bounds)  # forks every worker now
+    finally:
+        _WORK = None  # the forked workers keep their copy
+    return pending

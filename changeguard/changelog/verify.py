@@ -22,13 +22,17 @@ that tip's tree, which equals its replayed state because it verified (`Replay.re
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
+import subprocess
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from changeguard.changelog.anchors import check_anchors
 from changeguard.changelog.clockcheck import ClockCheck
@@ -89,6 +93,11 @@ class Commit:
     unreadable: str | None = None  # why the object cannot be judged (bad bytes in it)
     changes: dict[str, str | None] = field(default_factory=dict)  # path -> new blob (None=del)
 
+    @cached_property
+    def trailers(self) -> dict[str, str]:
+        """`parse_trailers(message)`, parsed once (several checks read them)."""
+        return parse_trailers(self.message)
+
 
 @dataclass
 class Report:
@@ -119,13 +128,37 @@ def read_history(git: Git, tip: str, since: str | None = None) -> list[Commit]:
     sha's object (one bulk `cat-file`), and the changed files from `diff-tree -z`, whose
     NUL-terminated paths cannot be forged by a message.
     """
-    shas = git.out("rev-list", "--reverse", "--topo-order", tip,
-                   *(("^" + since,) if since else ())).split()
-    out = _commits(git, shas)
-    diffs = _diff_trees(git, shas)
-    for c in out:
-        c.changes = diffs.get(c.sha, {})
-    return out
+    with _History(git, tip, since) as h:
+        h.finish()
+        return h.commits
+
+
+class _History:
+    """`read_history` in two halves: the commits at once, their tree diffs (`finish`) from
+    a `diff-tree` started first and left running, so git diffs ~10k trees on one core while
+    this process parses the commits and events on the other (issue 17)."""
+
+    def __init__(self, git: Git, tip: str, since: str | None) -> None:
+        shas = git.out("rev-list", "--reverse", "--topo-order", tip,
+                       *(("^" + since,) if since else ())).split()
+        self._diffs = _DiffTrees(git, shas)
+        try:
+            self.commits = _commits(git, shas)
+        except BaseException:
+            self._diffs.close()
+            raise
+
+    def __enter__(self) -> _History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._diffs.close()
+
+    def finish(self) -> None:
+        """Wait for the tree diffs and give each commit its changed files."""
+        diffs = self._diffs.result()
+        for c in self.commits:
+            c.changes = diffs.get(c.sha, {})
 
 
 def _commits(git: Git, shas: list[str]) -> list[Commit]:
@@ -161,11 +194,67 @@ def _parse_commit(sha: str, got: tuple[str, str, bytes] | None) -> Commit:
     return c
 
 
-def _diff_trees(git: Git, shas: list[str]) -> dict[str, dict[str, str | None]]:
-    """commit -> {path: new blob or None} against its first parent (one git process)."""
-    raw = git.run("diff-tree", "--stdin", "-r", "--raw", "--no-renames", "--no-abbrev",
-                  "--root", "--always", "-z", input="".join(s + "\n" for s in shas).encode()
-                  ).stdout
+class _DiffTrees:
+    """commit -> {path: new blob or None} against its first parent, from one `diff-tree`
+    process running in the background. Its input and output are temporary files, not pipes:
+    nothing has to drain it, and a worker forked meanwhile (changelog/pool.py) holds no
+    pipe end that would keep git from seeing the end of its input."""
+
+    _ARGS = ("diff-tree", "--stdin", "-r", "--raw", "--no-renames", "--no-abbrev", "--root",
+             "--always", "-z")
+
+    def __init__(self, git: Git, shas: list[str]) -> None:
+        self._git, self._shas = git, shas
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._files: list[IO[bytes]] = []
+        if not shas:
+            return
+        import tempfile  # here: the hook imports this module on its path
+
+        try:
+            # closed by close(): they outlive this call, git writes to them meanwhile
+            files: list[IO[bytes]] = [tempfile.TemporaryFile() for _ in range(3)]  # noqa: SIM115
+        except OSError:
+            return  # no writable temp dir: diffed in the foreground by `result`
+        src, self._out, self._err = self._files = files
+        src.write("".join(s + "\n" for s in shas).encode())
+        src.seek(0)
+        try:
+            self._proc = subprocess.Popen(["git", *self._ARGS], cwd=git.repo,
+                                          env=dict(git.env), stdin=src, stdout=self._out,
+                                          stderr=self._err)
+        except FileNotFoundError as e:
+            self.close()
+            raise GitError("git is not installed or not on PATH",
+                           hint="install git 2.30 or newer") from e
+
+    def result(self) -> dict[str, dict[str, str | None]]:
+        """The diffs (GitError when git failed)."""
+        if self._proc is None:
+            if not self._shas:
+                return {}
+            return _parse_diffs(self._git.run(
+                *self._ARGS, input="".join(s + "\n" for s in self._shas).encode()).stdout)
+        code = self._proc.wait()
+        self._out.seek(0)
+        raw = self._out.read()
+        if code != 0:
+            self._err.seek(0)
+            msg = self._err.read().decode(errors="replace").strip()
+            raise GitError(f"git diff-tree failed: {msg}")
+        return _parse_diffs(raw)
+
+    def close(self) -> None:
+        """End git if it still runs (an error cut the read short) and drop the files."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        for f in self._files:
+            f.close()
+        self._files = []
+
+
+def _parse_diffs(raw: bytes) -> dict[str, dict[str, str | None]]:
     out: dict[str, dict[str, str | None]] = {}
     cur: dict[str, str | None] = {}
     tokens = iter(raw.split(b"\0"))
@@ -264,6 +353,7 @@ class Replay:
     def __init__(self, config: GuardConfig, tip: _Tip | None = None) -> None:
         self.config = config
         self.roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
+        self._freezes = _config_freezes(config)  # per config, not per event
         self.tip = tip
         self.changes: dict[str, ChangeState] = _States(tip)
         self.freeze: FreezeState | None = None
@@ -271,6 +361,7 @@ class Replay:
         self.index: dict[str, set[str]] = defaultdict(set)  # change id -> stored index entries
         self.shards: dict[str, set[str]] = defaultdict(set)  # list/ shard -> change ids
         self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
+        self.pieces: dict[str, dict[str, str]] = {}  # list/ shard -> `"id":row` of each row
         self.clock = ClockCheck()  # event times across the whole log (SPEC §12 "Time")
         self.records = Records()  # changes/<xx>/<ID>/commits (changelog/eventcommits.py)
         if tip is not None:
@@ -317,11 +408,12 @@ class Replay:
         if config is not self.config:
             self.config = config
             self.roster = {r.email.lower(): tuple(r.roles) for r in config.reviewers}
+            self._freezes = _config_freezes(config)
 
     def world(self, others: list[ChangeState]) -> World:
         """The World a replayed transition sees."""
-        frz = tuple((f.start, f.end, f.name) for f in self.config.freezes)
-        return World(self.roster, self.config.emergency_review_hours, frz, self.freeze, others)
+        return World(self.roster, self.config.emergency_review_hours, self._freezes,
+                     self.freeze, others)
 
     def candidates(self, st: ChangeState) -> list[ChangeState]:
         """Open changes overlapping `st` in time that share a path or service."""
@@ -349,10 +441,35 @@ class Replay:
             for k in _put_keys(old):
                 self.by_key[k].discard(st["id"])
         self.changes[st["id"]] = st
-        self.shards[list_shard(st["id"])].add(st["id"])
+        self.shards[_shard_of(st["id"])].add(st["id"])
         if st["state"] in OPEN_STATES:  # closed changes never conflict
             for k in _put_keys(st):
                 self.by_key[k].add(st["id"])
+
+    def shard_as_expected(self, shard: str, before: object, change: str, sha: str) -> bool:
+        """True when blob `sha`, the shard an event stored, holds byte for byte `dump_json`
+        of the shard before it with `change`'s row replaced by its replayed one: it then
+        parses to exactly what `_check_list`'s full comparison accepts, so the shard is
+        taken as it is (one row encoded per event, the shard neither read nor decoded).
+        Any other content gets the full comparison."""
+        row = list_row(self.changes[change])
+        prev = before if isinstance(before, dict) else {}
+        try:
+            pieces = self.pieces.get(shard)
+            if pieces is None:
+                pieces = {k: _piece(k, v) for k, v in prev.items()}
+            mine = _piece(change, row)
+            keys = sorted({*pieces, change})
+            expected = ("{" + ",".join(mine if k == change else pieces[k] for k in keys)
+                        + "}\n").encode()
+        except ValueError:  # NaN, a lone surrogate: no canonical text, the full check judges
+            return False
+        if not same_blob(sha, expected):
+            return False
+        pieces[change] = mine
+        self.pieces[shard] = pieces
+        self.stored_shards[shard] = {**prev, change: row}  # what `text` parses to
+        return True
 
     def step(self, ev: Event) -> ChangeState | FreezeState:
         """Apply one event (RefusedError when illegal)."""
@@ -362,15 +479,36 @@ class Replay:
         cur = self.changes.get(ev.change)
         others: list[ChangeState] = []
         if ev.kind == "submit":
-            others = self.candidates(apply(ev, cur, self.world([])))
+            others = self._submit_candidates(ev, cur)
         elif ev.kind == "approve" and cur is not None:
             others = self.candidates(cur)
         new = apply(ev, cur, self.world(others))
         self.put(new)
         return new
 
+    def _submit_candidates(self, ev: Event, cur: ChangeState | None) -> list[ChangeState]:
+        """The conflict candidates of the state a submit makes, found from the fields of its
+        summary that state copies (id, window, paths, services) rather than from a first
+        `apply`: its refusals come before the conflict check, so the `apply` with these
+        candidates raises the same ones. A summary they cannot be found from takes the
+        long way, which reports it exactly as before."""
+        assert ev.plan is not None
+        p = ev.plan
+        try:
+            return self.candidates({"id": ev.change, "window": p["window"],  # type: ignore[typeddict-item]
+                                    "paths": p["paths"], "services": p["services"]})
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return self.candidates(apply(ev, cur, self.world([])))
+
+
+def _config_freezes(config: GuardConfig) -> tuple[tuple[datetime, datetime, str], ...]:
+    return tuple((f.start, f.end, f.name) for f in config.freezes)
+
 
 _MAX_DAYS = 31
+# a replay asks for a change's directory and list shard (a sha1 each) several times an event
+_dir_of = lru_cache(maxsize=1 << 16)(change_dir)
+_shard_of = lru_cache(maxsize=1 << 16)(list_shard)
 
 
 def _days(st: ChangeState) -> range | None:
@@ -414,6 +552,19 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
     judged under the config its `Changeguard-Config` trailer names (changelog/configs.py),
     and the trusted branch's `Changeguard-Log` anchors are checked.
     """
+    # The replay's data is acyclic and lives until the end: cyclic GC passes over the
+    # growing heap of states and shards were ~7% of a 10k-change replay, and freed nothing.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return _verify(git, config, tip, since, trusted)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _verify(git: Git, config: GuardConfig, tip: str | None, since: str | None,
+            trusted: Trusted | None) -> Report:
     from changeguard.changelog.configs import judge_events
 
     report = Report()
@@ -422,24 +573,38 @@ def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
         # a deleted log is a shortened one too
         report.problems += [Problem(*p) for p in check_anchors(git, config, set(), _sha(trusted))]
         return report
-    history = read_history(git, tip, since)
-    refuse_shallow(git, history)
-    blobs = Blobs(git, history)
-    judged = judge_events(git, history, config, trusted, since)
-    report.legacy_events = judged.legacy
-    sigs = judged.signatures(git, [c.sha for c in history], config)
-    if since is not None:  # the events up to `since` verified before: count them too
-        report.events = int(git.out("rev-list", "--count", since))
-    replay = Replay(config) if since is None or not history else \
-        Replay.resume(git, config, since)
-    configs = [judged.config_of(c.sha, config) for c in history]
-    stored = _stored_at(git, history, since, blobs)
-    submits = _submit_problems(history, configs, stored, blobs, git.repo)
-    for c, cfg in zip(history, configs, strict=True):
+    with _History(git, tip, since) as reading:
+        history = reading.commits
+        refuse_shallow(git, history)
+        judged = judge_events(git, history, config, trusted, since)
+        report.legacy_events = judged.legacy
+        configs = [judged.config_of(c.sha, config) for c in history]
+        events = [_event_of(c) for c in history]
+        # the submits' plans are re-derived on every core while this process replays
+        with _start_derivations(git, history, events, configs) as derivations:
+            reading.finish()
+            sigs = judged.signatures(git, [c.sha for c in history], config)
+            if since is not None:  # the events up to `since` verified before: count them too
+                report.events = int(git.out("rev-list", "--count", since))
+            replay = Replay(config) if since is None or not history else \
+                Replay.resume(git, config, since)
+            blobs = Blobs(git, history, derivations.texts)
+            stored = _stored_at(git, history, since, blobs)
+            checked = []
+            for c, ev, cfg in zip(history, events, configs, strict=True):
+                replay.use(cfg)
+                checked.append(_check(c, ev, replay, blobs, sigs, cfg))
+                replay.records.after(c.sha, None if c.unreadable else c.message, c.changes,
+                                     blobs.get)
+            derived = derivations.result()
+    for c, ev, cfg, (before, submit, after) in zip(history, events, configs, checked,
+                                                   strict=True):
         report.events += 1
-        replay.use(cfg)
-        found = _check(c, replay, blobs, sigs, cfg, submits) + judged.problems.get(c.sha, [])
-        replay.records.after(c.sha, None if c.unreadable else c.message, c.changes, blobs.get)
+        found = before
+        if submit and c.sha in stored and isinstance(ev, Event):
+            found = [*found, *_check_submit(c, ev, stored[c.sha], blobs, derived.get(c.sha),
+                                            cfg, git.repo)]
+        found = [*found, *after, *judged.problems.get(c.sha, [])]
         report.problems += [Problem(c.sha, m) for m in found]
     shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
     report.problems += _reflog(git, config.log.ref, shas)
@@ -538,16 +703,22 @@ def _is_proposed(path: str) -> bool:
 class Blobs:
     """The content of the log's own blobs changed in `history` (one bulk read), plus those
     `fill` adds (a plan unchanged since before an incremental start); and which of the
-    proposed blobs added in `history` the object store lacks (one `--batch-check`). Never
-    reads git lazily: the submit checks run in forked workers (changelog/pool.py)."""
+    proposed blobs added in `history` the object store lacks (one `--batch-check`).
 
-    def __init__(self, git: Git, history: list[Commit]) -> None:
+    States and list shards are not read: a replay computes what they must hold, and the
+    blob id git names them by is the hash of that content (`same_blob`), as for every blob
+    the digests bind. One that differs is read when its problem is reported (`content`):
+    an honest 10k-change log saves ~60 MB of reads."""
+
+    def __init__(self, git: Git, history: list[Commit], known: dict[str, bytes]) -> None:
         self.git = git
-        wanted = ("changes/", "list/", "freeze.json")
+        wanted = ("changes/", "freeze.json")
         shas = sorted({b for c in history for p, b in c.changes.items()
-                       if b is not None and p.startswith(wanted) and not _is_proposed(p)})
-        self.data = {s: got[2] for s, got in zip(shas, git.read_many(shas), strict=True)
-                     if got is not None}
+                       if b is not None and p.startswith(wanted) and not _is_proposed(p)
+                       and not p.endswith("/state.json")} - set(known))
+        self.data = dict(known)  # blobs read already (the submits' plans), by id
+        self.data.update({s: got[2] for s, got in zip(shas, git.read_many(shas), strict=True)
+                          if got is not None})
         proposed = sorted({b for c in history for p, b in c.changes.items()
                            if b is not None and _is_proposed(p)})
         self.absent = git.missing(proposed)
@@ -559,8 +730,31 @@ class Blobs:
                                                       strict=True) if got is not None})
 
     def get(self, sha: str) -> bytes | None:
-        """Content of blob `sha` (None when missing)."""
+        """Content of blob `sha` read in bulk (None when missing)."""
         return self.data.get(sha)
+
+    def content(self, sha: str | None) -> bytes | None:
+        """Content of object `sha`, read now if it was not in bulk (None when missing)."""
+        if sha is None:
+            return None
+        if sha not in self.data:
+            got = self.git.read(sha)
+            if got is None:
+                return None
+            self.data[sha] = got[2]
+        return self.data[sha]
+
+
+def same_blob(sha: str | None, data: bytes) -> bool:
+    """True when `sha` is the id git gives a blob of `data` (sha1 or sha256 repository)."""
+    if sha is None:
+        return False
+    algo = {40: hashlib.sha1, 64: hashlib.sha256}.get(len(sha))
+    if algo is None:
+        return False
+    h = algo(b"blob %d\x00" % len(data))
+    h.update(data)
+    return h.hexdigest() == sha
 
 
 def _stored_at(git: Git, history: list[Commit], since: str | None,
@@ -569,7 +763,7 @@ def _stored_at(git: Git, history: list[Commit], since: str | None,
     findings.json, files/...), followed through the tree diffs from the empty tree or from
     `since` (only the directories of the changes submitted after it are read there, one
     `ls-tree`); the plans and findings among them are read."""
-    submits = {c.sha: parse_trailers(c.message).get("Changeguard-Change", "")
+    submits = {c.sha: c.trailers.get("Changeguard-Change", "")
                for c in history
                if c.unreadable is None and "Changeguard-Event: submit" in c.message}
     stored: dict[str, dict[str, str]] = {}
@@ -595,50 +789,90 @@ def _stored_at(git: Git, history: list[Commit], since: str | None,
     return out
 
 
-def _submit_problems(history: list[Commit], configs: list[GuardConfig],
-                     stored: dict[str, dict[str, str]], blobs: Blobs,
-                     repo: Path) -> dict[str, list[str]]:
-    """Each submit commit's own checks (stored plan, digest, summary, files, findings), on
-    every core.
-
-    They depend on the commit and its tree alone (`stored`), not on the replay, so they run
-    before it (changelog/pool.py); `_check` uses the result only for an event that replayed
-    legally.
-    """
-    from changeguard.changelog.pool import fork_map
-
-    work = [(c, cfg) for c, cfg in zip(history, configs, strict=True) if c.sha in stored]
-
-    def one(item: tuple[Commit, GuardConfig]) -> list[str]:
-        c, cfg = item
-        try:
-            ev = parse_message(c.message)
-        except (ValueError, KeyError):
-            return []  # `_check` reports it
-        if ev.kind != "submit" or ev.plan is None:
-            return []
-        try:
-            return _check_submit(c, ev, stored[c.sha], blobs, cfg, repo)
-        except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
-            return [f"malformed submit event: {e!r}"]
-
-    return dict(zip((c.sha for c, _ in work), fork_map(one, work), strict=True))
+_Derived = tuple[list[str], str | None]  # (problems, repr of a malformed summary's error)
 
 
-def _check(c: Commit, replay: Replay, blobs: Blobs, sigs: dict[str, str],
-           config: GuardConfig, submits: dict[str, list[str]]) -> list[str]:
+class _Derivations:
+    """The part of each submit's checks that reads only its event, its stored plan's text
+    and its config (parse, digest, summary): started on forked workers before the replay
+    (changelog/pool.py), collected after it. The plan is read by the blob id the event
+    names; `_check_plan` uses the result only when the tree stores that very blob."""
+
+    def __init__(self, git: Git, history: list[Commit], events: list[Event | str],
+                 configs: list[GuardConfig]) -> None:
+        from changeguard.changelog.pool import fork_start
+
+        todo = [(c.sha, ev, cfg) for c, ev, cfg in zip(history, events, configs, strict=True)
+                if c.unreadable is None and isinstance(ev, Event) and ev.kind == "submit"
+                and ev.plan is not None and _is_sha(ev.plan.get("plan_blob"))]
+        ids = sorted({ev.plan["plan_blob"] for _, ev, _ in todo if ev.plan is not None})
+        self.texts = {s: got[2] for s, got in zip(ids, git.read_many(ids), strict=True)
+                      if got is not None}
+        work = [(ev, self.texts[ev.plan["plan_blob"]], cfg) for _, ev, cfg in todo
+                if ev.plan is not None and ev.plan["plan_blob"] in self.texts]
+        self._shas = [sha for sha, ev, _ in todo
+                      if ev.plan is not None and ev.plan["plan_blob"] in self.texts]
+        repo = git.repo
+        self._pending = fork_start(lambda item: _derive(*item, repo), work)
+
+    def __enter__(self) -> _Derivations:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pending.close()
+
+    def result(self) -> dict[str, _Derived]:
+        """Submit commit -> what its plan re-derives to."""
+        return dict(zip(self._shas, self._pending.result(), strict=True))
+
+
+_start_derivations = _Derivations
+
+
+def _is_sha(value: object) -> bool:
+    # only a real object id goes into a cat-file request (a forged one could hold a newline)
+    return isinstance(value, str) and len(value) in (40, 64) and all(
+        ch in "0123456789abcdef" for ch in value)
+
+
+def _derive(ev: Event, text: bytes, config: GuardConfig, repo: Path) -> _Derived:
+    try:
+        return _derive_plan(ev, text, config, repo), None
+    except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
+        return [], repr(e)
+
+
+def _event_of(c: Commit) -> Event | str:
+    """The event a commit records, or the problem that says why it records none."""
     if c.unreadable is not None:
-        return [c.unreadable]
-    if len(c.parents) > 1:
-        return ["merge commit in the change log (history must be linear)"]
+        return c.unreadable
     try:
         ev = parse_message(c.message)
-        refuse_control_chars(ev)
+        # The message holds no control character (else it is unreadable) and, decoded as
+        # strict UTF-8, no surrogate; without a backslash its event JSON has no escape, so
+        # every text of the event is a piece of the message: clean already.
+        if "\\" in c.message:
+            refuse_control_chars(ev)
     except (ValueError, KeyError, json.JSONDecodeError) as e:
-        return [f"not a change-log event: {e}"]
+        return f"not a change-log event: {e}"
     except InputError as e:
-        return [f"event text refused: {e.message}"]
-    problems: list[str] = replay.clock.check(c.committer, c.message, ev, config)
+        return f"event text refused: {e.message}"
+    return ev
+
+
+_Checked = tuple[list[str], bool, list[str]]  # problems before the submit checks, "is a
+# legal submit whose own checks apply", problems after them
+
+
+def _check(c: Commit, ev: Event | str, replay: Replay, blobs: Blobs, sigs: dict[str, str],
+           config: GuardConfig) -> _Checked:
+    if c.unreadable is not None:
+        return [c.unreadable], False, []
+    if len(c.parents) > 1:
+        return ["merge commit in the change log (history must be linear)"], False, []
+    if isinstance(ev, str):
+        return [ev], False, []
+    problems: list[str] = replay.clock.check(c.committer, c.message, ev, config, c.trailers)
     if c.author_email.lower() != ev.actor.lower():
         problems.append(f"commit author {c.author_email} is not the event's actor {ev.actor} "
                         "(forged author)")
@@ -649,42 +883,55 @@ def _check(c: Commit, replay: Replay, blobs: Blobs, sigs: dict[str, str],
     try:
         new = replay.step(ev)
     except RefusedError as e:
-        return [*problems, f"illegal {ev.kind} of {ev.change} by {ev.actor}: {e.message}"]
+        return [*problems, f"illegal {ev.kind} of {ev.change} by {ev.actor}: {e.message}"], \
+            False, []
     except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
-        return [*problems, f"malformed {ev.kind} event: {e!r}"]
-    path = "freeze.json" if ev.change == NO_CHANGE else f"{change_dir(ev.change)}/state.json"
-    stored = blobs.data.get(c.changes.get(path) or "")
+        return [*problems, f"malformed {ev.kind} event: {e!r}"], False, []
+    path = "freeze.json" if ev.change == NO_CHANGE else f"{_dir_of(ev.change)}/state.json"
+    want = dump_state(new)
+    sha = c.changes.get(path)
+    stored = want if same_blob(sha, want) else blobs.content(sha)
     if stored is None:
         problems.append(f"{ev.kind} did not record {path}")
-    elif stored != dump_state(new):
+    elif stored != want:
         problems.append(f"stored {path} differs from the replayed state "
                         f"({_diff(stored, new)}): a state no event explains")
         _adopt(replay, ev, stored)
-    if ev.kind == "submit":
-        problems += submits.get(c.sha, [])
+    after: list[str] = []
     if ev.change != NO_CHANGE and ev.change in replay.changes:
-        problems += _check_index(c, ev, replay)
-        problems += _check_list(c, ev, replay, blobs)
-    return problems
+        after = [*_check_index(c, ev, replay), *_check_list(c, ev, replay, blobs)]
+    return problems, ev.kind == "submit", after
 
 
 def _check_list(c: Commit, ev: Event, replay: Replay, blobs: Blobs) -> list[str]:
     """The change's list/ row matches its state and no other row of the shard moved."""
-    shard = list_shard(ev.change)
+    shard = _shard_of(ev.change)
     before = replay.stored_shards.get(shard)
     sha = c.changes.get(shard)
+    if sha is not None and replay.shard_as_expected(shard, before, ev.change, sha):
+        return []
     now = before
     if sha is not None:
         try:
-            now = json.loads(blobs.data.get(sha, b"null"))
+            now = json.loads(blobs.content(sha) or b"null")
         except ValueError:
             now = None
     if not isinstance(now, dict) or now.get(ev.change) != list_row(replay.changes[ev.change]) \
             or not _same_except(now, before, ev.change):
         replay.stored_shards[shard] = _expected_shard(replay, shard)
+        replay.pieces.pop(shard, None)  # they were those of the shard replaced here
         return [f"{shard} does not match the replayed states of its changes"]
-    replay.stored_shards[shard] = now
+    if now is not before:
+        replay.stored_shards[shard] = now
+        replay.pieces.pop(shard, None)
     return []
+
+
+def _piece(key: str, value: object) -> str:
+    """`"key":value` as `dump_json` writes it inside a shard (ValueError: it cannot)."""
+    return (json.dumps(key, ensure_ascii=False) + ":"
+            + json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                         allow_nan=False))
 
 
 def _same_except(now: dict[str, object], before: object, key: str) -> bool:
@@ -728,8 +975,8 @@ def _check_files(c: Commit, ev: Event, record: str | None) -> list[str]:
         allowed = {"freeze.json", record}
         extra = sorted(p for p in c.changes if p not in allowed)
     else:
-        base = f"{change_dir(ev.change)}/"
-        ok = {base + "state.json", list_shard(ev.change), record}
+        base = f"{_dir_of(ev.change)}/"
+        ok = {base + "state.json", _shard_of(ev.change), record}
         if ev.kind == "submit":  # a new revision's plan, findings and proposed files
             ok |= {base + "plan.yaml", base + FINDINGS}
         files = f"{files_dir(ev.change)}/" if ev.kind == "submit" else None
@@ -745,25 +992,31 @@ def _own_index(path: str, change_id: str) -> bool:
             and parts[2][:2] == parts[1])
 
 
+class _Malformed(Exception):
+    """A submit whose summary broke its re-derivation (the worker's error, as repr)."""
+
+
 def _check_submit(c: Commit, ev: Event, stored: dict[str, str], blobs: Blobs,
-                  config: GuardConfig, git_repo: Path) -> list[str]:
+                  derived: _Derived | None, config: GuardConfig, repo: Path) -> list[str]:
     """The plan at the commit's tree (changed by this submit or not: a re-submit whose text
-    is unchanged is a legal new revision, SPEC §13), its digest and summary, and the
-    proposed files and findings it stores."""
+    is unchanged is a legal new revision, SPEC §13), its digest and summary (`derived`,
+    re-derived from the plan's text by a worker), and the proposed files and findings it
+    stores."""
+    try:
+        assert ev.plan is not None
+        legacy = CONFIG_TRAILER not in c.trailers
+        return [*_check_plan(ev, stored, blobs, derived, config, repo),
+                *_check_proposed(ev, stored, blobs.absent, legacy),
+                *([] if legacy else _check_findings(ev, stored, blobs))]
+    except _Malformed as e:
+        return [f"malformed submit event: {e.args[0]}"]
+    except (KeyError, TypeError, ValueError) as e:  # a hand-made plan summary
+        return [f"malformed submit event: {e!r}"]
+
+
+def _check_plan(ev: Event, stored: dict[str, str], blobs: Blobs, derived: _Derived | None,
+                config: GuardConfig, repo: Path) -> list[str]:
     assert ev.plan is not None
-    legacy = CONFIG_TRAILER not in parse_trailers(c.message)
-    return [*_check_plan(ev, stored, blobs, config, git_repo),
-            *_check_proposed(ev, stored, blobs.absent, legacy),
-            *([] if legacy else _check_findings(ev, stored, blobs))]
-
-
-def _check_plan(ev: Event, stored: dict[str, str], blobs: Blobs, config: GuardConfig,
-                git_repo: Path) -> list[str]:
-    from changeguard.errors import ChangeguardError
-    from changeguard.plan import compute_digest, parse_plan
-
-    assert ev.plan is not None
-    plan_path = f"{change_dir(ev.change)}/plan.yaml"
     sha = stored.get("plan.yaml")
     if sha is None:
         return [f"submit of {ev.change} did not store plan.yaml"]
@@ -773,6 +1026,19 @@ def _check_plan(ev: Event, stored: dict[str, str], blobs: Blobs, config: GuardCo
     text = blobs.get(sha)
     if text is None:
         return [f"stored plan.yaml {sha[:12]} is missing from the object store"]
+    problems, error = derived if derived is not None else _derive(ev, text, config, repo)
+    if error is not None:
+        raise _Malformed(error)
+    return problems
+
+
+def _derive_plan(ev: Event, text: bytes, config: GuardConfig, git_repo: Path) -> list[str]:
+    """Parse the stored plan `text`; its digest and summary must be the event's."""
+    from changeguard.errors import ChangeguardError
+    from changeguard.plan import compute_digest, parse_plan
+
+    assert ev.plan is not None
+    plan_path = f"{change_dir(ev.change)}/plan.yaml"
     try:
         lp = parse_plan(text, plan_path)
     except ChangeguardError as e:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,18 +18,15 @@ from changeguard.changelog.events import (
 from changeguard.changelog.identity import Identity, current_actor
 from changeguard.changelog.state import (
     NO_CHANGE,
-    STATES,
     ChangeState,
     Event,
     FreezeState,
-    ListRow,
     PlanSummary,
     Requirement,
     World,
     missing_approvals,
-    overdue,
 )
-from changeguard.changelog.store import Author, Git, parse_tree, ref_tip
+from changeguard.changelog.store import Author, Git, ref_tip
 from changeguard.errors import InputError, RefusedError
 
 if TYPE_CHECKING:
@@ -357,53 +353,15 @@ def show_text(s: Session, data: dict[str, object]) -> str:
     return render_show_text(show_view(s, str(data["id"])))
 
 
-def _window(st: ChangeState | ListRow) -> dict[str, str]:
-    return {"start": st["window"]["start"], "end": st["window"]["end"]}
-
-
-def all_rows(git: Git, tip: str | None) -> list[ListRow]:
-    """Every change's summary row at `tip`: the list/ tree plus one bulk cat-file."""
-    if tip is None:
-        return []
-    got = git.read(f"{tip}:list")
-    if got is None or got[1] != "tree":
-        return []
-    shas = [e.sha for e in parse_tree(got[2], len(tip) // 2).values()]
-    rows: list[ListRow] = []
-    for blob in git.read_many(shas):
-        if blob is not None:
-            rows.extend(json.loads(blob[2]).values())
-    return rows
-
-
 def list_rows(s: Session, state: str | None, only_overdue: bool) -> list[dict[str, object]]:
-    """SPEC §8 `list` rows, ordered by window start."""
-    if state is not None and state not in STATES:
-        raise InputError(f"unknown state {state!r}", hint="one of " + ", ".join(STATES))
-    hours = s.config.emergency_review_hours
-    rows: list[dict[str, object]] = []
-    for st in all_rows(s.git, ref_tip(s.git, s.ref)):
-        od = overdue(st, hours, s.now)
-        if (state and st["state"] != state) or (only_overdue and not od):
-            continue
-        rows.append({"id": st["id"], "title": st["title"], "state": st["state"],
-                     "author": st["author"], "window": _window(st), "overdue": od})
-    rows.sort(key=lambda r: (str(r["window"]["start"]), str(r["id"])))  # type: ignore[index]
-    return rows
+    """SPEC §8 `list` rows, ordered by window start (remembered for local reads)."""
+    from changeguard.changelog import listing
+    from changeguard.changelog.verified import common_dir
+    from changeguard.checkcache import enabled
 
-
-def list_text(rows: list[dict[str, object]]) -> str:
-    """Human-readable `list`."""
-    if not rows:
-        return "no changes"
-    out = []
-    for r in rows:
-        flag = "  OVERDUE review" if r["overdue"] else ""
-        w = r["window"]
-        assert isinstance(w, dict)
-        out.append(f"{r['id']:<28} {r['state']:<12} {w['start']}  {r['author']}  "
-                   f"{r['title']}{flag}")
-    return "\n".join(out)
+    return listing.list_rows(s.git, s.ref, state=state, only_overdue=only_overdue,
+                             hours=s.config.emergency_review_hours, now=s.now,
+                             cache_dir=common_dir(s.git) if enabled() else None)
 
 
 def warn(lines: list[str]) -> None:

@@ -1,0 +1,137 @@
+"""`list`: every change's summary row at the log's tip, ordered by window start (SPEC §8).
+
+The rows live in the tip's `list/` shards (256 small JSON files). At 10k changes reading and
+parsing them is most of `list`'s cost (issue 17), so the sorted rows are also remembered,
+keyed by the `list/` tree id, under the git dir: a cache for local reads only. It is never
+written or read under CI (`checkcache.enabled`), and a file whose key, version or checksum
+does not match is ignored and rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import cast
+
+from changeguard.changelog.state import STATES, ListRow, overdue
+from changeguard.changelog.store import Git, parse_tree, ref_tip
+from changeguard.errors import InputError
+
+CACHE = "changeguard/list-cache.json"
+_VERSION = "changeguard-list-v1"
+# one compact row: the fields `list` and `overdue` read, in this order
+_FIELDS = ("id", "title", "state", "author", "start", "end", "type", "reviewed",
+           "started_at", "ended_at")
+Row = tuple[str, str, str, str, str, str, str, bool, str | None, str | None]
+
+
+def all_rows(git: Git, tip: str | None) -> list[ListRow]:
+    """Every change's stored summary row at `tip`: the list/ tree plus one bulk cat-file."""
+    tree = _list_tree(git, tip)
+    return _read_rows(git, tree) if tree is not None else []
+
+
+def _list_tree(git: Git, tip: str | None) -> tuple[str, bytes] | None:
+    got = git.read(f"{tip}:list") if tip is not None else None
+    return (got[0], got[2]) if got is not None and got[1] == "tree" else None
+
+
+def _read_rows(git: Git, tree: tuple[str, bytes]) -> list[ListRow]:
+    shas = [e.sha for e in parse_tree(tree[1], len(tree[0]) // 2).values()]
+    rows: list[ListRow] = []
+    for blob in git.read_many(shas):
+        if blob is not None:
+            rows.extend(json.loads(blob[2]).values())
+    return rows
+
+
+def _compact(rows: list[ListRow]) -> list[Row]:
+    out: list[Row] = [(r["id"], r["title"], r["state"], r["author"], r["window"]["start"],
+                       r["window"]["end"], r["type"], r["reviewed"], r["started_at"],
+                       r["ended_at"]) for r in rows]
+    out.sort(key=lambda r: (r[4], r[0]))
+    return out
+
+
+def sorted_rows(git: Git, tip: str | None, cache_dir: Path | None) -> list[Row]:
+    """The compact rows at `tip` ordered by (window start, id); remembered under `cache_dir`
+    (None: not remembered, as under CI)."""
+    tree = _list_tree(git, tip)
+    if tree is None:
+        return []
+    if cache_dir is not None and (hit := _load(cache_dir / CACHE, tree[0])) is not None:
+        return hit
+    rows = _compact(_read_rows(git, tree))
+    if cache_dir is not None:
+        _save(cache_dir / CACHE, tree[0], rows)
+    return rows
+
+
+def _load(path: Path, tree: str) -> list[Row] | None:
+    try:
+        head, _, body = path.read_bytes().partition(b"\n")
+        meta = json.loads(head)
+        if meta != {"v": _VERSION, "tree": tree, "sum": hashlib.sha256(body).hexdigest()}:
+            return None
+        rows = json.loads(body)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rows, list) or not all(_is_row(r) for r in rows):
+        return None
+    return [cast("Row", tuple(r)) for r in rows]
+
+
+def _is_row(r: object) -> bool:
+    return (isinstance(r, list) and len(r) == len(_FIELDS)
+            and all(isinstance(v, str) for v in r[:7]) and isinstance(r[7], bool)
+            and all(v is None or isinstance(v, str) for v in r[8:]))
+
+
+def _save(path: Path, tree: str, rows: list[Row]) -> None:
+    body = json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
+    meta = {"v": _VERSION, "tree": tree, "sum": hashlib.sha256(body).hexdigest()}
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(json.dumps(meta).encode() + b"\n" + body)
+        os.replace(tmp, path)  # atomic for concurrent readers
+    except OSError:  # a read-only clone just reads the shards again next time
+        tmp.unlink(missing_ok=True)
+
+
+def _overdue(r: Row, hours: float, now: datetime) -> bool:
+    if r[6] != "emergency":  # the common case, without building a row
+        return False
+    return overdue(cast("ListRow", dict(zip(_FIELDS, r, strict=True))), hours, now)
+
+
+def list_rows(git: Git, ref: str, *, state: str | None, only_overdue: bool, hours: float,
+              now: datetime, cache_dir: Path | None) -> list[dict[str, object]]:
+    """SPEC §8 `list` rows, ordered by window start."""
+    if state is not None and state not in STATES:
+        raise InputError(f"unknown state {state!r}", hint="one of " + ", ".join(STATES))
+    rows: list[dict[str, object]] = []
+    for r in sorted_rows(git, ref_tip(git, ref), cache_dir):
+        od = _overdue(r, hours, now)
+        if (state and r[2] != state) or (only_overdue and not od):
+            continue
+        rows.append({"id": r[0], "title": r[1], "state": r[2], "author": r[3],
+                     "window": {"start": r[4], "end": r[5]}, "overdue": od})
+    return rows
+
+
+def list_text(rows: list[dict[str, object]]) -> str:
+    """Human-readable `list`."""
+    if not rows:
+        return "no changes"
+    out = []
+    for r in rows:
+        w = r["window"]
+        assert isinstance(w, dict)
+        flag = "  OVERDUE review" if r["overdue"] else ""
+        out.append(f"{r['id']:<28} {r['state']:<12} {w['start']}  {r['author']}  "
+                   f"{r['title']}{flag}")
+    return "\n".join(out)
