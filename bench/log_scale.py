@@ -102,8 +102,13 @@ def _data(payload: bytes) -> bytes:
     return b"data %d\n" % len(payload) + payload + b"\n"
 
 
-def build(repo: Path, n: int) -> float:
-    """A config repo whose log holds `n` submitted changes; returns seconds taken."""
+def build(repo: Path, n: int, records: bool = False) -> float:
+    """A config repo whose log holds `n` submitted changes; returns seconds taken.
+
+    `records`: also write each change's record of event commits as today's writer does
+    (changes/<xx>/<ID>/commits, changelog/eventcommits.py; each commit appends its parent),
+    asking fast-import for every commit's sha; without it the log is as older writers left
+    it (and older code still verifies it)."""
     t = time.perf_counter()
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     (repo / ".changeguard.yaml").write_text(yaml.safe_dump(CONFIG))
@@ -112,11 +117,16 @@ def build(repo: Path, n: int) -> float:
     world = World({r["email"]: tuple(r["roles"]) for r in CONFIG["reviewers"]})  # type: ignore
     chunks: list[bytes] = []
     shards: dict[str, dict[str, object]] = {}
+    tips: list[str] = []
+    fi = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=repo, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE) if records else None
     for i in range(n):
         ev, raw = _submit_event(i)
         st = apply(ev, None, world)
         ts = 1_900_000_000 + i
         chunks.append(b"commit refs/heads/changeguard/log\n")
+        if records:
+            chunks.append(f"mark :{i + 1}\n".encode())
         chunks.append(f"author Ana <{AUTHOR}> {ts} +0000\n".encode())
         chunks.append(f"committer Ana <{AUTHOR}> {ts} +0000\n".encode())
         # as the CLI writes it under `clock: simulated` (a 2029 event time, today's commit)
@@ -127,11 +137,33 @@ def build(repo: Path, n: int) -> float:
         shard = shards.setdefault(list_shard(ev.change), {})
         shard[ev.change] = list_row(st)
         files[list_shard(ev.change)] = dump_json(shard)
+        if records and i:
+            prev = change_dir(f"CHG-B-{i - 1:05d}") + "/commits"
+            files[prev] = dump_json([tips[-1]])  # each change has one event: its submit
         for path, payload in files.items():
             chunks.append(f"M 100644 inline {path}\n".encode() + _data(payload))
+        if fi is not None:
+            tips.append(_marked(fi, chunks, i + 1))
+            chunks.clear()
+    if fi is not None:
+        assert fi.stdin is not None
+        fi.stdin.close()
+        if fi.stdout is not None:
+            fi.stdout.close()
+        if fi.wait() != 0:
+            raise SystemExit("git fast-import failed")
+        return time.perf_counter() - t
     subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=b"".join(chunks),
                    check=True)
     return time.perf_counter() - t
+
+
+def _marked(fi: subprocess.Popen[bytes], chunks: list[bytes], mark: int) -> str:
+    """Send one commit to fast-import and read back its sha (`get-mark`)."""
+    assert fi.stdin is not None and fi.stdout is not None
+    fi.stdin.write(b"".join(chunks) + f"\nget-mark :{mark}\n".encode())
+    fi.stdin.flush()
+    return fi.stdout.readline().decode().strip()
 
 
 def _cli(repo: Path, *args: str, email: str = APPROVER) -> tuple[float, float]:

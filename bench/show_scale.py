@@ -4,7 +4,8 @@ Each log is built fast with bench/log_scale.py (real, verifiable submit events),
 change is submitted through the CLI on top: a topology on `main`, a plan with a failover and a
 storage step, its proposed topology in the work tree. Timed, as separate processes: `show`
 (text), `show --format json`, `show --diff`, `show --format markdown --diff` of that change,
-and `show` of the log's oldest change (the event-commit lookup walks back to it).
+and `show` of the log's oldest change (its event commits come from its record in the log,
+changelog/eventcommits.py; with --legacy-log the log has none and show walks back to it).
 
 The first `show` of a log verifies its tip (cached under .git/, SPEC §12) and is not timed.
 
@@ -83,11 +84,12 @@ def _cli(repo: Path, *args: str) -> tuple[float, float]:
     return dt, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
-def build(repo: Path, n: int) -> None:
-    """A log of `n` changes plus CHANGE, submitted through the CLI with a real topology."""
+def build(repo: Path, n: int, records: bool = True) -> None:
+    """A log of `n` changes plus CHANGE, submitted through the CLI with a real topology;
+    `records=False`: a log as writers before the record of event commits left it."""
     log_scale.CONFIG["schemas"] = [{"paths": ["db/**/*.topology.yaml"],
                                     "schema": "builtin:replication-topology"}]
-    log_scale.build(repo, n)
+    log_scale.build(repo, n, records=records)
     (repo / "db").mkdir(exist_ok=True)
     (repo / TOPO_PATH).write_text(TOPOLOGY)
     _git(repo, "add", TOPO_PATH)
@@ -108,11 +110,11 @@ CASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def measure(n: int, repeat: int) -> dict[str, float]:
+def measure(n: int, repeat: int, records: bool = True) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as d:
         repo = Path(d) / "repo"
         t = time.perf_counter()
-        build(repo, n)
+        build(repo, n, records)
         out: dict[str, float] = {"changes": n, "build_s": time.perf_counter() - t}
         t = time.perf_counter()
         _cli(repo, "show", CHANGE, "--now", log_scale.NOW)  # verifies the tip once (cached)
@@ -129,8 +131,10 @@ def main() -> int:
     ap.add_argument("--sizes", default="10,10000")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json-only", action="store_true")
+    ap.add_argument("--legacy-log", action="store_true",
+                    help="logs without records of event commits (show walks back instead)")
     args = ap.parse_args()
-    rows = [measure(int(s), args.repeat) for s in args.sizes.split(",")]
+    rows = [measure(int(s), args.repeat, not args.legacy_log) for s in args.sizes.split(",")]
     for r in rows:
         for name in CASES:
             for unit in ("s", "cpu_s"):

@@ -20,6 +20,10 @@ commit on the log's first-parent history whose trailers are `Changeguard-Event: 
 `Changeguard-Change: <ID>` (every submit is a new revision, SPEC §7); that commit's tree holds
 revision N's `plan.yaml`, `files/` and `findings.json` at these same paths
 (`changelog.events.revision_commits` lists them).
+
+`commits`: the commits of the change's events, each appended by the commit after it (a
+commit cannot name itself), so at a tip that is the change's latest event that one is not
+listed yet (`changelog.eventcommits`; older logs lack it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import hashlib
 FREEZE_FILE = "freeze.json"
 FILES = "files"  # subdirectory of a change: its proposed files
 FINDINGS = "findings.json"
+COMMITS = "commits"  # of a change: its event commits (eventcommits.py)
 
 
 def key_hash(text: str) -> str:
@@ -84,6 +89,12 @@ def proposed_file(change_id: str, repo_path: str) -> str:
     """
     parts = [p for p in repo_path.split("/") if p not in ("", ".")]
     return f"{files_dir(change_id)}/{'/'.join(parts)}"
+
+
+def commits_file(change_id: str) -> str:
+    """`changes/<xx>/<ID>/commits`: the commits of the change's events, recorded by the commit
+    after each (a JSON list of shas, oldest first; `changelog.eventcommits`)."""
+    return f"{change_dir(change_id)}/{COMMITS}"
 
 
 def findings_file(change_id: str) -> str:

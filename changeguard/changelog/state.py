@@ -255,7 +255,8 @@ def missing_approvals(st: ChangeState, world: World) -> list[str]:
 # --------------------------------------------------------------- conflicts
 
 
-def _overlap(a: WindowJSON, b: WindowJSON) -> bool:
+def overlaps(a: WindowJSON, b: WindowJSON) -> bool:
+    """True when two windows share a moment (touching ends do not)."""
     return ts(a["start"]) < ts(b["end"]) and ts(b["start"]) < ts(a["end"])
 
 
@@ -267,7 +268,7 @@ def conflicts(st: ChangeState, world: World) -> list[str]:
     for o in world.others:
         if o["id"] == st["id"] or o["state"] not in OPEN_STATES:
             continue
-        if not _overlap(st["window"], o["window"]):
+        if not overlaps(st["window"], o["window"]):
             continue
         shared = sorted(set(st["services"]) & set(o["services"])) + sorted(
             set(st["paths"]) & set(o["paths"]))

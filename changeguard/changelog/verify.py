@@ -37,6 +37,7 @@ from typing import IO, TYPE_CHECKING
 from changeguard.changelog.anchors import check_anchors
 from changeguard.changelog.clockcheck import ClockCheck
 from changeguard.changelog.configs import CONFIG_TRAILER
+from changeguard.changelog.eventcommits import Records
 from changeguard.changelog.events import (
     control_chars,
     index_entries,
@@ -301,22 +302,9 @@ class _Tip:
 
     def sharing(self, st: ChangeState) -> set[str]:
         """Changes open at the tip, overlapping `st`'s window, that the tip indexes under one
-        of its paths or services. The `paths/` index also lists closed changes (a file's
-        whole history): their list rows (state, window) sort them out, at most one small
-        shard read per 1/256 of the changes instead of one state per change."""
-        ids = {i for p in st["paths"] for i in self.snap.index_ids("paths", p)}
-        ids |= {i for v in st["services"] for i in self.snap.index_ids("services", v)}
-        start, end = st["window"]["start"], st["window"]["end"]
-        out = set()
-        for i in ids:
-            rows = self.shard(list_shard(i))
-            row = rows.get(i) if isinstance(rows, dict) else None
-            if not isinstance(row, dict) or row.get("state") not in OPEN_STATES:
-                continue
-            w = row.get("window")
-            if isinstance(w, dict) and ts(w["start"]) < ts(end) and ts(start) < ts(w["end"]):
-                out.add(i)
-        return out
+        of its paths or services (`Snapshot.sharing`, the writer's filter too; the shards
+        it reads are memoised here across events)."""
+        return self.snap.sharing(st, self.shard)
 
 
 class _States(dict[str, ChangeState]):
@@ -375,6 +363,7 @@ class Replay:
         self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
         self.pieces: dict[str, dict[str, str]] = {}  # list/ shard -> `"id":row` of each row
         self.clock = ClockCheck()  # event times across the whole log (SPEC §12 "Time")
+        self.records = Records()  # changes/<xx>/<ID>/commits (changelog/eventcommits.py)
         if tip is not None:
             self._lazy_from(tip)
 
@@ -404,6 +393,8 @@ class Replay:
         replay = cls(config, tip)
         replay.freeze = tip.snap.freeze()
         message = commit_message(git, base)
+        replay.records = Records(lambda path: git.read_blob(f"{base}:{path}"))
+        replay.records.after(base, message, {}, lambda _: None)
         try:
             at = ts(parse_message(message).at)
         except ValueError:
@@ -603,6 +594,8 @@ def _verify(git: Git, config: GuardConfig, tip: str | None, since: str | None,
             for c, ev, cfg in zip(history, events, configs, strict=True):
                 replay.use(cfg)
                 checked.append(_check(c, ev, replay, blobs, sigs, cfg))
+                replay.records.after(c.sha, None if c.unreadable else c.message, c.changes,
+                                     blobs.get)
             derived = derivations.result()
     for c, ev, cfg, (before, submit, after) in zip(history, events, configs, checked,
                                                    strict=True):
@@ -885,7 +878,8 @@ def _check(c: Commit, ev: Event | str, replay: Replay, blobs: Blobs, sigs: dict[
                         "(forged author)")
     if config.require_signed:
         problems += _check_signature(c.sha, ev.actor, sigs)
-    problems += _check_files(c, ev)
+    problems += _check_files(c, ev, replay.records.allowed())
+    problems += replay.records.check(c.parents, c.changes, blobs.get)
     try:
         new = replay.step(ev)
     except RefusedError as e:
@@ -975,13 +969,14 @@ def _adopt(replay: Replay, ev: Event, stored: bytes) -> None:
         replay.put(data)  # type: ignore[arg-type]
 
 
-def _check_files(c: Commit, ev: Event) -> list[str]:
+def _check_files(c: Commit, ev: Event, record: str | None) -> list[str]:
+    # `record`: the parent's change's record of event commits (Records.check checks it)
     if ev.change == NO_CHANGE:
-        allowed = {"freeze.json"}
+        allowed = {"freeze.json", record}
         extra = sorted(p for p in c.changes if p not in allowed)
     else:
         base = f"{_dir_of(ev.change)}/"
-        ok = {base + "state.json", _shard_of(ev.change)}
+        ok = {base + "state.json", _shard_of(ev.change), record}
         if ev.kind == "submit":  # a new revision's plan, findings and proposed files
             ok |= {base + "plan.yaml", base + FINDINGS}
         files = f"{files_dir(ev.change)}/" if ev.kind == "submit" else None

@@ -1,8 +1,7 @@
 """The reviewer's view of one change (SPEC §13): what `show` prints, read from the log tip.
 
 Nothing here replays the log: the tip tree holds the change's state, plan and proposed
-content, and the change's own event commits come from a `git log` that stops after the
-change's events (`-n`), not from a walk over every change (issue 17).
+content, and the record of the change's own event commits (issue 17: `event_commits`).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, cast
 
-from changeguard.changelog.layout import change_dir
+from changeguard.changelog.layout import change_dir, commits_file
 from changeguard.changelog.state import ChangeState, World, missing_approvals, overdue
 from changeguard.errors import ChangeguardError, InputError, RefusedError
 
@@ -180,12 +179,23 @@ def _plan(s: Session, base: str, notes: list[str]) -> ChangePlan | None:
 def event_commits(s: Session, tip: str, change_id: str, count: int) -> list[str | None]:
     """The commit of each of the change's `count` events, oldest first.
 
-    Every event commit carries `Changeguard-Change: ID` as a trailer line (`log verify`
-    checks it against the body), and `-n` stops the walk once the change's events are found:
-    the cost is bounded by how far back the change was submitted, not by the log's size.
+    Read from the change's record of its event commits (`changelog.eventcommits`, checked
+    by `log verify`): a few object reads, however long ago the change was submitted. A
+    record that does not list every event (a log written before records existed) falls
+    back to a `git log` that stops after the change's events (`-n`): every event commit
+    carries `Changeguard-Change: ID` as a trailer line (`log verify` checks it against the
+    body), so that walk costs how far back the change's first event is.
     """
+    from changeguard.changelog.eventcommits import change_of, complete, parse
+    from changeguard.changelog.events import commit_message
+
     if count == 0:
         return []
+    record = parse(s.git.read_blob(f"{tip}:{commits_file(change_id)}"))
+    if record is not None or count == 1:
+        got = complete(record, tip, change_of(commit_message(s.git, tip)), change_id, count)
+        if got is not None:
+            return list(got)
     out = s.git.out("log", f"-n{count}", "--format=%H", "-E",
                     f"--grep=^Changeguard-Change: {change_id}$", tip, "--")
     found: list[str | None] = list(reversed(out.split()))

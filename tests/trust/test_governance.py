@@ -297,6 +297,17 @@ def test_trailer_on_every_event_kind(tmp_path: Path, git_env: dict[str, str], cg
 # --------------------------------------------------------------- logs of older versions
 
 
+def _legacy_tree(repo: Path, sha: str) -> str:
+    """`sha`'s tree without the records of event commits (older writers wrote none, and a
+    record names the commits this rewrite replaces)."""
+    env = dict(os.environ, GIT_INDEX_FILE=str(repo / ".git" / "legacy-index"))
+    for args in (["read-tree", f"{sha}^{{tree}}"],
+                 ["rm", "-q", "--cached", "--ignore-unmatch", ":(glob)changes/*/*/commits"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    return subprocess.run(["git", "write-tree"], cwd=repo, env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def _strip_trailers(repo: Path, keep_last: int = 0) -> list[str]:
     """Rewrite the log as an older changeguard wrote it: same trees, no Changeguard-Config
     (the newest `keep_last` commits keep theirs); the reflog of the rewrite is dropped."""
@@ -312,7 +323,7 @@ def _strip_trailers(repo: Path, keep_last: int = 0) -> list[str]:
         for k, fmt in (("GIT_AUTHOR_NAME", "%an"), ("GIT_AUTHOR_EMAIL", "%ae"),
                        ("GIT_AUTHOR_DATE", "%ad")):
             env[k] = git(repo, "log", "-1", f"--format={fmt}", sha).strip()
-        args = ["git", "commit-tree", f"{sha}^{{tree}}", *(["-p", parent] if parent else [])]
+        args = ["git", "commit-tree", _legacy_tree(repo, sha), *(["-p", parent] if parent else [])]
         parent = subprocess.run(args, cwd=repo, env=env, input=msg, text=True,
                                 capture_output=True, check=True).stdout.strip()
         out.append(parent)
