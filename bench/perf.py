@@ -210,7 +210,7 @@ def submit_figures(tmp: Path, env: dict[str, str], runs: int, paths: int
 def _log_repo(tmp: Path, name: str, n: int) -> Path:
     repo = tmp / name
     log_scale.CONFIG["guarded"] = ["db/**"]  # the hook judges coverage on a big log too
-    log_scale.build(repo, n)
+    log_scale.build(repo, n, records=True)  # as the CLI writes them
     (repo / "db").mkdir(exist_ok=True)
     (repo / "db" / "staged.yaml").write_text("v: 1\n")
     return repo
