@@ -1,8 +1,9 @@
 """Entry point for `changeguard` and `python -m changeguard`.
 
-`changeguard check …`, `show …` and `list …` are dispatched before the CLI framework is
-imported (issue 17): typed at the prompt, `check --staged` takes the hook's light path at the
-hook's cost, and `check --all` / `check FILE…` / the reviewer's `show` skip Typer's start-up.
+`changeguard check …`, `show …`, `list …` and `validate …` are dispatched before the CLI
+framework is imported (issue 17): typed at the prompt, `check --staged` takes the hook's
+light path at the hook's cost, and `check --all` / `check FILE…` / the reviewer's `show` /
+`list` / `validate` skip Typer's start-up (Typer imports pydantic and builds every command).
 A command line this module can read exactly as the Typer app would is run through the
 `commands` function the Typer command calls; anything else (help, version, unknown or
 malformed options, `--`) goes to the Typer app, so usage errors and help read the same on
@@ -68,10 +69,15 @@ _SHOW_VALUES = {"--format": "fmt", "--now": "now", "--since-revision": "since_re
 _SHOW_FLAGS = {"--diff": "diff"}
 _LIST_VALUES = {"--format": "fmt", "--now": "now", "--state": "state"}
 _LIST_FLAGS = {"--overdue": "overdue"}
-_COMMANDS: dict[str, tuple[dict[str, str], dict[str, str], int | None]] = {
-    "check": (_CHECK_VALUES, _CHECK_FLAGS, None),
-    "show": (_SHOW_VALUES, _SHOW_FLAGS, 1),
-    "list": (_LIST_VALUES, _LIST_FLAGS, 0),
+# cli/plan.py validate: PLAN… (at least one), options only
+_VALIDATE_VALUES = {"--now": "now", "--format": "fmt", "--rev": "rev", "--base": "base",
+                    "--output": "output", "-o": "output"}
+# name -> (value options, flags, (fewest, most) positionals; most None: any number)
+_COMMANDS: dict[str, tuple[dict[str, str], dict[str, str], tuple[int, int | None]]] = {
+    "check": (_CHECK_VALUES, _CHECK_FLAGS, (0, None)),
+    "show": (_SHOW_VALUES, _SHOW_FLAGS, (1, 1)),
+    "list": (_LIST_VALUES, _LIST_FLAGS, (0, 0)),
+    "validate": (_VALIDATE_VALUES, {}, (1, None)),
 }
 
 Command = tuple[str, dict[str, str | bool], dict[str, str | bool], list[str]]
@@ -92,7 +98,8 @@ def command_line(argv: Sequence[str]) -> Command | None:
     if tail is None:
         return None
     (local, rest), _ = tail
-    if positionals is not None and len(rest) != positionals:
+    fewest, most = positionals
+    if len(rest) < fewest or (most is not None and len(rest) > most):
         return None  # click's message for a missing or extra argument
     rev = local.get("since_revision")
     if isinstance(rev, str) and not (rev.isdigit() and rev.isascii() and int(rev) >= 1):
@@ -123,6 +130,14 @@ def _call(name: str, g: Globals, local: dict[str, str | bool], rest: list[str]) 
                          all_files=bool(local.get("all_files")),
                          fmt=_str(local, "fmt"), verbose=bool(local.get("verbose")),
                          now=_str(local, "now"), rev_range=_str(local, "rev_range"))
+    if name == "validate":
+        from changeguard.commands.plan import run_validate
+
+        output = _str(local, "output")
+        return run_validate(g, [Path(p) for p in rest], now=_str(local, "now"),
+                            fmt=_str(local, "fmt"), rev=_str(local, "rev"),
+                            base=_str(local, "base") or "HEAD",
+                            output=Path(output) if output is not None else None)
     if name == "show":
         from changeguard.commands.workflow import run_show
 

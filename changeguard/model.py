@@ -36,7 +36,10 @@ HHMM_PATTERN = cfgdef.HHMM_PATTERN
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+    # defer_build: a class builds its validator on first use, not at import (issue 17);
+    # a reader that validates only GuardConfig never builds the plan models
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False,
+                              defer_build=True)
 
 
 def _check_repo_path(value: str) -> str:
@@ -241,7 +244,8 @@ class SchemaMapping(_Strict):
         | None
     ) = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              defer_build=True)
 
     @model_validator(mode="after")
     def _one_of(self) -> SchemaMapping:

@@ -15,9 +15,7 @@ how to find an older revision's commit, `revision_commits` lists them).
 from __future__ import annotations
 
 import json
-import random
 import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -472,6 +470,8 @@ def check_signed_by(git: Git, commit: str, actor: str, keys: dict[str, str]) -> 
         raise RefusedError(f"require_signed is set but the roster lists no signing_key for "
                            f"{actor}; nothing was recorded",
                            hint="add your SSH public key as signing_key in the roster")
+    import tempfile  # only under require_signed: readers never pay for it (issue 17)
+
     with tempfile.TemporaryDirectory() as d:
         allowed = Path(d) / "allowed_signers"
         allowed.write_text(f'{actor} namespaces="git" {key}\n')
@@ -498,6 +498,8 @@ def append(git: Git, ref: str, prep: Prepared, world_for: WorldFor, author: Auth
                                              f"{prep.event.change}"):
             return commit, new
         # lost the race: back off with jitter so N writers do not retry in lock-step
+        import random
+
         time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** min(attempt, 7))))
     lock = git.repo / git.out("rev-parse", "--git-path", ref + ".lock")
     if lock.exists() and time.time() - lock.stat().st_mtime > 30:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from changeguard.errors import InputError
@@ -39,6 +38,8 @@ def write_atomic(path: Path, data: str | bytes, *, make_parents: bool = False,
     if make_parents:
         parent.mkdir(parents=True, exist_ok=True)
     check_target(path, option)
+    import tempfile  # only when writing a file: not on every command's path (issue 17)
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except OSError as e:

@@ -23,15 +23,16 @@ if TYPE_CHECKING:
 
 
 def session(g: Globals, now: str | None, *, writes: str | None,
-            judge: bool = False) -> Session:
+            judge: bool = False, reader: bool = False) -> Session:
     """Repo, the trusted config (SPEC §12) and clock for one command (`writes`: a writer's
-    name, None when read-only)."""
+    name, None when read-only; `reader`: `list`/`show`, which read the trusted config
+    without building the pydantic model unless they need more than its reader keys)."""
     from changeguard.changelog.store import Git
-    from changeguard.clock import permit_now
     from changeguard.config.trusted import (
         config_rel,
         find_trusted,
         full_config,
+        reader_config,
         working_tree_differs,
     )
     from changeguard.errors import ConfigError
@@ -44,13 +45,16 @@ def session(g: Globals, now: str | None, *, writes: str | None,
         raise ConfigError("the repository has no commit yet, so there is no trusted config",
                           hint="commit .changeguard.yaml to the trusted branch (trust.branch, "
                                "default main) first")
-    config = full_config(git, trusted)
+    config = reader_config(git, trusted) if reader and writes is None and not judge \
+        else full_config(git, trusted)
     if writes is not None and not judge and config.log.remote and _fetched_trusted(git, config):
         fresh = find_trusted(git, trusted.config_rel, judge=judge, explicit=g.trusted_rev,
                              required=g.config is not None)
         if fresh.sha != trusted.sha:
             trusted, config = fresh, full_config(git, fresh)
     if writes is not None:  # --now on a writer needs `clock: simulated` (SPEC §12 "Time")
+        from changeguard.clock import permit_now
+
         permit_now(now, config.clock, f"`{writes}`", trusted.display)
     if not judge and working_tree_differs(repo, trusted):
         print(f"note: using the config of the trusted revision {trusted.display}; the "
@@ -77,9 +81,9 @@ def show_outcome(o: Outcome) -> int:
 
 
 def run(g: Globals, now: str | None, fn: Callable[[Session], Outcome], *,
-        writes: str | None, judge: bool = False) -> int:
+        writes: str | None, judge: bool = False, reader: bool = False) -> int:
     """Run one workflow action (`writes`: a writer's name, None if read-only); print it."""
-    s = session(g, now, writes=writes, judge=judge)
+    s = session(g, now, writes=writes, judge=judge, reader=reader)
     try:
         return show_outcome(fn(s))
     finally:
@@ -228,7 +232,7 @@ def run_show(g: Globals, change_id: str, fmt: str | None, now: str | None, *,
             text = render_show_text(view, color=g.color)
         return Outcome(0, [text], tip_warnings(s))
 
-    return run(g, now, act, writes=None)
+    return run(g, now, act, writes=None, reader=True)
 
 
 def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
@@ -244,7 +248,7 @@ def run_list(g: Globals, state: str | None, only_overdue: bool, fmt: str | None,
         return Outcome(0, [json.dumps(rows, ensure_ascii=False) if f == "json"
                            else list_text(rows)], tip_warnings(s))
 
-    return run(g, now, act, writes=None)
+    return run(g, now, act, writes=None, reader=True)
 
 
 def run_verify(g: Globals, fmt: str | None, from_scratch: bool = False) -> int:

@@ -13,10 +13,10 @@ pydantic only in `full_config`.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,7 @@ from changeguard.git import Git, git_dir_of
 
 if TYPE_CHECKING:
     from changeguard.config.light import LightConfig
-    from changeguard.loader import Loaded
+    from changeguard.loader import JSONValue, Loaded
     from changeguard.model import GuardConfig
 
 ENV_REV = "CHANGEGUARD_TRUSTED_REV"
@@ -146,13 +146,22 @@ def _trust_keys(t: Trusted) -> tuple[str, str]:
 
 def light_config(t: Trusted) -> LightConfig:
     """The hook's view of the trusted config (defaults when the revision has none)."""
+    return _light_document(t)[0]
+
+
+@lru_cache(maxsize=4)
+def _light_document(t: Trusted) -> tuple[LightConfig, dict[str, JSONValue]]:
+    """The light view of `t`'s config and the document it checked, read once a process:
+    `find_trusted` (for `trust:`) and `reader_config` both ask (issue 17)."""
     from changeguard.config.light import LightConfig, parse_light_config
 
     if t.raw is None:
-        return LightConfig(file=t.config_rel, rev=t.sha)
+        return LightConfig(file=t.config_rel, rev=t.sha), {}
     with located(t.name):
-        cfg = parse_light_config(_document(t))
-    return replace(cfg, file=t.config_rel, rev=t.sha)
+        loaded = _document(t)
+        cfg = parse_light_config(loaded)
+    assert isinstance(loaded.data, dict)  # the light view refuses anything else
+    return replace(cfg, file=t.config_rel, rev=t.sha), loaded.data
 
 
 def _document(t: Trusted) -> Loaded:
@@ -184,6 +193,31 @@ def full_config(git: Git, t: Trusted) -> GuardConfig:
     config._file = t.config_rel
     if t.sha is not None:
         set_root(config, governance_root(git, t.sha, *governance_refs(config)))
+    return config
+
+
+def reader_config(git: Git, t: Trusted) -> GuardConfig:
+    """The trusted config for `list` and `show`: GuardConfig's values without pydantic.
+
+    A `config.reader.ReaderConfig` standing for GuardConfig (it builds the full model from
+    the same revision when asked for more than readers use). A document the light view
+    refuses goes to `full_config`, whose error is the one every command prints.
+    """
+    from typing import cast
+
+    from changeguard.config.reader import ReaderConfig, reader_values
+
+    try:
+        cfg, doc = _light_document(t)
+    except ConfigError:
+        # GuardConfig's own error (or, should the two views ever disagree, its verdict)
+        return full_config(git, t)
+    config = cast("GuardConfig", ReaderConfig(reader_values(cfg, doc),
+                                              lambda: full_config(git, t)))
+    if t.raw is not None:  # as full_config: a revision without a config is all defaults
+        config._file = t.config_rel
+        if t.sha is not None:
+            set_root(config, governance_root(git, t.sha, *governance_refs(config)))
     return config
 
 
@@ -220,6 +254,8 @@ def governance_root(git: Git, sha: str, packs: list[str], schemas: list[str]) ->
     target = gd / "changeguard" / "trusted" / f"{sha}-{key}"
     if target.is_dir():
         return target
+    import shutil  # only when the copy is made: readers find it cached (issue 17)
+
     rows = _files(git, sha, packs, schemas)
     tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -246,6 +282,7 @@ def governance_root(git: Git, sha: str, packs: list[str], schemas: list[str]) ->
 
 def _scratch() -> Path:
     import atexit
+    import shutil
     import tempfile
 
     d = Path(tempfile.mkdtemp(prefix="changeguard-trusted-"))
@@ -310,4 +347,4 @@ def working_tree_differs(repo: Path, t: Trusted) -> bool:
 
 __all__ = ["ENV_REV", "Trusted", "config_rel", "find_trusted", "full_config",
            "governance_refs", "governance_root", "head_branch", "light_config", "located",
-           "root_of", "set_root", "untrusted_branch", "working_tree_differs"]
+           "reader_config", "root_of", "set_root", "untrusted_branch", "working_tree_differs"]

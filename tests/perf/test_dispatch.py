@@ -102,7 +102,8 @@ def test_the_cases_cover_every_outcome(staged_repo: Path, git_env: dict[str, str
     (["check", "--staged", "--help"], False),
     (["check", "--all"], True),
     (["check", "--all", "-h"], False),
-    (["validate", "x.yaml"], False),
+    (["validate", "x.yaml"], True),
+    (["validate", "x.yaml", "--help"], False),
 ])
 def test_check_staged_does_not_import_the_cli_framework(
         staged_repo: Path, git_env: dict[str, str], args: list[str], light: bool) -> None:
@@ -116,7 +117,7 @@ def test_check_command_reads_only_what_it_understands() -> None:
     assert check_command(["check", "--staged", "--format=json", "-v"]) == (
         {}, {"staged": True, "fmt": "json", "verbose": True}, [])
     assert check_command(["check", "--all"]) == ({}, {"all_files": True}, [])
-    for argv in (["validate", "--staged"], [], ["--all", "check"],
+    for argv in (["show", "--staged"], [], ["--all", "check"],
                  ["check", "--staged", "--", "x"], ["check", "--staged", "--format="],
                  ["check", "--staged", "--staged=1"], ["x", "check", "--staged"]):
         assert check_command(argv) is None, argv
@@ -181,3 +182,67 @@ def test_show_and_list_do_not_import_the_cli_framework(
         logged_repo: Path, git_env: dict[str, str], args: list[str], light: bool) -> None:
     _, _, err = _run(["-c", PROBE], args, logged_repo, git_env)
     assert err.rstrip().endswith("LIGHT" if light else "TYPER-LOADED"), err
+
+
+ROOT = Path(__file__).resolve().parents[2]
+V1, V2 = "changes/CHG-2016-0403-storage.yaml", "changes/CHG-2016-0403-storage-v2.yaml"
+VNOW = "2016-03-30T10:00:00+08:00"
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    """The incident example (a topology, a denied plan and its fixed v2), committed."""
+    import shutil
+
+    repo = tmp_path / "example"
+    shutil.copytree(ROOT / "examples" / "incident-2016", repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "example")
+    return repo
+
+
+VALIDATE_CASES = [
+    ["validate", V2, "--now", VNOW],
+    ["validate", V1, "--now", VNOW],  # exit 1: deny findings
+    ["validate", V1, V2, "--now", VNOW, "--format", "json"],
+    ["--format=sarif", "validate", V1, "--now", VNOW],
+    ["--no-color", "validate", "--format", "junit", V1, "--now=" + VNOW],
+    ["validate", V2, "--now", VNOW, "--rev", "HEAD", "--base", "HEAD"],
+    ["validate", V2, "--now", VNOW, "--format", "markdown", "-o", "no/such/dir/out.md"],
+    ["validate", "no/such.yaml"],  # exit 2 from the command
+    ["validate", V2, "--format", "json", "--rev", "nope"],  # the error as a JSON document
+    ["validate", V2, "--format", "bogus"],
+    ["validate", V2, "--now", "not-a-time"],
+    ["validate"],  # click: missing argument
+    ["validate", V2, "--now"],  # click: missing value
+    ["validate", V2, "--bogus"],  # click: no such option
+    ["validate", V2, "-o"],
+    ["validate", V2, "--", "x"],
+    ["validate", V2, "--help"],
+]
+
+
+@pytest.mark.parametrize("args", VALIDATE_CASES, ids=[" ".join(c) for c in VALIDATE_CASES])
+def test_validate_fast_dispatch_matches_the_typer_app(
+        example_repo: Path, git_env: dict[str, str], args: list[str]) -> None:
+    fast = _run(["-m", "changeguard"], args, example_repo, git_env)
+    typer = _run(["-c", TYPER], args, example_repo, git_env)
+    assert fast == typer
+    assert "Traceback" not in fast[2]
+
+
+def test_validate_cases_cover_every_outcome(example_repo: Path,
+                                            git_env: dict[str, str]) -> None:
+    codes = {_run(["-m", "changeguard"], a, example_repo, git_env)[0] for a in VALIDATE_CASES}
+    assert codes == {0, 1, 2}
+
+
+def test_validate_output_file_is_the_same_on_both_paths(
+        example_repo: Path, git_env: dict[str, str]) -> None:
+    args = ["validate", V1, "--now", VNOW, "--format", "json", "--output"]
+    fast = _run(["-m", "changeguard"], [*args, "fast.json"], example_repo, git_env)
+    typer = _run(["-c", TYPER], [*args, "typer.json"], example_repo, git_env)
+    assert fast == typer and fast[0] == 1
+    text = (example_repo / "fast.json").read_text()
+    assert text == (example_repo / "typer.json").read_text() and '"rule"' in text
