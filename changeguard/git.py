@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from changeguard.errors import GitError
 
@@ -256,3 +256,15 @@ def _parse_batch(out: bytes, count: int) -> list[bytes | None]:
         pos += size + 1  # content is followed by a newline
         result.append(body)
     return result
+
+
+def start_with_files(args: Sequence[str], cwd: Path, env: Mapping[str, str], stdin: IO[bytes],
+                     stdout: IO[bytes], stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`git ARGS` started in the background on files, not pipes (`log verify`'s diff-tree:
+    a worker forked meanwhile then holds no pipe end that would keep git waiting)."""
+    try:
+        return subprocess.Popen(["git", *args], cwd=cwd, env=dict(env), stdin=stdin,
+                                stdout=stdout, stderr=stderr)
+    except FileNotFoundError as e:
+        raise GitError("git is not installed or not on PATH",
+                       hint="install git 2.30 or newer") from e

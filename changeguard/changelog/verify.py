@@ -25,7 +25,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import subprocess
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
@@ -70,9 +69,12 @@ from changeguard.changelog.state import (
 from changeguard.changelog.store import Git, ref_tip
 from changeguard.changelog.verified import cached_tips, common_dir, fingerprint, remember
 from changeguard.errors import GitError, InputError, RefusedError
+from changeguard.git import start_with_files
 from changeguard.model import ChangePlan, GuardConfig
 
 if TYPE_CHECKING:
+    import subprocess
+
     from changeguard.config.trusted import Trusted
 
 
@@ -220,13 +222,11 @@ class _DiffTrees:
         src.write("".join(s + "\n" for s in shas).encode())
         src.seek(0)
         try:
-            self._proc = subprocess.Popen(["git", *self._ARGS], cwd=git.repo,
-                                          env=dict(git.env), stdin=src, stdout=self._out,
-                                          stderr=self._err)
-        except FileNotFoundError as e:
+            self._proc = start_with_files(self._ARGS, git.repo, git.env, src, self._out,
+                                          self._err)
+        except GitError:
             self.close()
-            raise GitError("git is not installed or not on PATH",
-                           hint="install git 2.30 or newer") from e
+            raise
 
     def result(self) -> dict[str, dict[str, str | None]]:
         """The diffs (GitError when git failed)."""
