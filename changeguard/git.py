@@ -18,7 +18,7 @@ from changeguard.errors import GitError
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 if TYPE_CHECKING:
     import subprocess
-    from typing import Literal
+    from typing import IO, Literal
 
     Purpose = Literal["staged", "plumbing"]
 
@@ -450,3 +450,17 @@ class _Batch:
             with contextlib.suppress(OSError):  # git already gone: its pipe is broken
                 f.close()
         os.waitpid(self.pid, 0)
+
+
+def start_with_files(args: Sequence[str], cwd: Path, env: Mapping[str, str], stdin: IO[bytes],
+                     stdout: IO[bytes], stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`git ARGS` started in the background on files, not pipes (`log verify`'s diff-tree:
+    a worker forked meanwhile then holds no pipe end that would keep git waiting)."""
+    import subprocess  # not at the top: the hook's path spawns through posix_spawn
+
+    try:
+        return subprocess.Popen(["git", *args], cwd=cwd, env=dict(env), stdin=stdin,
+                                stdout=stdout, stderr=stderr)
+    except FileNotFoundError as e:
+        raise GitError("git is not installed or not on PATH",
+                       hint="install git 2.30 or newer") from e

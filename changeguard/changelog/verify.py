@@ -25,7 +25,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import subprocess
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,9 +70,12 @@ from changeguard.changelog.state import (
 from changeguard.changelog.store import Git, ref_tip
 from changeguard.changelog.verified import cached_tips, common_dir, fingerprint, remember
 from changeguard.errors import GitError, InputError, RefusedError
+from changeguard.git import start_with_files
 from changeguard.model import ChangePlan, GuardConfig
 
 if TYPE_CHECKING:
+    import subprocess
+
     from changeguard.config.trusted import Trusted
 
 
@@ -220,13 +223,11 @@ class _DiffTrees:
         src.write("".join(s + "\n" for s in shas).encode())
         src.seek(0)
         try:
-            self._proc = subprocess.Popen(["git", *self._ARGS], cwd=git.repo,
-                                          env=dict(git.env), stdin=src, stdout=self._out,
-                                          stderr=self._err)
-        except FileNotFoundError as e:
+            self._proc = start_with_files(self._ARGS, git.repo, git.env, src, self._out,
+                                          self._err)
+        except GitError:
             self.close()
-            raise GitError("git is not installed or not on PATH",
-                           hint="install git 2.30 or newer") from e
+            raise
 
     def result(self) -> dict[str, dict[str, str | None]]:
         """The diffs (GitError when git failed)."""
@@ -361,7 +362,8 @@ class Replay:
         self.index: dict[str, set[str]] = defaultdict(set)  # change id -> stored index entries
         self.shards: dict[str, set[str]] = defaultdict(set)  # list/ shard -> change ids
         self.stored_shards: dict[str, object] = {}  # list/ shard -> content last stored
-        self.pieces: dict[str, dict[str, str]] = {}  # list/ shard -> `"id":row` of each row
+        # list/ shard -> its ids in order and `"id":row` of each, as the shard last stored
+        self.pieces: dict[str, tuple[list[str], list[str]]] = {}
         self.clock = ClockCheck()  # event times across the whole log (SPEC §12 "Time")
         self.records = Records()  # changes/<xx>/<ID>/commits (changelog/eventcommits.py)
         if tip is not None:
@@ -455,20 +457,20 @@ class Replay:
         row = list_row(self.changes[change])
         prev = before if isinstance(before, dict) else {}
         try:
-            pieces = self.pieces.get(shard)
-            if pieces is None:
-                pieces = {k: _piece(k, v) for k, v in prev.items()}
             mine = _piece(change, row)
-            keys = sorted({*pieces, change})
-            expected = ("{" + ",".join(mine if k == change else pieces[k] for k in keys)
-                        + "}\n").encode()
+            got = self.pieces.get(shard)
+            if got is None:
+                keys = sorted(prev)  # json's sort_keys order
+                got = (keys, [_piece(k, prev[k]) for k in keys])
+            expected = _with_piece(got, change, mine)
         except ValueError:  # NaN, a lone surrogate: no canonical text, the full check judges
+            self.pieces.pop(shard, None)  # `got` may hold `mine` now
             return False
         if not same_blob(sha, expected):
+            self.pieces.pop(shard, None)
             return False
-        pieces[change] = mine
-        self.pieces[shard] = pieces
-        self.stored_shards[shard] = {**prev, change: row}  # what `text` parses to
+        self.pieces[shard] = got
+        self.stored_shards[shard] = {**prev, change: row}  # what the blob parses to
         return True
 
     def step(self, ev: Event) -> ChangeState | FreezeState:
@@ -925,6 +927,18 @@ def _check_list(c: Commit, ev: Event, replay: Replay, blobs: Blobs) -> list[str]
         replay.stored_shards[shard] = now
         replay.pieces.pop(shard, None)
     return []
+
+
+def _with_piece(pieces: tuple[list[str], list[str]], key: str, piece: str) -> bytes:
+    """`dump_json` of a shard from its pieces, `key`'s set to `piece` (in place)."""
+    keys, parts = pieces
+    i = bisect_left(keys, key)
+    if i < len(keys) and keys[i] == key:
+        parts[i] = piece
+    else:
+        keys.insert(i, key)
+        parts.insert(i, piece)
+    return ("{" + ",".join(parts) + "}\n").encode()
 
 
 def _piece(key: str, value: object) -> str:
