@@ -124,9 +124,29 @@ def record(s: Session, prep: Prepared) -> tuple[str, ChangeState | FreezeState, 
     if s.config.log.remote:
         from changeguard.changelog.remote import record_with_remote
 
-        return record_with_remote(s.git, s.config, prep, factory, author, sign)
-    commit, new = append(s.git, s.ref, prep, factory, author, sign)
-    return commit, new, []
+        commit, new, notes = record_with_remote(s.git, s.config, prep, factory, author, sign)
+    else:
+        (commit, new), notes = append(s.git, s.ref, prep, factory, author, sign), []
+    _remember_own(s, commit)
+    return commit, new, notes
+
+
+def _remember_own(s: Session, commit: str) -> None:
+    """This writer's event on a tip this clone verified is remembered as verified too: it was
+    built by the transitions `log verify` replays, on that very parent (the ref moved by
+    compare-and-swap). The next `show`, `list` or hook then reads it without a replay
+    (issue 17). An event on any other parent (a remote's newer events) is left to verify;
+    the gate and `--from-scratch` believe no remembered tip (SPEC §12)."""
+    if s.trusted is None:
+        return
+    from changeguard.changelog import verified
+
+    got = s.git.read(commit)
+    head = got[2].partition(b"\n\n")[0] if got is not None and got[1] == "commit" else b""
+    parents = [line[7:].decode() for line in head.split(b"\n") if line.startswith(b"parent ")]
+    fp = verified.trusted_fingerprint(s.trusted)
+    if len(parents) == 1 and verified.is_known(s.git, parents[0], fp):
+        verified.remember(verified.common_dir(s.git), commit, fp)
 
 
 # --------------------------------------------------------------- submit

@@ -126,3 +126,33 @@ def test_resumed_replay_finds_conflicts_in_the_verified_tip(r: Path) -> None:
         assert replay.candidates(b) == []  # type: ignore[arg-type]
     finally:
         log.close()
+
+
+def _tips(repo: Path) -> list[str]:
+    return [line.split()[0] for line in _cache_lines(repo)]
+
+
+def test_a_writers_event_on_a_verified_tip_is_remembered(r: Path, cg: Cg) -> None:
+    assert _verify(cg, r)[0] == 0
+    write_plan(r, plan(id="CHG-OWN-2", services=["svc-own"], changes=[]))
+    assert cg(r, "submit", plan_path("CHG-OWN-2"), "--now", NOW).code == 0
+    tip = git(r, "rev-parse", REF).strip()
+    assert tip in _tips(r)  # show/list/the hook read it without a replay
+    code, rep = _verify(cg, r, "--from-scratch")
+    assert code == 0 and rep["events"] == 2  # and the memory was right
+
+
+def test_an_event_on_a_tip_never_verified_is_not_remembered(r: Path, cg: Cg) -> None:
+    assert _tips(r) == []
+    write_plan(r, plan(id="CHG-OWN-3", services=["svc-own"], changes=[]))
+    assert cg(r, "submit", plan_path("CHG-OWN-3"), "--now", NOW).code == 0
+    assert _tips(r) == []
+    # a forged commit on top of a verified tip: the next writer's event is not remembered
+    assert _verify(cg, r)[0] == 0
+    tree = git(r, "rev-parse", f"{REF}^{{tree}}").strip()
+    forged = git(r, "commit-tree", tree, "-p", REF, "-m", "forged").strip()
+    git(r, "update-ref", REF, forged)
+    write_plan(r, plan(id="CHG-OWN-4", services=["svc-own4"], changes=[]))
+    cg(r, "submit", plan_path("CHG-OWN-4"), "--now", NOW)
+    assert git(r, "rev-parse", REF).strip() not in _tips(r)
+    assert _verify(cg, r)[0] == 1
