@@ -13,7 +13,13 @@ from changeguard.changelog.events import change_dir
 from tests.adversarial._harness import assert_bounded, run_measured
 from tests.changelog.test_verify import _commit_on_tip
 from tests.conftest import git
-from tests.helpers.changelog import NOW, PLAN_ID, Cg, cg, make_repo, plan_path, verify
+from tests.helpers.changelog import (
+    PLAN_ID,
+    Cg,
+    approved_repo,
+    cg,
+    verify,
+)
 
 __all__ = ["cg"]
 REF = "refs/heads/changeguard/log"
@@ -22,11 +28,7 @@ PLAN_BLOB = f"{change_dir(PLAN_ID)}/plan.yaml"
 
 @pytest.fixture
 def r(tmp_path: Path, git_env: dict[str, str], cg: Cg) -> Path:
-    repo = make_repo(tmp_path / "cfg")
-    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
-    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
-              email="dev@example.org").code == 0
-    return repo
+    return approved_repo(tmp_path / "cfg", cg)
 
 
 def _first_problem(cg: Cg, repo: Path, env: dict[str, str], bad: str) -> str:

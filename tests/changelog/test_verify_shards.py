@@ -11,18 +11,21 @@ import pytest
 from changeguard.changelog.state import dump_json
 from tests.changelog.test_verify import REF, STATE, _commit_on_tip
 from tests.conftest import git
-from tests.helpers.changelog import IN_WINDOW, NOW, PLAN_ID, Cg, cg, make_repo, plan_path, verify
+from tests.helpers.changelog import (
+    IN_WINDOW,
+    PLAN_ID,
+    Cg,
+    approved_repo,
+    cg,
+    verify,
+)
 
 __all__ = ["cg"]
 
 
 @pytest.fixture
 def approved(tmp_path: Path, git_env: dict[str, str], cg: Cg) -> Path:
-    repo = make_repo(tmp_path / "cfg")
-    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
-    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
-              email="dev@example.org").code == 0
-    return repo
+    return approved_repo(tmp_path / "cfg", cg)
 
 
 def _rewrite_shard(repo: Path, text: bytes) -> str:

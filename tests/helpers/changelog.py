@@ -14,8 +14,8 @@ from tests.helpers.plans import NOW, config, plan, write_yaml
 
 PLAN_ID = "CHG-2016-0403-storage"
 IN_WINDOW = "2016-04-03T02:00:00+08:00"
-__all__ = ["IN_WINDOW", "NOW", "PLAN_ID", "Cg", "cg", "config", "make_repo", "plan",
-           "plan_path", "spawn", "write_plan"]
+__all__ = ["IN_WINDOW", "NOW", "PLAN_ID", "Cg", "approved_repo", "cg", "config", "make_repo",
+           "plan", "plan_path", "spawn", "write_plan"]
 
 Cg = Callable[..., Result]
 
@@ -30,6 +30,15 @@ def make_repo(root: Path, cfg: dict[str, Any] | None = None) -> Path:
         write_plan(root, plan())
 
     return init_repo(root, populate=populate)
+
+
+def approved_repo(root: Path, cg: Cg) -> Path:
+    """`make_repo` with PLAN_ID submitted and approved (revision 1) by dev@example.org."""
+    repo = make_repo(root)
+    assert cg(repo, "submit", plan_path(), "--now", NOW).code == 0
+    assert cg(repo, "approve", PLAN_ID, "--revision", "1", "--now", NOW,
+              email="dev@example.org").code == 0
+    return repo
 
 
 def plan_path(change_id: str = PLAN_ID) -> str:

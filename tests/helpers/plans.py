@@ -54,6 +54,16 @@ PLAN: dict[str, Any] = {
 
 # One week before the window: lead time satisfied, not in the past.
 NOW = "2016-03-27T10:00:00+08:00"
+# a small valid PostgreSQL topology (perf tests stage it)
+TOPOLOGY = """\
+apiVersion: changeguard/v1
+kind: ReplicationTopology
+name: gw
+engine: postgresql
+nodes:
+  - {name: db1, role: primary, host: h1, zone: a}
+  - {name: db2, role: replica, host: h2, zone: b, upstream: db1}
+"""
 
 
 def plan(**changes: Any) -> dict[str, Any]:

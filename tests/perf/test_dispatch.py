@@ -16,17 +16,9 @@ import yaml
 
 from changeguard.__main__ import check_command
 from tests.helpers import git, init_repo
-from tests.helpers.plans import CONFIG
+from tests.helpers.plans import CONFIG, TOPOLOGY
 
-GOOD = """\
-apiVersion: changeguard/v1
-kind: ReplicationTopology
-name: gw
-engine: postgresql
-nodes:
-  - {name: db1, role: primary, host: h1, zone: a}
-  - {name: db2, role: replica, host: h2, zone: b, upstream: db1}
-"""
+GOOD = TOPOLOGY
 BAD = GOOD.replace("role: replica", "role: primary")  # two primaries: a deny finding
 TYPER = "import sys; from changeguard.cli import main; sys.exit(main(sys.argv[1:]))"
 # atexit runs after SystemExit: tells whether the framework was imported on the way
@@ -163,13 +155,18 @@ READ_CASES = [
 ]
 
 
+def _same_both_ways(repo: Path, env: dict[str, str], args: list[str]) -> None:
+    """The fast dispatch answers exactly as the Typer app: code, stdout, stderr."""
+    fast = _run(["-m", "changeguard"], args, repo, env)
+    typer = _run(["-c", TYPER], args, repo, env)
+    assert fast == typer
+    assert "Traceback" not in fast[2]
+
+
 @pytest.mark.parametrize("args", READ_CASES, ids=[" ".join(c) for c in READ_CASES])
 def test_show_and_list_fast_dispatch_matches_the_typer_app(
         logged_repo: Path, git_env: dict[str, str], args: list[str]) -> None:
-    fast = _run(["-m", "changeguard"], args, logged_repo, git_env)
-    typer = _run(["-c", TYPER], args, logged_repo, git_env)
-    assert fast == typer
-    assert "Traceback" not in fast[2]
+    _same_both_ways(logged_repo, git_env, args)
 
 
 @pytest.mark.parametrize("args,light", [
@@ -226,10 +223,7 @@ VALIDATE_CASES = [
 @pytest.mark.parametrize("args", VALIDATE_CASES, ids=[" ".join(c) for c in VALIDATE_CASES])
 def test_validate_fast_dispatch_matches_the_typer_app(
         example_repo: Path, git_env: dict[str, str], args: list[str]) -> None:
-    fast = _run(["-m", "changeguard"], args, example_repo, git_env)
-    typer = _run(["-c", TYPER], args, example_repo, git_env)
-    assert fast == typer
-    assert "Traceback" not in fast[2]
+    _same_both_ways(example_repo, git_env, args)
 
 
 def test_validate_cases_cover_every_outcome(example_repo: Path,

@@ -19,17 +19,8 @@ from changeguard.config import light
 from changeguard.config.light import LightConfig, parse_light_config
 from changeguard.loader import parse_document
 from tests.helpers import git, init_repo
-from tests.helpers.plans import CONFIG
+from tests.helpers.plans import CONFIG, TOPOLOGY
 
-TOPOLOGY = """\
-apiVersion: changeguard/v1
-kind: ReplicationTopology
-name: gw
-engine: postgresql
-nodes:
-  - {name: db1, role: primary, host: h1, zone: a}
-  - {name: db2, role: replica, host: h2, zone: b, upstream: db1}
-"""
 # atexit runs after SystemExit: the module set the whole run needed
 PROBE = ("import atexit, sys; atexit.register(lambda: sys.stderr.write("
          "'\\nMODULES ' + ' '.join(sorted(sys.modules))));"
