@@ -161,6 +161,7 @@ class Judged:
     configs: dict[str, GuardConfig] = field(default_factory=dict)
     problems: dict[str, list[str]] = field(default_factory=dict)
     legacy: int = 0  # events before the first Changeguard-Config trailer
+    before: int | None = None  # commits up to the verified tip continued from, when counted
 
     def config_of(self, sha: str, default: GuardConfig) -> GuardConfig:
         """The config to judge commit `sha` under."""
@@ -244,6 +245,7 @@ class _Walk:
     anchor: int = -1  # newest version a governance commit bound to a log tip already passed
     seen: bool = False  # an earlier event carried the trailer
     legacy: int = 0  # events of the legacy prefix
+    before: int | None = None  # commits up to and including `since`
 
 
 def _resumed(git: Git, since: str, branch: Branch) -> _Walk:
@@ -255,7 +257,8 @@ def _resumed(git: Git, since: str, branch: Branch) -> _Walk:
     """
     shas = git.out("rev-list", "--reverse", since).split()
     inside = set(shas)
-    walk = _Walk(anchor=max((v for s, v in branch.anchors.items() if s in inside), default=-1))
+    walk = _Walk(anchor=max((v for s, v in branch.anchors.items() if s in inside), default=-1),
+                 before=len(shas))
 
     def trailer(sha: str) -> str | None:
         got = git.read(sha)
@@ -289,7 +292,7 @@ def judge_events(git: Git, history: Sequence[Commit], config: GuardConfig,
         return out  # no trusted revision given: everything under `config` (library callers)
     branch = read_branch(git, trusted)
     walk = _resumed(git, since, branch) if since is not None else _Walk()
-    out.legacy = walk.legacy
+    out.legacy, out.before = walk.legacy, walk.before
     if not history:
         return out
     loader = _Loader(git, trusted, config, branch)
