@@ -120,10 +120,13 @@ def build(repo: Path, n: int, records: bool = False) -> float:
     tips: list[str] = []
     fi = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=repo, stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE) if records else None
+    # commit dates in the past, a second apart, so the CLI's own commits on top come later,
+    # as in a real log (git's history walks stop early only when dates are in order)
+    first = int(time.time()) - n - 3600
     for i in range(n):
         ev, raw = _submit_event(i)
         st = apply(ev, None, world)
-        ts = 1_900_000_000 + i
+        ts = first + i
         chunks.append(b"commit refs/heads/changeguard/log\n")
         if records:
             chunks.append(f"mark :{i + 1}\n".encode())
