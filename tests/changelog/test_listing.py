@@ -1,5 +1,6 @@
-"""`list` remembers its sorted rows under the git dir, keyed by the `list/` tree (issue 17):
-same answer warm or cold, a stale or damaged file is ignored, CI never reads or writes it."""
+"""`list` remembers each `list/` shard's rows under the git dir, keyed by blob id (issue 17):
+same answer warm or cold, only a changed shard is read again, a damaged file is ignored, CI
+never reads or writes it."""
 
 from __future__ import annotations
 
@@ -39,10 +40,22 @@ def _list(cg: Cg, r: Path, *args: str) -> str:
     return got.out
 
 
+def _shards(r: Path) -> set[str]:
+    """Blob ids of the log tip's list/ shards."""
+    out = git(r, "ls-tree", "changeguard/log:list")
+    return {line.split()[2] for line in out.splitlines()}
+
+
+def _body(r: Path) -> dict[str, list[list[object]]]:
+    body: dict[str, list[list[object]]] = json.loads(
+        (r / CACHE).read_bytes().partition(b"\n")[2])
+    return body
+
+
 def _forge(r: Path, rows: list[list[object]]) -> None:
-    """A cache file with the right key and checksum but rows of our choosing."""
+    """A cache file with the right checksum giving every shard rows of our choosing."""
     meta = json.loads((r / CACHE).read_bytes().partition(b"\n")[0])
-    body = json.dumps(rows).encode()
+    body = json.dumps({sha: rows for sha in _shards(r)}).encode()
     meta["sum"] = hashlib.sha256(body).hexdigest()
     (r / CACHE).write_bytes(json.dumps(meta).encode() + b"\n" + body)
 
@@ -50,8 +63,7 @@ def _forge(r: Path, rows: list[list[object]]) -> None:
 def test_warm_list_answers_exactly_as_cold(tmp_path: Path, cg: Cg, local: None) -> None:
     r = _repo(tmp_path, cg, 3)
     cold = (_list(cg, r), _list(cg, r, "--format", "json"))
-    meta = json.loads((r / CACHE).read_bytes().partition(b"\n")[0])
-    assert meta["tree"] == git(r, "rev-parse", "changeguard/log:list").strip()
+    assert set(_body(r)) == _shards(r)
     warm = (_list(cg, r), _list(cg, r, "--format", "json"))
     assert warm == cold
     assert [x["id"] for x in json.loads(cold[1])] == [f"CHG-LIST-{i}" for i in range(3)]
@@ -67,6 +79,7 @@ def test_a_new_event_is_listed_though_rows_are_remembered(tmp_path: Path, cg: Cg
     assert cg(r, "submit", plan_path("CHG-LIST-new"), "--now", NOW).code == 0
     out = _list(cg, r)
     assert "CHG-LIST-0" in out and "CHG-LIST-new" in out
+    assert set(_body(r)) == _shards(r)  # the touched shard's new blob, the old one dropped
 
 
 def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path: Path, cg: Cg, local: None) -> None:
