@@ -27,25 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from changeguard.caches import enabled, write_atomic
+
 if TYPE_CHECKING:
     from changeguard.findings import Finding
     from changeguard.replication.load import CheckResult, Reader
     from changeguard.replication.mapping import FileMapping
 
 FORMAT = 1  # bump when the entry layout or what a key covers changes
-ENV = "CHANGEGUARD_CHECK_CACHE"
 KEEP = 64  # entries kept; the oldest go first
 VARIANTS = 4  # verdicts tried per run shape (same files asked for, different bytes)
 _SCHEMA_FILES_MAX = 200  # a repo schema's folder (its `$ref` targets) is hashed up to this
 Lister = Callable[[str], list[str]]
 JSON = dict[str, object]
-
-
-def enabled() -> bool:
-    """False in CI (a gate must not believe a cache it did not write) or when switched off."""
-    if os.environ.get(ENV, "").lower() in ("off", "0", "false", "no"):
-        return False
-    return os.environ.get("CI", "").lower() not in ("true", "1", "yes")
 
 
 def store_for(git_dir: Path | None) -> Path | None:
@@ -211,14 +205,9 @@ def _valid(path: Path, key: str) -> JSON | None:
 def save_entry(store: Path, key: str, body: JSON) -> None:
     """Write atomically; any OS error (read-only .git, full disk) just skips remembering."""
     doc = {"format": FORMAT, "key": key, "body": body, "sha256": _checksum(body)}
-    try:
-        store.mkdir(parents=True, exist_ok=True)
-        tmp = store / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(doc), encoding="utf-8")
-        os.replace(tmp, store / _entry_name(key, body))
-        _prune(store)
-    except OSError:
-        return
+    if write_atomic(store / _entry_name(key, body), json.dumps(doc).encode("utf-8")):
+        with contextlib.suppress(OSError):
+            _prune(store)
 
 
 def _prune(store: Path) -> None:

@@ -4,17 +4,17 @@ The rows live in the tip's `list/` shards (256 small JSON files). At 10k changes
 parsing them is most of `list`'s cost (issue 17), so each shard's compact rows are also
 remembered under the git dir, keyed by the shard's blob id: after an event only the shard
 it touched is read again. A cache for local reads only: it is never written or read under CI
-(`checkcache.enabled`), and a file whose version or checksum does not match, or a row of the
+(`caches.enabled`), and a file whose version or checksum does not match, or a row of the
 wrong shape, is ignored and rewritten.
 """
 
 import hashlib
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import cast
 
+from changeguard.caches import write_atomic
 from changeguard.changelog.state import STATES, ListRow, overdue
 from changeguard.changelog.store import Git, parse_tree, ref_tip
 from changeguard.errors import InputError
@@ -28,24 +28,9 @@ Row = tuple[str, str, str, str, str, str, str, bool, str | None, str | None]
 _SHAPES = frozenset((*(str,) * 7, bool, a, b) for a in (str, type(None)) for b in (str, type(None)))
 
 
-def all_rows(git: Git, tip: str | None) -> list[ListRow]:
-    """Every change's stored summary row at `tip`: the list/ tree plus one bulk cat-file."""
-    tree = _list_tree(git, tip)
-    return _read_rows(git, tree) if tree is not None else []
-
-
 def _list_tree(git: Git, tip: str | None) -> tuple[str, bytes] | None:
     got = git.read(f"{tip}:list") if tip is not None else None
     return (got[0], got[2]) if got is not None and got[1] == "tree" else None
-
-
-def _read_rows(git: Git, tree: tuple[str, bytes]) -> list[ListRow]:
-    shas = [e.sha for e in parse_tree(tree[1], len(tree[0]) // 2).values()]
-    rows: list[ListRow] = []
-    for blob in git.read_many(shas):
-        if blob is not None:
-            rows.extend(json.loads(blob[2]).values())
-    return rows
 
 
 def _compact(rows: list[ListRow]) -> list[Row]:
@@ -101,13 +86,7 @@ def _is_row(r: object) -> bool:
 def _save(path: Path, by_blob: dict[str, list[Row]]) -> None:
     body = json.dumps(by_blob, separators=(",", ":"), ensure_ascii=False).encode()
     meta = {"v": _VERSION, "sum": hashlib.sha256(body).hexdigest()}
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(json.dumps(meta).encode() + b"\n" + body)
-        os.replace(tmp, path)  # atomic for concurrent readers
-    except OSError:  # a read-only clone just reads the shards again next time
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, json.dumps(meta).encode() + b"\n" + body)
 
 
 def _overdue(r: Row, hours: float, now: datetime) -> bool:

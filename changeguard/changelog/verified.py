@@ -11,7 +11,6 @@ verification needs the newest verified ancestor of a tip, not all of them.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,9 +79,9 @@ def remember(git_dir: Path, tip: str, fp: str) -> None:
             f.write(f"{tip} {fp}\n")
         lines = path.read_text(encoding="ascii", errors="replace").splitlines()
         if len(lines) > MAX_LINES:  # keep the newest half; rename is atomic for readers
-            tmp = path.with_name(f"{CACHE}.{os.getpid()}.tmp")
-            tmp.write_text("".join(x + "\n" for x in lines[-MAX_LINES // 2:]), encoding="ascii")
-            os.replace(tmp, path)
+            from changeguard.caches import write_atomic
+
+            write_atomic(path, "".join(x + "\n" for x in lines[-MAX_LINES // 2:]).encode())
     except OSError:
         pass
 

@@ -375,9 +375,9 @@ def show_text(s: Session, data: dict[str, object]) -> str:
 
 def list_rows(s: Session, state: str | None, only_overdue: bool) -> list[dict[str, object]]:
     """SPEC §8 `list` rows, ordered by window start (remembered for local reads)."""
+    from changeguard.caches import enabled
     from changeguard.changelog import listing
     from changeguard.changelog.verified import common_dir
-    from changeguard.checkcache import enabled
 
     return listing.list_rows(s.git, s.ref, state=state, only_overdue=only_overdue,
                              hours=s.config.emergency_review_hours, now=s.now,

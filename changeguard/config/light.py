@@ -383,11 +383,10 @@ _store: list[Path] = []  # the hook's store file, when it set one (`remember_vie
 
 def remember_views_in(git_dir: Path | None) -> None:
     """Let this process read and write remembered views under `git_dir` (the hook only)."""
-    # the same switches as the verdict cache (checkcache.enabled), without its imports
-    off = os.environ.get("CHANGEGUARD_CHECK_CACHE", "").lower() in ("off", "0", "false", "no")
-    ci = os.environ.get("CI", "").lower() in ("true", "1", "yes")
+    from changeguard.caches import enabled
+
     _store.clear()
-    if git_dir is not None and not off and not ci:
+    if git_dir is not None and enabled():
         _store.append(git_dir / "changeguard" / "light-config.marshal")
 
 
@@ -443,19 +442,16 @@ def _read_store() -> list[Entry]:
 
 
 def _write_store(entries: list[Entry]) -> None:
-    import contextlib
     import marshal
 
-    target = _store[0]
-    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    from changeguard.caches import write_atomic
+
+    doc: Any = (_stamp(), entries)  # bytes, str, numbers, tuples, dicts: marshallable
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        doc: Any = (_stamp(), entries)  # bytes, str, numbers, tuples, dicts: marshallable
-        tmp.write_bytes(marshal.dumps(doc))
-        os.replace(tmp, target)
-    except (OSError, ValueError):  # a read-only .git only means nothing is remembered
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        data = marshal.dumps(doc)
+    except ValueError:
+        return
+    write_atomic(_store[0], data)  # a read-only .git only means nothing is remembered
 
 
 def _fields_of(c: LightConfig) -> tuple[Any, ...]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from changeguard import checkcache
+from changeguard import caches, checkcache
 from changeguard.hook import CACHE_MIN_FILES
 from changeguard.replication.mapping import FileMapping
 from tests.helpers import git
@@ -44,7 +44,7 @@ def env(git_env: dict[str, str]) -> dict[str, str]:
     """The test env without CI (where the cache is off by design) or a cache switch."""
     e = dict(git_env)
     e.pop("CI", None)
-    e.pop(checkcache.ENV, None)
+    e.pop(caches.ENV, None)
     return e
 
 
@@ -148,7 +148,7 @@ def test_a_well_formed_entry_is_believed_by_local_commands(topo_repo: Path,
     assert _cg(topo_repo, env, "check", "--all")[0] == 0
 
 
-@pytest.mark.parametrize("switch", [{"CI": "true"}, {checkcache.ENV: "off"}])
+@pytest.mark.parametrize("switch", [{"CI": "true"}, {caches.ENV: "off"}])
 def test_ci_and_the_switch_never_read_the_cache(topo_repo: Path, env: dict[str, str],
                                                 switch: dict[str, str]) -> None:
     assert _cg(topo_repo, env, "check", "--all")[0] == 1

@@ -1,0 +1,38 @@
+"""What every local cache under the git dir shares (issue 17): one switch, one way to write.
+
+The verdict cache (`checkcache`), the hook's remembered config view (`config.light`) and the
+`list` rows (`changelog.listing`) are conveniences for local commands: none is read or
+written under CI or with `CHANGEGUARD_CHECK_CACHE=off`, and a write that fails (read-only
+`.git`, full disk) only means nothing is remembered. Stdlib only: the hook imports it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV = "CHANGEGUARD_CHECK_CACHE"
+
+
+def enabled() -> bool:
+    """False in CI (a gate must not believe a cache it did not write) or when switched off."""
+    if os.environ.get(ENV, "").lower() in ("off", "0", "false", "no"):
+        return False
+    return os.environ.get("CI", "").lower() not in ("true", "1", "yes")
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write `data` through a temp file and a rename, so a concurrent reader never sees half
+    of it; False (and no temp file left) when the OS refuses."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        import contextlib  # here: the hook imports this module on every run
+
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return False
