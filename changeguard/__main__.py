@@ -1,9 +1,10 @@
 """Entry point for `changeguard` and `python -m changeguard`.
 
-`changeguard check …`, `show …`, `list …` and `validate …` are dispatched before the CLI
-framework is imported (issue 17): typed at the prompt, `check --staged` takes the hook's
-light path at the hook's cost, and `check --all` / `check FILE…` / the reviewer's `show` /
-`list` / `validate` skip Typer's start-up (Typer imports pydantic and builds every command).
+`changeguard check …`, `show …`, `list …`, `validate …` and `log verify …` are dispatched
+before the CLI framework is imported (issue 17): typed at the prompt, `check --staged` takes
+the hook's light path at the hook's cost, and `check --all` / `check FILE…` / the reviewer's
+`show` / `list` / `validate` / `log verify` skip Typer's start-up (Typer imports pydantic
+and builds every command).
 A command line this module can read exactly as the Typer app would is run through the
 `commands` function the Typer command calls; anything else (help, version, unknown or
 malformed options, `--`) goes to the Typer app, so usage errors and help read the same on
@@ -78,6 +79,7 @@ _COMMANDS: dict[str, tuple[dict[str, str], dict[str, str], tuple[int, int | None
     "show": (_SHOW_VALUES, _SHOW_FLAGS, (1, 1)),
     "list": (_LIST_VALUES, _LIST_FLAGS, (0, 0)),
     "validate": (_VALIDATE_VALUES, {}, (1, None)),
+    "log verify": ({"--format": "fmt"}, {"--from-scratch": "from_scratch"}, (0, 0)),
 }
 
 Command = tuple[str, dict[str, str | bool], dict[str, str | bool], list[str]]
@@ -90,11 +92,16 @@ def command_line(argv: Sequence[str]) -> Command | None:
     if head is None:
         return None
     (globals_, _), at = head
-    if at >= len(argv) or argv[at] not in _COMMANDS:
+    if at >= len(argv):
         return None
-    name = argv[at]
+    if argv[at] == "log" and argv[at + 1:at + 2] == ["verify"]:  # a group's command
+        name, at = "log verify", at + 2
+    elif argv[at] in _COMMANDS and " " not in argv[at]:
+        name, at = argv[at], at + 1
+    else:
+        return None
     values, flags, positionals = _COMMANDS[name]
-    tail = _section(argv[at + 1:], values, flags, stop_at_positional=False)
+    tail = _section(argv[at:], values, flags, stop_at_positional=False)
     if tail is None:
         return None
     (local, rest), _ = tail
@@ -138,6 +145,10 @@ def _call(name: str, g: Globals, local: dict[str, str | bool], rest: list[str]) 
                             fmt=_str(local, "fmt"), rev=_str(local, "rev"),
                             base=_str(local, "base") or "HEAD",
                             output=Path(output) if output is not None else None)
+    if name == "log verify":
+        from changeguard.commands.workflow import run_verify
+
+        return run_verify(g, _str(local, "fmt"), bool(local.get("from_scratch")))
     if name == "show":
         from changeguard.commands.workflow import run_show
 

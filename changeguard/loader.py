@@ -21,7 +21,7 @@ from changeguard.errors import InputError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 if TYPE_CHECKING:
-    from typing import TypeAlias  # annotations only: the hook need not import typing
+    from typing import ClassVar, TypeAlias  # annotations only: the hook need not import typing
 
 try:  # the C composer is ~10x faster; fall back when libyaml is absent
     from yaml import CSafeLoader as _Loader
@@ -295,3 +295,110 @@ def load_documents(path: Path | str, name: str | None = None,
     p = Path(path)
     display = name or os.fspath(path)
     return parse_documents(read_bytes(p, display, max_bytes), display, max_bytes)
+
+
+# ----------------------------------------------------------- data only (no line map)
+
+
+class _QuickLoader(_Loader):
+    """The loader's composer, with the resolver's scalar tags memoised (plans repeat their
+    keys and values) and path resolvers skipped (PyYAML's safe loaders have none)."""
+
+    _tags: ClassVar[dict[tuple[str, object], str]] = {}  # (text, implicit) -> tag; bounded
+
+    def resolve(self, kind: type, value: str, implicit: object) -> str:
+        if kind is yaml.ScalarNode:
+            key = (value, implicit)
+            tag = self._tags.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+                if len(self._tags) < 4096:
+                    self._tags[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call,no-any-return]
+
+    if not _Loader.yaml_path_resolvers:
+        def descend_resolver(self, current_node: object, current_index: object) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
+
+
+class _DataBuilder(_Builder):
+    """`_Builder` without the line map: same values, same checks (depth, alias budget,
+    tags, duplicate keys); any error is re-raised by the full parse, which words it."""
+
+    def build(self, node: yaml.Node, ptr: str, depth: int) -> JSONValue:
+        if depth > MAX_DEPTH:
+            raise _Fallback
+        key = id(node)
+        if key in self.seen and not isinstance(node, yaml.ScalarNode):
+            self.alias_visits += 1
+            if self.alias_visits > ALIAS_BUDGET:
+                raise _Fallback
+        self.seen.add(key)
+        if isinstance(node, yaml.ScalarNode):
+            # the two common cases of `scalar` inline; the rest goes through it
+            tag = node.tag
+            if tag == _STR:
+                return node.value  # type: ignore[no-any-return]
+            if not node.style and tag in _PLAIN_TAGS:
+                return _resolve_plain(node.value)
+            return self.scalar(node)
+        if node.tag not in _COLLECTION_TAGS:
+            raise _Fallback
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(c, ptr, depth + 1) for c in node.value]
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, ptr, depth)
+        raise _Fallback  # pragma: no cover
+
+    def mapping(self, node: yaml.MappingNode, ptr: str, depth: int) -> dict[str, JSONValue]:
+        out: dict[str, JSONValue] = {}
+        for knode, vnode in node.value:
+            if not isinstance(knode, yaml.ScalarNode):
+                raise _Fallback
+            if knode.tag == _STD + "merge":
+                self.merge(out, vnode, ptr, depth)
+                continue
+            k = knode.value
+            if k in out:
+                raise _Fallback
+            out[k] = self.build(vnode, ptr, depth + 1)
+        return out
+
+
+_STR = _STD + "str"
+_PLAIN_TAGS = frozenset(_STD + t for t in _RESOLVABLE)
+
+
+class _Fallback(Exception):
+    """The quick parse met something the full parse must judge (and word)."""
+
+
+def document_data(text: str | bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> JSONValue:
+    """`parse_document(text, name, max_bytes).data`, without building the line map.
+
+    For callers that need lines only to word an error (`log verify` re-reading 10k stored
+    plans): the document is built by the same composer and scalar rules as
+    `parse_document`; anything that fails is parsed again by `parse_document`, so every
+    error (InputError) and its message and line are exactly its own.
+    """
+    try:
+        prepared = prepare_text(text, name, max_bytes)
+        docs: list[JSONValue] = []
+        gc_was_on = gc.isenabled()
+        gc.disable()  # as parse_documents: the node graph is acyclic and freed as a whole
+        try:
+            for node in yaml.compose_all(prepared, Loader=_QuickLoader):
+                if node is not None:
+                    docs.append(_DataBuilder(name).build(node, "", 0))
+        finally:
+            if gc_was_on:
+                gc.enable()
+        if len(docs) == 1:
+            return docs[0]
+    except (InputError, _Fallback, yaml.YAMLError, RecursionError):
+        pass
+    return parse_document(text, name, max_bytes).data  # raises the error, worded as ever

@@ -1062,19 +1062,24 @@ def _derive_plan(ev: Event, text: bytes, config: GuardConfig, git_repo: Path) ->
     """Parse the stored plan `text`; its digest and summary must be the event's."""
     from changeguard.errors import ChangeguardError
     from changeguard.plan import compute_digest, parse_plan
+    from changeguard.plan.load import valid_plan
 
     assert ev.plan is not None
     plan_path = f"{change_dir(ev.change)}/plan.yaml"
-    try:
-        lp = parse_plan(text, plan_path)
-    except ChangeguardError as e:
-        return [f"stored plan does not parse: {e.message}"]
-    if lp.plan is None or lp.plan.id != ev.change or lp.plan.author != ev.plan["author"]:
+    # a valid plan is built without line maps; any other is parsed again by parse_plan,
+    # whose error or findings (with their lines) are the verdict, as before
+    plan = valid_plan(text, plan_path)
+    if plan is None:
+        try:
+            plan = parse_plan(text, plan_path).plan
+        except ChangeguardError as e:
+            return [f"stored plan does not parse: {e.message}"]
+    if plan is None or plan.id != ev.change or plan.author != ev.plan["author"]:
         return [f"stored plan is not a valid plan for {ev.change} by {ev.plan['author']}"]
-    digest = compute_digest(lp.plan, ev.plan["paths"])
+    digest = compute_digest(plan, ev.plan["paths"])
     if digest != ev.digest:
         return [f"digest {ev.digest} does not match the stored plan and blobs ({digest})"]
-    return _check_summary(ev.plan, lp.plan, config, git_repo)
+    return _check_summary(ev.plan, plan, config, git_repo)
 
 
 def _check_proposed(ev: Event, stored: dict[str, str], absent: set[str],

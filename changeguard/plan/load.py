@@ -15,7 +15,13 @@ from pathlib import Path
 
 from changeguard.errors import InputError
 from changeguard.findings import Finding, Severity
-from changeguard.loader import DEFAULT_MAX_BYTES, Loaded, parse_document, read_bytes
+from changeguard.loader import (
+    DEFAULT_MAX_BYTES,
+    Loaded,
+    document_data,
+    parse_document,
+    read_bytes,
+)
 from changeguard.model import ChangePlan
 
 # pydantic error types that mean "cannot trust this input at all" (exit 2)
@@ -96,6 +102,31 @@ def parse_plan(raw: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
                                     p.pointer, p.hint or "see `changeguard explain plan-schema`"))
         return LoadedPlan(name, raw, loaded, None, findings)
     return LoadedPlan(name, raw, loaded, plan)
+
+
+def valid_plan(raw: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ChangePlan | None:
+    """The plan `raw` holds when `parse_plan` would return it with no finding, else None.
+
+    Built without a line map (`loader.document_data`): lines only word errors. On None,
+    call `parse_plan` for its error or findings, worded and located exactly as always
+    (`log verify` re-reads every stored plan; only a bad one pays for the lines).
+    """
+    try:
+        data = document_data(raw, name, max_bytes)
+    except InputError:
+        return None
+    if not isinstance(data, dict) or data.get("kind") != "ChangePlan" \
+            or data.get("apiVersion") != "changeguard/v1":
+        return None
+    ident = data.get("id")
+    if isinstance(ident, str) and ("/" in ident or "\\" in ident or ".." in ident):
+        return None
+    from pydantic import ValidationError
+
+    try:
+        return ChangePlan.model_validate(data)
+    except ValidationError:
+        return None
 
 
 def _is_path(loc: tuple[str | int, ...]) -> bool:

@@ -240,3 +240,66 @@ def test_validate_output_file_is_the_same_on_both_paths(
     assert fast == typer and fast[0] == 1
     text = (example_repo / "fast.json").read_text()
     assert text == (example_repo / "typer.json").read_text() and '"rule"' in text
+
+
+VERIFY_CASES = [
+    ["log", "verify"],
+    ["log", "verify", "--format", "json"],
+    ["--format=json", "log", "verify", "--from-scratch"],
+    ["log", "verify", "--from-scratch", "--format=text"],
+    ["log", "verify", "--format", "sarif"],  # exit 2 from the command
+    ["--repo", "no/such/dir", "log", "verify"],  # exit 2: bad --repo
+    ["log", "verify", "extra"],  # click: unexpected argument
+    ["log", "verify", "--from-scratch=1"],  # click: a flag takes no value
+    ["log", "verify", "--bogus"],
+    ["log", "verify", "--help"],
+    ["log", "--help", "verify"],
+    ["log"],  # the group without a command
+]
+
+
+def _tamper_log(repo: Path) -> None:
+    """A plain-git commit on the log that no event explains (log verify: exit 1)."""
+    tip = git(repo, "rev-parse", "changeguard/log").strip()
+    bad = git(repo, "commit-tree", f"{tip}^{{tree}}", "-p", tip, "-m", "quiet edit").strip()
+    git(repo, "update-ref", "refs/heads/changeguard/log", bad, tip)
+
+
+@pytest.mark.parametrize("tampered", [False, True], ids=["honest", "tampered"])
+@pytest.mark.parametrize("args", VERIFY_CASES, ids=[" ".join(c) for c in VERIFY_CASES])
+def test_log_verify_fast_dispatch_matches_the_typer_app(
+        logged_repo: Path, git_env: dict[str, str], args: list[str], tampered: bool) -> None:
+    if tampered:
+        _tamper_log(logged_repo)
+    _same_both_ways(logged_repo, git_env, args)
+
+
+def test_log_verify_cases_cover_every_outcome(logged_repo: Path,
+                                              git_env: dict[str, str]) -> None:
+    cases = [["log", "verify"], ["log", "verify", "--format", "sarif"]]
+    codes = {_run(["-m", "changeguard"], a, logged_repo, git_env)[0] for a in cases}
+    _tamper_log(logged_repo)
+    codes.add(_run(["-m", "changeguard"], ["log", "verify", "--from-scratch"], logged_repo,
+                   git_env)[0])
+    assert codes == {0, 1, 2}
+
+
+@pytest.mark.parametrize("args,light", [
+    (["log", "verify"], True),
+    (["--format", "json", "log", "verify", "--from-scratch"], True),
+    (["log", "verify", "--help"], False),
+    (["log", "sync"], False),
+])
+def test_log_verify_does_not_import_the_cli_framework(
+        logged_repo: Path, git_env: dict[str, str], args: list[str], light: bool) -> None:
+    _, _, err = _run(["-c", PROBE], args, logged_repo, git_env)
+    assert err.rstrip().endswith("LIGHT" if light else "TYPER-LOADED"), err
+
+
+def test_command_line_reads_log_verify_only_as_two_words() -> None:
+    from changeguard.__main__ import command_line
+
+    assert command_line(["log", "verify", "--from-scratch"]) == (
+        "log verify", {}, {"from_scratch": True}, [])
+    for argv in (["log verify"], ["log"], ["log", "sync"], ["verify"], ["log", "-v", "verify"]):
+        assert command_line(argv) is None, argv
