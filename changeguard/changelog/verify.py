@@ -25,9 +25,10 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -137,9 +138,10 @@ def read_history(git: Git, tip: str, since: str | None = None) -> list[Commit]:
 
 
 class _History:
-    """`read_history` in two halves: the commits at once, their tree diffs (`finish`) from
-    a `diff-tree` started first and left running, so git diffs ~10k trees on one core while
-    this process parses the commits and events on the other (issue 17)."""
+    """`read_history` in two halves: the commits at once, their tree diffs from a
+    `diff-tree` started first and left running. Its output is read as it comes
+    (`changes_of`, commit by commit in history order), so the replay of the first commits
+    runs while git still diffs the later ones, on the other core (issue 17)."""
 
     def __init__(self, git: Git, tip: str, since: str | None) -> None:
         shas = git.out("rev-list", "--reverse", "--topo-order", tip,
@@ -157,11 +159,17 @@ class _History:
     def __exit__(self, *exc: object) -> None:
         self._diffs.close()
 
+    def changes_of(self, c: Commit) -> None:
+        """Give `c`, the next commit in history order, its changed files (waits for git)."""
+        c.changes = self._diffs.changes_of(c.sha)
+
     def finish(self) -> None:
-        """Wait for the tree diffs and give each commit its changed files."""
-        diffs = self._diffs.result()
+        """Give every commit not given yet its changed files, and wait for git to end
+        (GitError when it failed: no verdict is made from a cut-short diff)."""
         for c in self.commits:
-            c.changes = diffs.get(c.sha, {})
+            if c.sha not in self._diffs.given:
+                self.changes_of(c)
+        self._diffs.end()
 
 
 def _commits(git: Git, shas: list[str]) -> list[Commit]:
@@ -197,11 +205,15 @@ def _parse_commit(sha: str, got: tuple[str, str, bytes] | None) -> Commit:
     return c
 
 
+Changes = dict[str, str | None]  # path -> new blob of a commit's tree diff (None: deleted)
+
+
 class _DiffTrees:
     """commit -> {path: new blob or None} against its first parent, from one `diff-tree`
-    process running in the background. Its input and output are temporary files, not pipes:
-    nothing has to drain it, and a worker forked meanwhile (changelog/pool.py) holds no
-    pipe end that would keep git from seeing the end of its input."""
+    process running in the background, read from a pipe as git writes it (`changes_of`).
+    Its input and error output are temporary files: nothing has to feed or drain them, and
+    a worker forked meanwhile (changelog/pool.py) holds no end of a pipe git writes to
+    but its output's read end, which never keeps git waiting."""
 
     _ARGS = ("diff-tree", "--stdin", "-r", "--raw", "--no-renames", "--no-abbrev", "--root",
              "--always", "-z")
@@ -210,63 +222,118 @@ class _DiffTrees:
         self._git, self._shas = git, shas
         self._proc: subprocess.Popen[bytes] | None = None
         self._files: list[IO[bytes]] = []
+        self._out = -1  # read end of git's output
+        self._blocks: Iterator[tuple[str, Changes]] = iter(())
+        self._ahead: dict[str, Changes] = {}
+        self.given: set[str] = set()
         if not shas:
             return
         import tempfile  # here: the hook imports this module on its path
 
         try:
-            # closed by close(): they outlive this call, git writes to them meanwhile
-            files: list[IO[bytes]] = [tempfile.TemporaryFile() for _ in range(3)]  # noqa: SIM115
+            # closed by close(): they outlive this call, git reads and writes them meanwhile
+            files: list[IO[bytes]] = [tempfile.TemporaryFile() for _ in range(2)]  # noqa: SIM115
         except OSError:
-            return  # no writable temp dir: diffed in the foreground by `result`
-        src, self._out, self._err = self._files = files
+            self._blocks = iter(_parse_diffs(self._git.run(
+                *self._ARGS, input="".join(s + "\n" for s in shas).encode()).stdout).items())
+            return  # no writable temp dir: diffed in the foreground
+        src, self._err = self._files = files
         src.write("".join(s + "\n" for s in shas).encode())
         src.seek(0)
+        r, w = os.pipe()
         try:
-            self._proc = start_with_files(self._ARGS, git.repo, git.env, src, self._out,
-                                          self._err)
-        except GitError:
+            with os.fdopen(w, "wb") as out:
+                self._proc = start_with_files(self._ARGS, git.repo, git.env, src, out,
+                                              self._err)
+        except BaseException:
+            os.close(r)
             self.close()
             raise
+        self._out = r
+        self._blocks = _stream_diffs(r)
 
-    def result(self) -> dict[str, dict[str, str | None]]:
-        """The diffs (GitError when git failed)."""
+    def changes_of(self, sha: str) -> Changes:
+        """The changed files of `sha` ({} when git printed none), reading on as needed."""
+        self.given.add(sha)
+        if sha in self._ahead:
+            return self._ahead.pop(sha)
+        for got, changes in self._blocks:
+            if got == sha:
+                return changes
+            self._ahead[got] = changes
+        return {}
+
+    def end(self) -> None:
+        """Wait for git (GitError when it failed)."""
+        for got, changes in self._blocks:  # what no commit asked for
+            self._ahead[got] = changes
         if self._proc is None:
-            if not self._shas:
-                return {}
-            return _parse_diffs(self._git.run(
-                *self._ARGS, input="".join(s + "\n" for s in self._shas).encode()).stdout)
+            return
         code = self._proc.wait()
-        self._out.seek(0)
-        raw = self._out.read()
         if code != 0:
             self._err.seek(0)
             msg = self._err.read().decode(errors="replace").strip()
             raise GitError(f"git diff-tree failed: {msg}")
-        return _parse_diffs(raw)
 
     def close(self) -> None:
         """End git if it still runs (an error cut the read short) and drop the files."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        if self._out >= 0:
+            os.close(self._out)
+            self._out = -1
         for f in self._files:
             f.close()
         self._files = []
 
 
-def _parse_diffs(raw: bytes) -> dict[str, dict[str, str | None]]:
-    out: dict[str, dict[str, str | None]] = {}
-    cur: dict[str, str | None] = {}
-    tokens = iter(raw.split(b"\0"))
-    for tok in tokens:
-        if tok.startswith(b":"):
-            new = tok.split()[3].decode()
-            path = next(tokens).decode("utf-8", errors="surrogateescape")
-            cur[path] = None if set(new) == {"0"} else new
-        elif tok:
-            cur = out.setdefault(tok.decode(), {})
-    return out
+def _stream_diffs(fd: int) -> Iterator[tuple[str, Changes]]:
+    """(commit, its changes) from `diff-tree --stdin -z` output read from `fd`, each as
+    soon as the next commit's header (or the end) shows it is complete."""
+    parser = _DiffParser()
+    while chunk := os.read(fd, 1 << 18):
+        yield from parser.feed(chunk)
+    yield from parser.feed(b"", end=True)
+
+
+class _DiffParser:
+    """`diff-tree -z` records, fed in chunks cut anywhere: a commit header is a token of its
+    own; each change is a `:` token (modes, blobs, status) then its path token."""
+
+    def __init__(self) -> None:
+        self._tail = b""  # an unfinished token
+        self._sha: str | None = None
+        self._cur: Changes = {}
+        self._path_next = False  # a `:` token came: the next token is its path
+        self._new: str | None = None  # that change's new blob
+
+    def feed(self, chunk: bytes, end: bool = False) -> list[tuple[str, Changes]]:
+        tokens = (self._tail + chunk).split(b"\0")
+        self._tail = b"" if end else tokens.pop()
+        done: list[tuple[str, Changes]] = []
+        cur, new, path_next = self._cur, self._new, self._path_next
+        for tok in tokens:
+            if path_next:  # the path of the change before
+                cur[tok.decode("utf-8", errors="surrogateescape")] = new
+                path_next = False
+            elif tok.startswith(b":"):
+                blob = tok.split(b" ", 4)[3]
+                new = None if blob and not blob.strip(b"0") else blob.decode()
+                path_next = True
+            elif tok:
+                if self._sha is not None:
+                    done.append((self._sha, cur))
+                self._sha, cur = tok.decode(), {}
+        self._cur, self._new, self._path_next = cur, new, path_next
+        if end and self._sha is not None:
+            done.append((self._sha, cur))
+            self._sha = None
+        return done
+
+
+def _parse_diffs(raw: bytes) -> dict[str, Changes]:
+    return dict(_DiffParser().feed(raw, end=True))
 
 
 def refuse_shallow(git: Git, history: list[Commit]) -> None:
@@ -584,21 +651,23 @@ def _verify(git: Git, config: GuardConfig, tip: str | None, since: str | None,
         events = [_event_of(c) for c in history]
         # the submits' plans are re-derived on every core while this process replays
         with _start_derivations(git, history, events, configs) as derivations:
-            reading.finish()
             sigs = judged.signatures(git, [c.sha for c in history], config)
             if since is not None:  # the events up to `since` verified before: count them too
                 report.events = judged.before if judged.before is not None else \
                     int(git.out("rev-list", "--count", since))
             replay = Replay(config) if since is None or not history else \
                 Replay.resume(git, config, since)
-            blobs = Blobs(git, history, derivations.texts)
-            stored = _stored_at(git, history, since, blobs)
+            blobs = Blobs(git, derivations.texts)
             checked = []
             for c, ev, cfg in zip(history, events, configs, strict=True):
+                reading.changes_of(c)  # as git diffs them: replaying overlaps the diffing
                 replay.use(cfg)
                 checked.append(_check(c, ev, replay, blobs, sigs, cfg))
                 replay.records.after(c.sha, None if c.unreadable else c.message, c.changes,
-                                     blobs.get)
+                                     blobs.content)
+            reading.finish()
+            blobs.check_proposed(history)
+            stored = _stored_at(git, history, since, blobs)
             derived = derivations.result()
     for c, ev, cfg, (before, submit, after) in zip(history, events, configs, checked,
                                                    strict=True):
@@ -715,27 +784,25 @@ def _is_proposed(path: str) -> bool:
 
 
 class Blobs:
-    """The content of the log's own blobs changed in `history` (one bulk read), plus those
-    `fill` adds (a plan unchanged since before an incremental start); and which of the
-    proposed blobs added in `history` the object store lacks (one `--batch-check`).
+    """Blob contents `log verify` reads: the submits' plans (read for the workers), the
+    plans and findings of `_stored_at` (`fill`, one bulk read), anything else on demand
+    (`content`); and which proposed blobs the object store lacks (`check_proposed`).
 
-    States and list shards are not read: a replay computes what they must hold, and the
-    blob id git names them by is the hash of that content (`same_blob`), as for every blob
-    the digests bind. One that differs is read when its problem is reported (`content`):
-    an honest 10k-change log saves ~60 MB of reads."""
+    States, list shards and records of event commits are not read: a replay computes
+    what they must hold, and the blob id git names them by is the hash of that content
+    (`same_blob`), as for every blob the digests bind. One that differs is read when its
+    problem is reported (`content`): an honest 10k-change log saves ~60 MB of reads."""
 
-    def __init__(self, git: Git, history: list[Commit], known: dict[str, bytes]) -> None:
+    def __init__(self, git: Git, known: dict[str, bytes]) -> None:
         self.git = git
-        wanted = ("changes/", "freeze.json")
-        shas = sorted({b for c in history for p, b in c.changes.items()
-                       if b is not None and p.startswith(wanted) and not _is_proposed(p)
-                       and not p.endswith("/state.json")} - set(known))
         self.data = dict(known)  # blobs read already (the submits' plans), by id
-        self.data.update({s: got[2] for s, got in zip(shas, git.read_many(shas), strict=True)
-                          if got is not None})
+        self.absent: set[str] = set()
+
+    def check_proposed(self, history: list[Commit]) -> None:
+        """Find which proposed blobs added in `history` are missing (one `--batch-check`)."""
         proposed = sorted({b for c in history for p, b in c.changes.items()
                            if b is not None and _is_proposed(p)})
-        self.absent = git.missing(proposed)
+        self.absent = self.git.missing(proposed)
 
     def fill(self, shas: set[str]) -> None:
         """Read the blobs among `shas` not read yet (one bulk read)."""
@@ -893,7 +960,7 @@ def _check(c: Commit, ev: Event | str, replay: Replay, blobs: Blobs, sigs: dict[
     if config.require_signed:
         problems += _check_signature(c.sha, ev.actor, sigs)
     problems += _check_files(c, ev, replay.records.allowed())
-    problems += replay.records.check(c.parents, c.changes, blobs.get)
+    problems += replay.records.check(c.parents, c.changes, blobs.content)
     try:
         new = replay.step(ev)
     except RefusedError as e:
