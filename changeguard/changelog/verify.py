@@ -433,6 +433,7 @@ class Replay:
         self.pieces: dict[str, tuple[list[str], list[str]]] = {}
         self.clock = ClockCheck()  # event times across the whole log (SPEC §12 "Time")
         self.records = Records()  # changes/<xx>/<ID>/commits (changelog/eventcommits.py)
+        self._where: dict[str, tuple[ChangeState, _Where]] = {}  # change id -> (state, keys)
         if tip is not None:
             self._lazy_from(tip)
 
@@ -484,35 +485,56 @@ class Replay:
         return World(self.roster, self.config.emergency_review_hours, self._freezes,
                      self.freeze, others)
 
-    def candidates(self, st: ChangeState) -> list[ChangeState]:
-        """Open changes overlapping `st` in time that share a path or service."""
+    def where(self, st: ChangeState) -> _Where:
+        """`st`'s conflict keys and window, worked out once per state (a replayed event
+        asks for them several times; an approve's state keeps its change's)."""
+        got = self._where.get(st["id"])
+        if got is not None and got[0] is st:
+            return got[1]
+        w = _Where.of(st)
+        self._where[st["id"]] = (st, w)
+        return w
+
+    def candidates(self, st: ChangeState, w: _Where | None = None) -> list[ChangeState]:
+        """Open changes overlapping `st` in time that share a path or service (`w`:
+        `_Where.of(st)` when the caller has it)."""
+        w = w or self.where(st)
         ids: set[str] = set()
-        for k in _search_keys(st):
-            ids |= self.by_key.get(k, set())
+        by_key = self.by_key
+        for k in w.search_keys():
+            got = by_key.get(k)
+            if got:
+                ids |= got
         if self.tip is not None:
             ids |= self.tip.sharing(st)  # changes no replayed event touched
         ids.discard(st["id"])
-        start, end = ts(st["window"]["start"]), ts(st["window"]["end"])
-        keys = set(_keys(st))
+        start, end = w.start, w.end
+        keys = set(w.keys)
         out = []
         for i in sorted(ids):
             other = self.changes.get(i)
-            if other is None or other["state"] not in OPEN_STATES or not keys & set(_keys(other)):
+            if other is None or other["state"] not in OPEN_STATES:
                 continue
-            if ts(other["window"]["start"]) < end and start < ts(other["window"]["end"]):
+            o = self.where(other)
+            if keys.isdisjoint(o.keys):
+                continue
+            if o.start < end and start < o.end:
                 out.append(other)
         return out
 
-    def put(self, st: ChangeState) -> None:
-        """Record a replayed state and update the conflict indexes."""
+    def put(self, st: ChangeState, w: _Where | None = None) -> None:
+        """Record a replayed state and update the conflict indexes (`w`: `_Where.of(st)`
+        when the caller has it)."""
         old = self.changes.get(st["id"])
         if old is not None:
-            for k in _put_keys(old):
+            for k in self.where(old).put_keys():
                 self.by_key[k].discard(st["id"])
         self.changes[st["id"]] = st
+        if w is not None:
+            self._where[st["id"]] = (st, w)
         self.shards[_shard_of(st["id"])].add(st["id"])
         if st["state"] in OPEN_STATES:  # closed changes never conflict
-            for k in _put_keys(st):
+            for k in self.where(st).put_keys():
                 self.by_key[k].add(st["id"])
 
     def shard_as_expected(self, shard: str, before: object, change: str, sha: str) -> bool:
@@ -547,27 +569,32 @@ class Replay:
             return self.freeze
         cur = self.changes.get(ev.change)
         others: list[ChangeState] = []
+        w: _Where | None = None
         if ev.kind == "submit":
-            others = self._submit_candidates(ev, cur)
+            others, w = self._submit_candidates(ev, cur)
         elif ev.kind == "approve" and cur is not None:
             others = self.candidates(cur)
         new = apply(ev, cur, self.world(others))
-        self.put(new)
+        # a submit's state copies the window, paths and services its candidates came from
+        self.put(new, w if w is not None and _Where.of_fields(new) == w.fields else None)
         return new
 
-    def _submit_candidates(self, ev: Event, cur: ChangeState | None) -> list[ChangeState]:
+    def _submit_candidates(self, ev: Event, cur: ChangeState | None
+                           ) -> tuple[list[ChangeState], _Where | None]:
         """The conflict candidates of the state a submit makes, found from the fields of its
         summary that state copies (id, window, paths, services) rather than from a first
         `apply`: its refusals come before the conflict check, so the `apply` with these
         candidates raises the same ones. A summary they cannot be found from takes the
-        long way, which reports it exactly as before."""
+        long way, which reports it exactly as before. Also where they were looked for."""
         assert ev.plan is not None
         p = ev.plan
         try:
-            return self.candidates({"id": ev.change, "window": p["window"],  # type: ignore[typeddict-item]
-                                    "paths": p["paths"], "services": p["services"]})
+            st: ChangeState = {"id": ev.change, "window": p["window"],  # type: ignore[typeddict-item]
+                               "paths": p["paths"], "services": p["services"]}
+            w = _Where.of(st)
+            return self.candidates(st, w), w
         except (KeyError, TypeError, ValueError, AttributeError):
-            return self.candidates(apply(ev, cur, self.world([])))
+            return self.candidates(apply(ev, cur, self.world([]))), None
 
 
 def _config_freezes(config: GuardConfig) -> tuple[tuple[datetime, datetime, str], ...]:
@@ -580,35 +607,45 @@ _dir_of = lru_cache(maxsize=1 << 16)(change_dir)
 _shard_of = lru_cache(maxsize=1 << 16)(list_shard)
 
 
-def _days(st: ChangeState) -> range | None:
-    """UTC days the window touches; None for a long window (indexed separately)."""
-    start = ts(st["window"]["start"]).astimezone(UTC).toordinal()
-    end = ts(st["window"]["end"]).astimezone(UTC).toordinal()
-    return range(start, max(start, end) + 1) if end - start <= _MAX_DAYS else None
+class _Where:
+    """A change's conflict-index keys (`p:PATH`, `s:SERVICE`) and window: what `candidates`
+    and `put` read of a state, parsed once."""
 
+    __slots__ = ("days", "end", "fields", "keys", "start")
 
-def _keys(st: ChangeState) -> list[str]:
-    return [*("p:" + p for p in st["paths"]), *("s:" + s for s in st["services"])]
+    def __init__(self, fields: tuple[str, str, tuple[str, ...], tuple[str, ...]]) -> None:
+        start_s, end_s, paths, services = self.fields = fields
+        self.keys = [*("p:" + p for p in paths), *("s:" + s for s in services)]
+        self.start, self.end = ts(start_s), ts(end_s)
+        first = self.start.astimezone(UTC).toordinal()
+        last = self.end.astimezone(UTC).toordinal()
+        # UTC days the window touches; None for a long window (indexed separately)
+        self.days = range(first, max(first, last) + 1) if last - first <= _MAX_DAYS else None
 
+    @staticmethod
+    def of_fields(st: ChangeState) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+        return (st["window"]["start"], st["window"]["end"], tuple(st["paths"]),
+                tuple(st["services"]))
 
-def _put_keys(st: ChangeState) -> list[str]:
-    """Conflict-index buckets of a change: per shared key and UTC day of its window.
+    @classmethod
+    def of(cls, st: ChangeState) -> _Where:
+        return cls(cls.of_fields(st))
 
-    Bucketing by day keeps replay linear: a submit looks only at changes of the same
-    service or path whose windows share a day, not at every change that ever used it.
-    """
-    days = _days(st)
-    out = [f"{k}@all" for k in _keys(st)]
-    if days is None:
-        return out + [f"{k}@long" for k in _keys(st)]
-    return out + [f"{k}@{d}" for k in _keys(st) for d in days]
+    def put_keys(self) -> list[str]:
+        """Conflict-index buckets of a change: per shared key and UTC day of its window.
 
+        Bucketing by day keeps replay linear: a submit looks only at changes of the same
+        service or path whose windows share a day, not at every change that ever used it.
+        """
+        out = [f"{k}@all" for k in self.keys]
+        if self.days is None:
+            return out + [f"{k}@long" for k in self.keys]
+        return out + [f"{k}@{d}" for k in self.keys for d in self.days]
 
-def _search_keys(st: ChangeState) -> list[str]:
-    days = _days(st)
-    if days is None:
-        return [f"{k}@all" for k in _keys(st)]
-    return [f"{k}@{x}" for k in _keys(st) for x in (*days, "long")]
+    def search_keys(self) -> list[str]:
+        if self.days is None:
+            return [f"{k}@all" for k in self.keys]
+        return [f"{k}@{x}" for k in self.keys for x in (*self.days, "long")]
 
 
 def verify(git: Git, config: GuardConfig, *, tip: str | None = None,
