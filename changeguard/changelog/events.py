@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import cast
 
@@ -76,10 +77,15 @@ RETRY_SECONDS = 120.0
 
 def index_entries(st: ChangeState) -> dict[str, str]:
     """Index entries a change's state implies: tree path -> blob text."""
-    out = {f"{index_dir('paths', p)}/{st['id']}": p for p in st["paths"]}
+    out = {f"{_index_dir('paths', p)}/{st['id']}": p for p in st["paths"]}
     if st["state"] in OPEN_STATES:
-        out.update({f"{index_dir('services', s)}/{st['id']}": s for s in st["services"]})
+        out.update({f"{_index_dir('services', s)}/{st['id']}": s for s in st["services"]})
     return out
+
+
+# a sha1 per path or service: `log verify` asks again for every event of a change, and for
+# the services many changes share
+_index_dir = lru_cache(maxsize=1 << 14)(index_dir)
 
 
 # --------------------------------------------------------------- message
@@ -117,9 +123,11 @@ def is_simulated(message: str) -> bool:
     return parse_trailers(message).get(CLOCK_TRAILER) == SIMULATED
 
 
-def parse_message(message: str) -> Event:
-    """The Event a log commit records; ValueError (only) when it is not a well-formed one."""
-    tr = parse_trailers(message)
+def parse_message(message: str, trailers: dict[str, str] | None = None) -> Event:
+    """The Event a log commit records; ValueError (only) when it is not a well-formed one.
+
+    `trailers`: `parse_trailers(message)` when the caller has it already."""
+    tr = parse_trailers(message) if trailers is None else trailers
     missing = [t for t in TRAILERS if t not in tr]
     if missing:
         raise ValueError("missing trailer(s) " + ", ".join(missing))

@@ -114,9 +114,24 @@ def fork_start(fn: Callable[[T], R], items: Sequence[T]) -> Pending[R]:
     bounds = [(i, min(i + step, len(items))) for i in range(0, len(items), step)]
     _WORK = (fn, items)  # type: ignore[assignment]
     try:
-        pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
+        pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_yield_to_parent)
         pending._pool = pool
         pending._parts = pool.map(_run_slice, bounds)  # forks every worker now
     finally:
         _WORK = None  # the forked workers keep their copy
     return pending
+
+
+NICE = 5  # workers' niceness above the parent's: about a third of its share of a busy core
+
+
+def _yield_to_parent() -> None:
+    """Run a `fork_start` worker below the parent's priority: the parent's work (the
+    replay, and the git it waits for) is one chain that cannot be split; the workers' is
+    any number of pieces, so they take what a core has left and finish last, with every
+    core busy to the end, instead of leaving the parent alone on one core at the end."""
+    import contextlib
+
+    with contextlib.suppress(OSError):  # not permitted: the same priority as before
+        os.nice(NICE)

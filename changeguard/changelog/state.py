@@ -493,11 +493,15 @@ def overdue(st: ChangeState | ListRow, hours: float, now: datetime) -> bool:
     return since is not None and now > ts(since) + timedelta(hours=hours)
 
 
+# one encoder for every deterministic dump: json.dumps with options builds a new one a call
+# (`log verify` dumps three values an event)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def dump_state(st: ChangeState | FreezeState) -> bytes:
     """Deterministic state.json bytes (verify compares them)."""
     # compact: json's C encoder is several times faster than indent= (log verify at 10k)
-    return (json.dumps(st, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            + "\n").encode()
+    return (_CANONICAL.encode(st) + "\n").encode()
 
 
 def list_row(st: ChangeState) -> ListRow:
@@ -509,5 +513,4 @@ def list_row(st: ChangeState) -> ListRow:
 
 def dump_json(value: object) -> bytes:
     """Deterministic compact JSON bytes."""
-    return (json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            + "\n").encode()
+    return (_CANONICAL.encode(value) + "\n").encode()

@@ -965,7 +965,7 @@ def _event_of(c: Commit) -> Event | str:
     if c.unreadable is not None:
         return c.unreadable
     try:
-        ev = parse_message(c.message)
+        ev = parse_message(c.message, c.trailers)
         # The message holds no control character (else it is unreadable) and, decoded as
         # strict UTF-8, no surrogate; without a backslash its event JSON has no escape, so
         # every text of the event is a piece of the message: clean already.
@@ -1059,9 +1059,12 @@ def _with_piece(pieces: tuple[list[str], list[str]], key: str, piece: str) -> by
 
 def _piece(key: str, value: object) -> str:
     """`"key":value` as `dump_json` writes it inside a shard (ValueError: it cannot)."""
-    return (json.dumps(key, ensure_ascii=False) + ":"
-            + json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                         allow_nan=False))
+    return _PIECE.encode(key) + ":" + _PIECE.encode(value)
+
+
+# `dump_json`'s options, and no NaN (ValueError): one encoder, not one a call
+_PIECE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
 
 
 def _same_except(now: dict[str, object], before: object, key: str) -> bool:
@@ -1117,6 +1120,8 @@ def _check_files(c: Commit, ev: Event, record: str | None) -> list[str]:
 
 def _own_index(path: str, change_id: str) -> bool:
     """`paths/<xx>/<key>/<ID>` or `services/<xx>/<key>/<ID>` of this change (any key)."""
+    if not path.endswith(change_id) or not path.startswith(("paths/", "services/")):
+        return False  # most of a commit's paths: no split needed
     parts = path.split("/")
     return (len(parts) == 4 and parts[0] in ("paths", "services") and parts[3] == change_id
             and parts[2][:2] == parts[1])
