@@ -304,16 +304,19 @@ class _QuickLoader(_Loader):
     """The loader's composer, with the resolver's scalar tags memoised (plans repeat their
     keys and values) and path resolvers skipped (PyYAML's safe loaders have none)."""
 
-    _tags: ClassVar[dict[tuple[str, object], str]] = {}  # (text, implicit) -> tag; bounded
+    # implicit flags -> scalar text -> resolved tag; bounded
+    _tags: ClassVar[dict[object, dict[str, str]]] = {}
 
     def resolve(self, kind: type, value: str, implicit: object) -> str:
         if kind is yaml.ScalarNode:
-            key = (value, implicit)
-            tag = self._tags.get(key)
+            by_text = self._tags.get(implicit)
+            if by_text is None:
+                by_text = self._tags.setdefault(implicit, {})
+            tag = by_text.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-                if len(self._tags) < 4096:
-                    self._tags[key] = tag
+                if len(by_text) < 4096:
+                    by_text[value] = tag
             return tag
         return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call,no-any-return]
 
@@ -325,56 +328,64 @@ class _QuickLoader(_Loader):
             return None
 
 
-class _DataBuilder(_Builder):
-    """`_Builder` without the line map: same values, same checks (depth, alias budget,
-    tags, duplicate keys); any error is re-raised by the full parse, which words it."""
-
-    def build(self, node: yaml.Node, ptr: str, depth: int) -> JSONValue:
-        if depth > MAX_DEPTH:
-            raise _Fallback
-        key = id(node)
-        if key in self.seen and not isinstance(node, yaml.ScalarNode):
-            self.alias_visits += 1
-            if self.alias_visits > ALIAS_BUDGET:
-                raise _Fallback
-        self.seen.add(key)
-        if isinstance(node, yaml.ScalarNode):
-            # the two common cases of `scalar` inline; the rest goes through it
-            tag = node.tag
-            if tag == _STR:
-                return node.value  # type: ignore[no-any-return]
-            if not node.style and tag in _PLAIN_TAGS:
-                return _resolve_plain(node.value)
-            return self.scalar(node)
-        if node.tag not in _COLLECTION_TAGS:
-            raise _Fallback
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(c, ptr, depth + 1) for c in node.value]
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, ptr, depth)
-        raise _Fallback  # pragma: no cover
-
-    def mapping(self, node: yaml.MappingNode, ptr: str, depth: int) -> dict[str, JSONValue]:
-        out: dict[str, JSONValue] = {}
-        for knode, vnode in node.value:
-            if not isinstance(knode, yaml.ScalarNode):
-                raise _Fallback
-            if knode.tag == _STD + "merge":
-                self.merge(out, vnode, ptr, depth)
-                continue
-            k = knode.value
-            if k in out:
-                raise _Fallback
-            out[k] = self.build(vnode, ptr, depth + 1)
-        return out
-
-
 _STR = _STD + "str"
 _PLAIN_TAGS = frozenset(_STD + t for t in _RESOLVABLE)
+_SCALAR, _SEQUENCE, _MAPPING = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
 
 
 class _Fallback(Exception):
     """The quick parse met something the full parse must judge (and word)."""
+
+
+class _DataBuilder(_Builder):
+    """`_Builder` without the line map: same values, same checks (depth, alias budget,
+    tags, duplicate keys); any error is raised again by the full parse, which words it."""
+
+    def value(self, node: yaml.Node, depth: int) -> JSONValue:
+        if depth > MAX_DEPTH:
+            raise _Fallback
+        cls = node.__class__
+        if cls is _SCALAR:
+            # the two common cases of `scalar` inline; the rest goes through it
+            tag = node.tag
+            if tag == _STR:
+                return node.value  # type: ignore[no-any-return]
+            if not node.style and tag in _PLAIN_TAGS:  # type: ignore[attr-defined]
+                return _resolve_plain(node.value)
+            return self.scalar(node)  # type: ignore[arg-type]
+        key = id(node)
+        if key in self.seen:  # an alias: a collection met again
+            self.alias_visits += 1
+            if self.alias_visits > ALIAS_BUDGET:
+                raise _Fallback
+        self.seen.add(key)
+        if node.tag not in _COLLECTION_TAGS:
+            raise _Fallback
+        if cls is _SEQUENCE:
+            return [self.value(c, depth + 1) for c in node.value]
+        if cls is not _MAPPING:
+            raise _Fallback  # pragma: no cover
+        out: dict[str, JSONValue] = {}
+        for knode, vnode in node.value:
+            if knode.__class__ is not _SCALAR:
+                raise _Fallback
+            if knode.tag == _STD + "merge":
+                self.merge_data(out, vnode, depth)
+                continue
+            k = knode.value
+            if k in out:
+                raise _Fallback
+            out[k] = self.value(vnode, depth + 1)
+        return out
+
+    def merge_data(self, out: dict[str, JSONValue], vnode: yaml.Node, depth: int) -> None:
+        sources = vnode.value if vnode.__class__ is _SEQUENCE else [vnode]
+        for src in sources:
+            value = self.value(src, depth + 1)
+            if not isinstance(value, dict):
+                raise _Fallback
+            for k, v in value.items():
+                out.setdefault(k, v)
 
 
 def document_data(text: str | bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> JSONValue:
@@ -393,7 +404,7 @@ def document_data(text: str | bytes, name: str, max_bytes: int = DEFAULT_MAX_BYT
         try:
             for node in yaml.compose_all(prepared, Loader=_QuickLoader):
                 if node is not None:
-                    docs.append(_DataBuilder(name).build(node, "", 0))
+                    docs.append(_DataBuilder(name).value(node, 0))
         finally:
             if gc_was_on:
                 gc.enable()

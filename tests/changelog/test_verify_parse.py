@@ -157,3 +157,11 @@ def test_a_stored_plan_that_does_not_parse_is_reported_in_parse_plans_words(
         "stored plan does not parse: duplicate key 'a' (first defined on line 1)"]
     good = git(repo, "show", f"changeguard/log:{name}").encode()
     assert _derive_plan(ev, good, cfg, repo) == []
+
+
+@pytest.mark.parametrize("depth", [198, 199, 200, 201, 202])
+def test_document_data_refuses_the_depth_parse_document_refuses(depth: int) -> None:
+    for leaf in ("1", "x", "[]", "{}", "{a: 1}"):
+        text = "[" * depth + leaf + "]" * depth + "\n"
+        _agree(text)
+        _agree("a: " + text)
