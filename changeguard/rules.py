@@ -9,6 +9,8 @@ from changeguard.findings import Finding, Severity
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A rule of the registry: id, severity, text for `explain`."""
+
     id: str
     severity: Severity
     title: str

@@ -36,6 +36,8 @@ _FATAL_FIELDS = frozenset({"apiVersion", "kind"})
 
 @dataclass
 class LoadedPlan:
+    """A plan file as read: its bytes, parsed model (None if invalid), findings."""
+
     display: str
     raw: bytes
     loaded: Loaded
