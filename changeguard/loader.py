@@ -329,6 +329,14 @@ class _QuickLoader(_Loader):
         def ascend_resolver(self) -> None:
             return None
 
+        if _Loader is getattr(yaml, "CSafeLoader", None):
+            # composing needs only the C parser: the constructor is never asked, and the
+            # resolver's path state only serves the path resolvers skipped above
+            def __init__(self, stream: str) -> None:
+                from yaml.cyaml import CParser  # type: ignore[attr-defined]
+
+                CParser.__init__(self, stream)
+
 
 _STR = _STD + "str"
 _PLAIN_TAGS = frozenset(_STD + t for t in _RESOLVABLE)
