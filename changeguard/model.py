@@ -27,7 +27,11 @@ from pydantic import (
     model_validator,
 )
 
+from changeguard import _pydantic
 from changeguard.config import defaults as cfgdef
+
+# before any of the models below builds its validator (they build on first use)
+_pydantic.disable_plugins()
 
 ID_PATTERN = r"^[A-Z][A-Z0-9]*-[A-Za-z0-9-]{1,60}$"
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

@@ -1,0 +1,98 @@
+"""Issue 17: `changeguard validate PLAN` imports and builds only what that plan needs.
+
+Runs of the real CLI on a copy of examples/incident-2016: module sets and counts, never
+times. Output (exit code, stdout, stderr) is compared with runs that take the other path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, init_repo
+
+PLAN = "changes/CHG-2016-0403-storage-v2.yaml"
+NOW = "2016-03-30T10:00:00+08:00"
+VALIDATE = ["validate", PLAN, "--now", NOW]
+# atexit runs after SystemExit: the modules the run ended with, one per line after a mark
+PROBE = ("import atexit, sys\n"
+         "def _report():\n"
+         "    sys.stderr.write('\\nMODULES\\n' + '\\n'.join(sorted(sys.modules)))\n"
+         "    loader = sys.modules.get('pydantic.plugin._loader')\n"
+         "    sys.stderr.write('\\nLOADER ' + type(loader).__name__)\n"
+         "atexit.register(_report)\n"
+         "sys.argv = ['changeguard', *sys.argv[1:]]\n"
+         "from changeguard.__main__ import run; run()\n")
+
+
+def _example(root: Path) -> Path:
+    def populate(repo: Path) -> None:
+        shutil.copytree(ROOT / "examples" / "incident-2016", repo, dirs_exist_ok=True)
+
+    return init_repo(root, populate=populate)
+
+
+@pytest.fixture
+def example(tmp_path: Path, git_env: dict[str, str]) -> Path:
+    return _example(tmp_path / "repo")
+
+
+def _probe(args: list[str], cwd: Path, env: dict[str, str]
+           ) -> tuple[int, str, str, set[str], str]:
+    """(exit code, stdout, stderr, modules loaded, type of pydantic's plugin loader)."""
+    p = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, env=env,
+                       capture_output=True, text=True, timeout=120)
+    err, _, report = p.stderr.rpartition("\nMODULES\n")
+    mods, _, loader = report.rpartition("\nLOADER ")
+    return p.returncode, p.stdout, err, set(mods.split("\n")), loader
+
+
+def _plugin_site(root: Path, log: Path) -> Path:
+    """A folder holding an installed pydantic plugin (entry point) that logs each validator."""
+    site = root / "site"
+    dist = site / "cgprobe_plugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cgprobe-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[pydantic]\ncgprobe = cgprobe_plugin:plugin\n")
+    (site / "cgprobe_plugin.py").write_text(
+        "class _Plugin:\n"
+        "    def new_schema_validator(self, schema, schema_type, schema_type_path, "
+        "schema_kind, config, plugin_settings):\n"
+        f"        with open({str(log)!r}, 'a') as f:\n"
+        "            f.write(str(schema_type_path.name) + '\\n')\n"
+        "        return None, None, None\n"
+        "plugin = _Plugin()\n")
+    return site
+
+
+def test_validate_does_not_discover_pydantic_plugins(example: Path,
+                                                     git_env: dict[str, str]) -> None:
+    """importlib.metadata (entry-point discovery) is never imported on validate's path."""
+    code, out, err, mods, loader = _probe(VALIDATE, example, git_env)
+    assert code == 0, err
+    assert "0 denied" in out
+    assert "pydantic" in mods and "changeguard.model" in mods
+    assert "importlib.metadata" not in mods
+    assert loader == "_StandIn"
+
+
+def test_plugins_stay_off_unless_the_user_turns_them_on(example: Path, tmp_path: Path,
+                                                        git_env: dict[str, str]) -> None:
+    """An installed plugin sees nothing by default; a user's own PYDANTIC_DISABLE_PLUGINS
+    (here naming another plugin) is kept, pydantic's real loader runs, and the output is
+    the same either way."""
+    log = tmp_path / "plugin.log"
+    env = {**git_env, "PYTHONPATH": os.pathsep.join(
+        [str(_plugin_site(tmp_path, log)), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    default = _probe(VALIDATE, example, env)
+    assert default[0] == 0 and not log.exists()
+    assert default[4] == "_StandIn"
+    chosen = _probe(VALIDATE, example, {**env, "PYDANTIC_DISABLE_PLUGINS": "some-other"})
+    assert chosen[:3] == default[:3]
+    assert chosen[4] == "module" and "importlib.metadata" in chosen[3]
+    assert "ChangePlan" in log.read_text().split()
