@@ -15,6 +15,7 @@ from changeguard.plan.load import LoadedPlan
 from changeguard.rules import RULES
 
 if TYPE_CHECKING:
+    from changeguard.plan.gitfiles import Revisions
     from changeguard.replication.model import Topology
 
 
@@ -30,6 +31,13 @@ class EvalContext:
     base: str = "HEAD"  # the current version of changed files
     config_file: str = ".changeguard.yaml"
     extra: dict[str, object] = field(default_factory=dict)
+    # git's answers about `base` and `rev` for this run: each asked once (issue 17)
+    revs: Revisions = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from changeguard.plan.gitfiles import Revisions
+
+        self.revs = Revisions(self.repo)
 
 
 Check = Callable[[LoadedPlan, ChangePlan, EvalContext], list[Finding]]

@@ -10,14 +10,7 @@ from typing import TYPE_CHECKING
 from changeguard.findings import Finding, Severity, sort_key
 from changeguard.model import DISRUPTIVE_KINDS, ChangePlan
 from changeguard.plan.checks import PLAN_CHECKS, EvalContext, check_step_targets
-from changeguard.plan.gitfiles import (
-    Reader,
-    blob_ids,
-    has_revision,
-    rev_reader,
-    tracked_files,
-    worktree_reader,
-)
+from changeguard.plan.gitfiles import Reader, blob_ids, rev_reader, worktree_reader
 from changeguard.plan.load import LoadedPlan
 from changeguard.rules import RULES
 
@@ -29,7 +22,7 @@ if TYPE_CHECKING:
 
 def proposed_reader(ctx: EvalContext) -> Reader:
     """Proposed content: `--rev` if given, else the work tree."""
-    return rev_reader(ctx.repo, ctx.rev) if ctx.rev else worktree_reader(ctx.repo)
+    return ctx.revs.reader(ctx.rev) if ctx.rev else worktree_reader(ctx.repo)
 
 
 def proposed_blobs(repo: Path, plan: ChangePlan, rev: str | None = None) -> dict[str, str | None]:
@@ -107,7 +100,7 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
 
     mappings = FileMapping.from_config(ctx.config)
     mapped = [p for p in plan.paths if any(m.matches(p) for m in mappings)]
-    base_ok = has_revision(ctx.repo, ctx.base)
+    base_ok = ctx.revs.exists(ctx.base)
     lines = [lp.line(f"/steps/{i}") for i in range(len(plan.steps))]
     findings: list[Finding] = []
     after: list[Topology] = []
@@ -123,7 +116,7 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
         after = result.topologies
     if mapped and base_ok:
         before, _ = load_topologies(ctx.repo, mapped, mappings,
-                                    read=rev_reader(ctx.repo, ctx.base), complete_groups=True)
+                                    read=ctx.revs.reader(ctx.base), complete_groups=True)
         findings.extend(check_transitions(before, after, steps=plan.steps,
                                           plan_file=lp.display, step_lines=lines))
     if any(s.kind in DISRUPTIVE_KINDS for s in plan.steps):
@@ -141,10 +134,10 @@ def _unchanged_topologies(ctx: EvalContext, mappings: Sequence[FileMapping], map
 
     if not base_ok:
         return []
-    others = [p for p in tracked_files(ctx.repo, ctx.base)
+    others = [p for p in ctx.revs.files(ctx.base)
               if p not in mapped and any(m.matches(p) for m in mappings)]
     if not others:
         return []
     topologies, _ = load_topologies(ctx.repo, others, mappings,
-                                    read=rev_reader(ctx.repo, ctx.base))
+                                    read=ctx.revs.reader(ctx.base))
     return topologies

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.errors import InputError
 from changeguard.git import Git
 from changeguard.plan.digest import blob_id
+
+if TYPE_CHECKING:  # git runs through posix_spawn: `subprocess` costs validate's start-up
+    import subprocess
 
 Reader = Callable[[str], bytes | None]
 
@@ -39,15 +42,17 @@ def worktree_reader(repo: Path) -> Reader:
     return read
 
 
-def rev_reader(repo: Path, rev: str) -> Reader:
-    """Read files as of a git revision (None when absent there)."""
+def rev_reader(repo: Path, rev: str, tree: Callable[[], dict[str, str]] | None = None
+               ) -> Reader:
+    """Read files as of a git revision (None when absent there); `tree`: its path → blob id
+    map when the caller has it (`Revisions`)."""
     cache: dict[str, bytes | None] = {}
     ids: list[dict[str, str]] = []
 
     def read(path: str) -> bytes | None:
         # one ls-tree up front: a plan listing 20 000 paths must not cost 20 000 processes
         if not ids:
-            ids.append(_blob_ids_at(repo, rev))
+            ids.append(tree() if tree is not None else _blob_ids_at(repo, rev))
         if path not in cache:
             oid = ids[0].get(path)
             p = _git(repo, "cat-file", "blob", oid, check=False) if oid else None
@@ -76,6 +81,37 @@ def has_revision(repo: Path, rev: str) -> bool:
 def tracked_files(repo: Path, rev: str) -> list[str]:
     """All file paths in `rev`'s tree (for topologies the plan does not change)."""
     return list(_blob_ids_at(repo, rev))
+
+
+class Revisions:
+    """The revisions one command run reads (`--base`, `--rev`): whether each exists, its
+    files and their content are asked of git once per run, not once per rule (issue 17)."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self._exists: dict[str, bool] = {}
+        self._trees: dict[str, dict[str, str]] = {}
+        self._readers: dict[str, Reader] = {}
+
+    def exists(self, rev: str) -> bool:
+        if rev not in self._exists:
+            self._exists[rev] = has_revision(self.repo, rev)
+        return self._exists[rev]
+
+    def files(self, rev: str) -> list[str]:
+        """All file paths in `rev`'s tree (`tracked_files`)."""
+        return list(self._tree(rev))
+
+    def reader(self, rev: str) -> Reader:
+        """`rev_reader` of `rev`, one per run: each file is read from git once."""
+        if rev not in self._readers:
+            self._readers[rev] = rev_reader(self.repo, rev, lambda: self._tree(rev))
+        return self._readers[rev]
+
+    def _tree(self, rev: str) -> dict[str, str]:
+        if rev not in self._trees:
+            self._trees[rev] = _blob_ids_at(self.repo, rev)
+        return self._trees[rev]
 
 
 def blob_ids(paths: list[str], read: Reader) -> dict[str, str | None]:
