@@ -96,3 +96,43 @@ def test_plugins_stay_off_unless_the_user_turns_them_on(example: Path, tmp_path:
     assert chosen[:3] == default[:3]
     assert chosen[4] == "module" and "importlib.metadata" in chosen[3]
     assert "ChangePlan" in log.read_text().split()
+
+
+def _git_logger(root: Path, log: Path) -> dict[str, str]:
+    """PATH with a `git` that records its arguments, one run per line, then runs git."""
+    real = shutil.which("git")
+    assert real is not None
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    return {"PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])}
+
+
+def test_validate_asks_git_about_the_base_once(example: Path, tmp_path: Path,
+                                                git_env: dict[str, str]) -> None:
+    """Rules, transitions, unchanged topologies and file notes share one answer per
+    revision: one rev-parse and one ls-tree of HEAD, one read of the changed file."""
+    log = tmp_path / "git.log"
+    env = {**git_env, **_git_logger(tmp_path, log)}
+    code, out, err, mods, _ = _probe(VALIDATE, example, env)
+    assert code == 0 and "0 denied" in out, err
+    runs = log.read_text().splitlines()
+    verbs = [r.split()[2] for r in runs]  # `-C <repo> <verb> …`
+    assert sorted(verbs) == ["cat-file", "ls-tree", "rev-parse"], runs
+    assert "subprocess" not in mods  # git is started through posix_spawn on this path
+
+
+def test_validate_rev_reads_each_revision_once(example: Path, tmp_path: Path,
+                                               git_env: dict[str, str]) -> None:
+    """With --rev the plan, the proposed files and the digest note share REV's tree."""
+    log = tmp_path / "git.log"
+    env = {**git_env, **_git_logger(tmp_path, log)}
+    code, out, err, _, _ = _probe([*VALIDATE, "--rev", "HEAD"], example, env)
+    assert code == 0 and "0 denied" in out and "digest" in err, err
+    verbs = [r.split()[2] for r in log.read_text().splitlines()]
+    # HEAD is both --rev and --base: one rev-parse, one ls-tree; the plan and the topology
+    # file each read once
+    assert (verbs.count("rev-parse"), verbs.count("ls-tree"), verbs.count("cat-file")) \
+        == (1, 1, 2), verbs
