@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -214,7 +213,9 @@ def check_step_targets(lp: LoadedPlan, plan: ChangePlan, topologies: Sequence[To
         for j, target in enumerate(step.targets):
             if target in known or any(targeted(t, [target]) for t in topologies):
                 continue
-            close = difflib.get_close_matches(target, sorted(known), n=1)
+            from difflib import get_close_matches  # error paths only: not at start-up
+
+            close = get_close_matches(target, sorted(known), n=1)
             label = step.id or f"#{i + 1}"
             f = _f("plan-step-targets", lp, f"/steps/{i}/targets/{j}",
                    f"{step.kind.value} step {label}: target {target!r} is no member, host or "

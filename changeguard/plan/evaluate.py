@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,7 +64,9 @@ def apply_waivers(findings: Sequence[Finding], lp: LoadedPlan, plan: ChangePlan,
         ptr = f"/waivers/{i}"
         known = set(RULES) | set(rules)
         if w.rule not in known:
-            close = difflib.get_close_matches(w.rule, sorted(known), n=1)
+            from difflib import get_close_matches  # error paths only: not at start-up
+
+            close = get_close_matches(w.rule, sorted(known), n=1)
             out.append(_waiver(lp, ptr, f"waiver names unknown rule {w.rule!r}",
                                f"did you mean {close[0]!r}?" if close else None))
         elif not is_waivable(w.rule, rules):
@@ -94,12 +95,16 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
     """
     if not ctx.config.schemas:
         return []
-    from changeguard.replication.engine import check_blast_radius, check_transitions, judge
-    from changeguard.replication.load import load, load_topologies
     from changeguard.replication.mapping import FileMapping
 
     mappings = FileMapping.from_config(ctx.config)
     mapped = [p for p in plan.paths if any(m.matches(p) for m in mappings)]
+    disruptive = any(s.kind in DISRUPTIVE_KINDS for s in plan.steps)
+    if not mapped and not disruptive:
+        return []  # nothing to judge: the replication engine is not even imported
+    from changeguard.replication.engine import check_blast_radius, check_transitions, judge
+    from changeguard.replication.load import load, load_topologies
+
     base_ok = ctx.revs.exists(ctx.base)
     lines = [lp.line(f"/steps/{i}") for i in range(len(plan.steps))]
     findings: list[Finding] = []
@@ -119,7 +124,7 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
                                     read=ctx.revs.reader(ctx.base), complete_groups=True)
         findings.extend(check_transitions(before, after, steps=plan.steps,
                                           plan_file=lp.display, step_lines=lines))
-    if any(s.kind in DISRUPTIVE_KINDS for s in plan.steps):
+    if disruptive:
         topologies = after + _unchanged_topologies(ctx, mappings, mapped, base_ok)
         if after:  # only when the plan's own files hold replication topologies
             findings.extend(check_step_targets(lp, plan, topologies))

@@ -136,3 +136,24 @@ def test_validate_rev_reads_each_revision_once(example: Path, tmp_path: Path,
     # file each read once
     assert (verbs.count("rev-parse"), verbs.count("ls-tree"), verbs.count("cat-file")) \
         == (1, 1, 2), verbs
+
+
+def test_a_plan_without_topologies_skips_the_replication_engine(example: Path,
+                                                                 git_env: dict[str, str]
+                                                                 ) -> None:
+    """No changed file maps to a schema and no step is disruptive: nothing for the engine
+    to judge, so it is not imported (the plan rules still run: a deny finding here)."""
+    text = (example / PLAN).read_text()
+    plain = text.replace("kind: storage", "kind: manual").replace("kind: failover",
+                                                                   "kind: manual")
+    plain = plain.replace("  - {path: db/apac-gateway.topology.yaml, summary: db2 on the new "
+                          "volume}\n", "  - {path: README.md}\n")
+    plain = plain.replace("max_minutes: 30", "max_minutes: 300")  # 135 + 300 > 240 min
+    assert plain.count("kind: manual") == 5 and "README.md" in plain
+    (example / "changes" / "plain.yaml").write_text(plain)
+    code, out, err, mods, _ = _probe(["validate", "changes/plain.yaml", "--now", NOW],
+                                     example, git_env)
+    assert code == 1 and "rollback-fits-window" in out, (out, err)
+    assert "README.md does not exist yet" in err  # the file notes still look at the base
+    assert "changeguard.model" in mods and "changeguard.replication.mapping" in mods
+    assert not {"changeguard.replication.engine", "changeguard.replication.load"} & mods
