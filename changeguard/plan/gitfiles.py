@@ -52,7 +52,7 @@ def rev_reader(repo: Path, rev: str, tree: Callable[[], dict[str, str]] | None =
     def read(path: str) -> bytes | None:
         # one ls-tree up front: a plan listing 20 000 paths must not cost 20 000 processes
         if not ids:
-            ids.append(tree() if tree is not None else _blob_ids_at(repo, rev))
+            ids.append(tree() if tree is not None else _blob_ids_at(repo, rev) or {})
         if path not in cache:
             oid = ids[0].get(path)
             p = _git(repo, "cat-file", "blob", oid, check=False) if oid else None
@@ -62,11 +62,13 @@ def rev_reader(repo: Path, rev: str, tree: Callable[[], dict[str, str]] | None =
     return read
 
 
-def _blob_ids_at(repo: Path, rev: str) -> dict[str, str]:
-    """Path → blob id of every file in `rev`'s tree (empty when `rev` does not exist)."""
+def _blob_ids_at(repo: Path, rev: str) -> dict[str, str] | None:
+    """Path → blob id of every file in `rev`'s tree (None when `rev` does not exist)."""
     p = _git(repo, "ls-tree", "-r", "-z", "--full-tree", rev, check=False)
+    if p.returncode != 0:
+        return None
     out: dict[str, str] = {}
-    for entry in p.stdout.split(b"\0") if p.returncode == 0 else []:
+    for entry in p.stdout.split(b"\0"):
         meta, _, path = entry.partition(b"\t")
         if path and meta.split()[1] == b"blob":
             out[path.decode("utf-8", errors="surrogateescape")] = meta.split()[2].decode()
@@ -80,7 +82,7 @@ def has_revision(repo: Path, rev: str) -> bool:
 
 def tracked_files(repo: Path, rev: str) -> list[str]:
     """All file paths in `rev`'s tree (for topologies the plan does not change)."""
-    return list(_blob_ids_at(repo, rev))
+    return list(_blob_ids_at(repo, rev) or {})
 
 
 class Revisions:
@@ -94,8 +96,8 @@ class Revisions:
         self._readers: dict[str, Reader] = {}
 
     def exists(self, rev: str) -> bool:
-        if rev not in self._exists:
-            self._exists[rev] = has_revision(self.repo, rev)
+        """`has_revision`: `rev` names a commit."""
+        self._tree(rev)
         return self._exists[rev]
 
     def files(self, rev: str) -> list[str]:
@@ -110,7 +112,11 @@ class Revisions:
 
     def _tree(self, rev: str) -> dict[str, str]:
         if rev not in self._trees:
-            self._trees[rev] = _blob_ids_at(self.repo, rev)
+            # one process answers both questions: `rev^{commit}` lists only if `rev` names a
+            # commit (what `has_revision` asks); otherwise no files, as for a missing rev
+            tree = _blob_ids_at(self.repo, f"{rev}^{{commit}}")
+            self._exists[rev] = tree is not None
+            self._trees[rev] = tree or {}
         return self._trees[rev]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, init_repo
+from tests.helpers import ROOT, git, init_repo
 
 PLAN = "changes/CHG-2016-0403-storage-v2.yaml"
 NOW = "2016-03-30T10:00:00+08:00"
@@ -113,14 +113,15 @@ def _git_logger(root: Path, log: Path) -> dict[str, str]:
 def test_validate_asks_git_about_the_base_once(example: Path, tmp_path: Path,
                                                 git_env: dict[str, str]) -> None:
     """Rules, transitions, unchanged topologies and file notes share one answer per
-    revision: one rev-parse and one ls-tree of HEAD, one read of the changed file."""
+    revision: one ls-tree of HEAD (which also tells that it exists), one read of the
+    changed file."""
     log = tmp_path / "git.log"
     env = {**git_env, **_git_logger(tmp_path, log)}
     code, out, err, mods, _ = _probe(VALIDATE, example, env)
     assert code == 0 and "0 denied" in out, err
     runs = log.read_text().splitlines()
     verbs = [r.split()[2] for r in runs]  # `-C <repo> <verb> …`
-    assert sorted(verbs) == ["cat-file", "ls-tree", "rev-parse"], runs
+    assert sorted(verbs) == ["cat-file", "ls-tree"], runs
     assert "subprocess" not in mods  # git is started through posix_spawn on this path
 
 
@@ -132,10 +133,9 @@ def test_validate_rev_reads_each_revision_once(example: Path, tmp_path: Path,
     code, out, err, _, _ = _probe([*VALIDATE, "--rev", "HEAD"], example, env)
     assert code == 0 and "0 denied" in out and "digest" in err, err
     verbs = [r.split()[2] for r in log.read_text().splitlines()]
-    # HEAD is both --rev and --base: one rev-parse, one ls-tree; the plan and the topology
-    # file each read once
-    assert (verbs.count("rev-parse"), verbs.count("ls-tree"), verbs.count("cat-file")) \
-        == (1, 1, 2), verbs
+    # HEAD is both --rev and --base: one ls-tree; the plan and the topology file each read
+    # once
+    assert sorted(verbs) == ["cat-file", "cat-file", "ls-tree"], verbs
 
 
 def test_a_plan_without_topologies_skips_the_replication_engine(example: Path,
@@ -157,3 +157,17 @@ def test_a_plan_without_topologies_skips_the_replication_engine(example: Path,
     assert "README.md does not exist yet" in err  # the file notes still look at the base
     assert "changeguard.model" in mods and "changeguard.replication.mapping" in mods
     assert not {"changeguard.replication.engine", "changeguard.replication.load"} & mods
+
+
+def test_rev_and_base_must_name_commits(example: Path, git_env: dict[str, str]) -> None:
+    """One ls-tree of `REV^{commit}` answers "is it a commit?" as rev-parse did: a tree id
+    is no revision for --rev (exit 2), and as --base it is a base that does not exist."""
+    tree = git(example, "rev-parse", "HEAD^{tree}").strip()
+    code, _, err, _, _ = _probe([*VALIDATE, "--rev", tree], example, git_env)
+    assert code == 2 and "is not a revision here" in err
+    (example / "db" / "apac-gateway.topology.yaml").unlink()  # deleted, or never there?
+    at_tree = _probe([*VALIDATE, "--base", tree], example, git_env)
+    missing = _probe([*VALIDATE, "--base", "no-such-rev"], example, git_env)
+    at_head = _probe(VALIDATE, example, git_env)
+    assert at_tree[:3] == missing[:3]
+    assert "does not exist yet" in at_tree[2] and "will be deleted" in at_head[2]
