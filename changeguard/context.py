@@ -31,6 +31,8 @@ REPORT_FORMATS: tuple[Format, ...] = (Format.TEXT, Format.JSON, Format.SARIF, Fo
 
 @dataclass
 class Globals:
+    """The global options of one command line (SPEC §2 "Global")."""
+
     repo: Path | None = None
     config: Path | None = None
     fmt: str | None = None

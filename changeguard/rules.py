@@ -9,6 +9,8 @@ from changeguard.findings import Finding, Severity
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A built-in rule: id, default severity, whether it can be waived, and its texts."""
+
     id: str
     severity: Severity
     title: str
