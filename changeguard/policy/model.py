@@ -20,7 +20,9 @@ RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build (as changeguard.model): only PolicyPack, the model packs are validated
+    # with, builds a validator, and only when a pack is loaded (issue 17)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class When(_Strict):
