@@ -31,7 +31,7 @@ REPORT_FORMATS: tuple[Format, ...] = (Format.TEXT, Format.JSON, Format.SARIF, Fo
 
 @dataclass
 class Globals:
-    """The global options of one command line (SPEC §2 "Global")."""
+    """The app-wide options every command sees."""
 
     repo: Path | None = None
     config: Path | None = None

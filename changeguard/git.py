@@ -9,7 +9,7 @@ rule for `GIT_*` variables that leak into hooks and CI jobs (see its docstring).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -363,6 +363,17 @@ def parse_raw_diff(out: bytes) -> list[Staged]:
         staged.append(Staged(path, None if new in NULL_IDS else new, fields[4][:1], fields[1]))
         i += 2
     return staged
+
+
+def tree_entries(data: bytes, rawlen: int) -> Iterator[tuple[str, str, str]]:
+    """(mode, name, object id) of each entry of a raw tree object (`rawlen`: id bytes)."""
+    pos, n = 0, len(data)
+    while pos < n:
+        sp = data.index(b" ", pos)
+        nul = data.index(b"\0", sp)
+        yield (data[pos:sp].decode(), data[sp + 1:nul].decode("utf-8", errors="surrogateescape"),
+               data[nul + 1:nul + 1 + rawlen].hex())
+        pos = nul + 1 + rawlen
 
 
 def _parse_objects(out: bytes, count: int) -> list[tuple[str, str, bytes] | None]:

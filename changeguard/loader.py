@@ -63,6 +63,8 @@ class SourceMap:
 
 @dataclass(frozen=True)
 class Loaded:
+    """A parsed document and the map from its pointers to lines."""
+
     data: JSONValue
     source: SourceMap
 

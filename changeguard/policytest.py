@@ -113,6 +113,8 @@ class TestFile:
 
 @dataclass
 class Outcome:
+    """What a policy decided for one case."""
+
     deny: list[str]
     warn: list[str]
     ok: bool
@@ -120,6 +122,8 @@ class Outcome:
 
 @dataclass
 class CaseResult:
+    """One policy test case: what happened against what was expected."""
+
     file: str
     name: str
     line: int | None

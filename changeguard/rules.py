@@ -9,7 +9,7 @@ from changeguard.findings import Finding, Severity
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A built-in rule: id, default severity, whether it can be waived, and its texts."""
+    """A rule of the registry: id, severity, text for `explain`."""
 
     id: str
     severity: Severity

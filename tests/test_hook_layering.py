@@ -10,7 +10,7 @@ PKG = Path(__file__).resolve().parent.parent / "changeguard"
 # at run time (ARCHITECTURE.md: `_dev/`)
 DEV_TOOLS = {"demo.py"}
 HOOK_SAFE = ("__future__", "collections", "dataclasses", "datetime", "os", "pathlib", "sys",
-             "typing", "re", "subprocess", "hashlib", "shlex", "changeguard.errors",
+             "types", "typing", "re", "subprocess", "hashlib", "shlex", "changeguard.errors",
              "changeguard.findings",
              "changeguard.globs", "changeguard.git", "changeguard.config",
              "changeguard.loader", "changeguard.hook", "changeguard.changelog.layout",

@@ -26,6 +26,8 @@ _ANY_TRAILER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*:[ \t]")
 
 @dataclass(frozen=True, slots=True)
 class Anchor:
+    """A trusted-branch commit that anchors a log tip (SPEC §12)."""
+
     commit: str  # the trusted-branch commit whose message records it
     tip: str  # the log tip it relied on
 

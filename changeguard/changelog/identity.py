@@ -11,6 +11,8 @@ from changeguard.errors import GitError
 
 @dataclass(frozen=True, slots=True)
 class Identity:
+    """Who is acting: a git name and email."""
+
     name: str
     email: str
 

@@ -1,31 +1,180 @@
 """`list`: every change's summary row at the log's tip, ordered by window start (SPEC §8).
 
-The rows live in the tip's `list/` shards (256 small JSON files). At 10k changes reading and
-parsing them is most of `list`'s cost (issue 17), so each shard's compact rows are also
-remembered under the git dir, keyed by the shard's blob id: after an event only the shard
-it touched is read again. A cache for local reads only: it is never written or read under CI
-(`caches.enabled`), and a file whose version or checksum does not match, or a row of the
-wrong shape, is ignored and rewritten.
+The rows live in the tip's `list/` shards (256 small JSON files). At 10k changes, reading and
+parsing them, and encoding 10k rows again, is most of `list`'s cost (issue 17). So the
+rendered rows, in list order, are remembered under the git dir together with the blob id of
+the shard each came from: after an event only the shard it touched is read again and its
+rows are put back in place. A cache for local reads only: it is never written or read under
+CI (`caches.enabled`), and a file whose version or checksum does not match, or whose rows
+have the wrong shape, is ignored and rewritten.
 """
 
 import hashlib
 import json
+import marshal
+import sys
+from bisect import bisect_left
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
-from typing import cast
+from typing import Any, TypedDict, cast
 
 from changeguard.caches import write_atomic
 from changeguard.changelog.state import STATES, ListRow, overdue
 from changeguard.changelog.store import Git, parse_tree, ref_tip
 from changeguard.errors import InputError
 
-CACHE = "changeguard/list-cache.json"
-_VERSION = "changeguard-list-v2"
-# one compact row: the fields `list` and `overdue` read, in this order
-_FIELDS = ("id", "title", "state", "author", "start", "end", "type", "reviewed",
-           "started_at", "ended_at")
-Row = tuple[str, str, str, str, str, str, str, bool, str | None, str | None]
-_SHAPES = frozenset((*(str,) * 7, bool, a, b) for a in (str, type(None)) for b in (str, type(None)))
+CACHE = "changeguard/list-cache.marshal"
+_VERSION = "changeguard-list-v3"
+_MAGIC = _VERSION.encode() + b"\n"
+_SUM = 32  # bytes of sha256 after the magic line
+# Rows are kept sorted by this key: (window start, id, shard). The shard name only breaks
+# ties between two rows of one id (a log with a row in two shards lists both, as before).
+Key = tuple[str, str, str]
+# fewer changed rows than this are put in place one by one; more, and all are sorted again
+_IN_PLACE = 256
+
+
+class ListingArgs(TypedDict):
+    """What `list` is asked besides the log: filters, review deadline, clock, cache dir."""
+
+    state: str | None
+    only_overdue: bool
+    hours: float
+    now: datetime
+    cache_dir: Path | None
+
+
+@dataclass
+class Listed:
+    """The rendered rows in list order (parallel lists), and where each came from."""
+
+    keys: list[Key] = field(default_factory=list)
+    json: list[str] = field(default_factory=list)  # each row as `json.dumps` writes it
+    states: list[str] = field(default_factory=list)  # interned: stored once per state
+    emergency: dict[Key, ListRow] = field(default_factory=dict)  # rows `overdue` may flag
+    shards: dict[str, str] = field(default_factory=dict)  # name -> blob id read
+
+
+def _json_row(r: ListRow, late: bool) -> str:
+    return json.dumps({"id": r["id"], "title": r["title"], "state": r["state"],
+                       "author": r["author"],
+                       "window": {"start": r["window"]["start"], "end": r["window"]["end"]},
+                       "overdue": late}, ensure_ascii=False)
+
+
+def _text_row(r: dict[str, Any]) -> str:
+    flag = "  OVERDUE review" if r["overdue"] else ""
+    return (f"{r['id']:<28} {r['state']:<12} {r['window']['start']}  {r['author']}  "
+            f"{r['title']}{flag}")
+
+
+def _rows_of(shard: str, blob: tuple[str, str, bytes] | None) -> list[tuple[Key, ListRow]]:
+    rows = list(json.loads(blob[2]).values()) if blob is not None and blob[1] == "blob" else []
+    return [((r["window"]["start"], r["id"], shard), cast("ListRow", r)) for r in rows]
+
+
+def _remove(got: Listed, gone: set[str]) -> None:
+    """Drop the rows of the shards named in `gone`."""
+    for i in reversed([i for i, k in enumerate(got.keys) if k[2] in gone]):
+        del got.keys[i], got.json[i], got.states[i]
+    got.emergency = {k: r for k, r in got.emergency.items() if k[2] not in gone}
+    for name in gone:
+        del got.shards[name]
+
+
+def _insert(got: Listed, key: Key, r: ListRow) -> None:
+    i = bisect_left(got.keys, key)
+    got.keys.insert(i, key)
+    got.json.insert(i, _json_row(r, False))
+    got.states.insert(i, sys.intern(r["state"]))
+
+
+def _sorted_again(got: Listed, new: list[tuple[Key, ListRow]]) -> None:
+    kept = zip(got.keys, got.json, got.states, strict=True)
+    fresh = ((k, _json_row(r, False), sys.intern(r["state"])) for k, r in new)
+    rows = sorted(chain(kept, fresh), key=lambda t: t[0])
+    got.keys = [t[0] for t in rows]
+    got.json = [t[1] for t in rows]
+    got.states = [t[2] for t in rows]
+
+
+def _update(got: Listed, git: Git, shards: dict[str, str]) -> tuple[Listed, bool]:
+    """`got` brought to the tree's `shards` (name -> blob id), and whether it changed."""
+    gone = {n for n, sha in got.shards.items() if shards.get(n) != sha}
+    _remove(got, gone)
+    fresh = [n for n in shards if n not in got.shards]
+    blobs = git.read_many([shards[n] for n in fresh])
+    new: list[tuple[Key, ListRow]] = []
+    for name, blob in zip(fresh, blobs, strict=True):
+        new.extend(_rows_of(name, blob))
+        got.shards[name] = shards[name]
+    for key, r in new:
+        if r["type"] == "emergency":
+            got.emergency[key] = r
+    if len(new) < _IN_PLACE:
+        for key, r in new:
+            _insert(got, key, r)
+    else:
+        _sorted_again(got, new)
+    return got, bool(gone or fresh)
+
+
+def _load(path: Path) -> Listed | None:
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    body = raw[len(_MAGIC) + _SUM:]
+    if not raw.startswith(_MAGIC) or raw[len(_MAGIC):len(_MAGIC) + _SUM] != \
+            hashlib.sha256(body).digest():
+        return None
+    try:
+        return _checked(marshal.loads(body))
+    except (EOFError, ValueError, TypeError):  # TypeError: keys that do not compare
+        return None
+
+
+def _checked(data: Any) -> Listed | None:
+    """The cache's content when its parts have the shapes this module writes (what the
+    checksum already vouches for: a cheap guard against a file of another version)."""
+    if type(data) is not tuple or len(data) != 5:
+        return None
+    keys, js, states, emergency, shards = data
+    if any(type(c) is not list or len(c) != len(keys) for c in (keys, js, states)) \
+            or type(emergency) is not dict or type(shards) is not dict \
+            or set(map(type, keys)) - {tuple} or set(map(len, keys)) - {3} \
+            or set(map(type, chain(js, states, shards, shards.values()))) - {str}:
+        return None
+    for key, r in emergency.items():
+        i = bisect_left(keys, key)
+        if i == len(keys) or keys[i] != key or type(r) is not dict or r.get("type") != "emergency":
+            return None
+    return Listed(keys, js, states, emergency, shards)
+
+
+def _save(path: Path, got: Listed) -> None:
+    body = marshal.dumps((got.keys, got.json, got.states, got.emergency, got.shards))
+    write_atomic(path, _MAGIC + hashlib.sha256(body).digest() + body)
+
+
+def listed(git: Git, tip: str | None, cache_dir: Path | None) -> Listed:
+    """The rows at `tip`, each shard's remembered under `cache_dir` by blob id (None:
+    nothing remembered, as under CI)."""
+    got = _list_tree(git, tip)
+    if got is None:
+        return Listed()
+    shards = {name: e.sha for name, e in parse_tree(got[1], len(got[0]) // 2).items()}
+    path = cache_dir / CACHE if cache_dir is not None else None
+    try:
+        rows, changed = _update((_load(path) if path is not None else None) or Listed(), git,
+                                shards)
+    except TypeError:  # keys of a cache this module did not write do not compare: read all
+        rows, changed = _update(Listed(), git, shards)
+    if changed and path is not None:
+        _save(path, rows)
+    return rows
 
 
 def _list_tree(git: Git, tip: str | None) -> tuple[str, bytes] | None:
@@ -33,92 +182,44 @@ def _list_tree(git: Git, tip: str | None) -> tuple[str, bytes] | None:
     return (got[0], got[2]) if got is not None and got[1] == "tree" else None
 
 
-def _compact(rows: list[ListRow]) -> list[Row]:
-    return [(r["id"], r["title"], r["state"], r["author"], r["window"]["start"],
-             r["window"]["end"], r["type"], r["reviewed"], r["started_at"], r["ended_at"])
-            for r in rows]
+def _late(got: Listed, hours: float, now: datetime) -> dict[int, bool]:
+    """Row index -> overdue, for the emergency rows (no other row can be overdue)."""
+    return {bisect_left(got.keys, k): overdue(r, hours, now) for k, r in got.emergency.items()}
 
 
-def sorted_rows(git: Git, tip: str | None, cache_dir: Path | None) -> list[Row]:
-    """The compact rows at `tip` ordered by (window start, id); each shard's rows remembered
-    under `cache_dir` by blob id (None: nothing remembered, as under CI)."""
-    tree = _list_tree(git, tip)
-    if tree is None:
-        return []
-    shards = {name: e.sha for name, e in parse_tree(tree[1], len(tree[0]) // 2).items()}
-    known = _load(cache_dir / CACHE) if cache_dir is not None else {}
-    fresh = {name: sha for name, sha in shards.items() if known.get(sha) is None}
-    read = dict(zip(fresh.values(), git.read_many(list(fresh.values())), strict=True))
-    by_blob: dict[str, list[Row]] = {}
-    for sha in shards.values():
-        got = read.get(sha)
-        rows = known.get(sha) if got is None else \
-            _compact(list(json.loads(got[2]).values()) if got[1] == "blob" else [])
-        by_blob[sha] = rows or []
-    if cache_dir is not None and fresh:
-        _save(cache_dir / CACHE, by_blob)
-    out = [r for rows in by_blob.values() for r in rows]
-    out.sort(key=lambda r: (r[4], r[0]))
-    return out
+def _chosen(got: Listed, state: str | None, only_overdue: bool,
+            late: dict[int, bool]) -> range | list[int]:
+    if state is not None and state not in STATES:
+        raise InputError(f"unknown state {state!r}", hint="one of " + ", ".join(STATES))
+    picked: range | list[int] = range(len(got.keys))
+    if only_overdue:
+        picked = sorted(i for i, od in late.items() if od)
+    if state:
+        picked = [i for i in picked if got.states[i] == state]
+    return picked
 
 
-def _load(path: Path) -> dict[str, list[Row] | None]:
-    try:
-        head, _, body = path.read_bytes().partition(b"\n")
-        meta = json.loads(head)
-        if meta != {"v": _VERSION, "sum": hashlib.sha256(body).hexdigest()}:
-            return {}
-        shards = json.loads(body)
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(shards, dict):
-        return {}
-    return {sha: [cast("Row", tuple(r)) for r in rows]
-            if isinstance(rows, list) and all(_is_row(r) for r in rows) else None
-            for sha, rows in shards.items()}
-
-
-def _is_row(r: object) -> bool:
-    # one C-level pass per row: checking field by field was most of a warm `list` at 10k
-    return type(r) is list and tuple(map(type, r)) in _SHAPES
-
-
-def _save(path: Path, by_blob: dict[str, list[Row]]) -> None:
-    body = json.dumps(by_blob, separators=(",", ":"), ensure_ascii=False).encode()
-    meta = {"v": _VERSION, "sum": hashlib.sha256(body).hexdigest()}
-    write_atomic(path, json.dumps(meta).encode() + b"\n" + body)
-
-
-def _overdue(r: Row, hours: float, now: datetime) -> bool:
-    if r[6] != "emergency":  # the common case, without building a row
-        return False
-    return overdue(cast("ListRow", dict(zip(_FIELDS, r, strict=True))), hours, now)
+def render(git: Git, ref: str, *, state: str | None, only_overdue: bool, hours: float,
+           now: datetime, cache_dir: Path | None, fmt: str) -> str:
+    """`list` as `fmt` ("json": the SPEC §8 rows as `json.dumps` writes them; else text)."""
+    got = listed(git, ref_tip(git, ref), cache_dir)
+    late = _late(got, hours, now)
+    picked = _chosen(got, state, only_overdue, late)
+    if isinstance(picked, range) and not any(late.values()):
+        rows = got.json  # the common case: every row, none to flag
+    else:
+        rows = [_json_row(got.emergency[got.keys[i]], True) if late.get(i) else got.json[i]
+                for i in picked]
+    text = "[" + ", ".join(rows) + "]"
+    if fmt == "json":
+        return text
+    return "\n".join(map(_text_row, json.loads(text))) if rows else "no changes"
 
 
 def list_rows(git: Git, ref: str, *, state: str | None, only_overdue: bool, hours: float,
               now: datetime, cache_dir: Path | None) -> list[dict[str, object]]:
     """SPEC §8 `list` rows, ordered by window start."""
-    if state is not None and state not in STATES:
-        raise InputError(f"unknown state {state!r}", hint="one of " + ", ".join(STATES))
-    rows: list[dict[str, object]] = []
-    for r in sorted_rows(git, ref_tip(git, ref), cache_dir):
-        od = _overdue(r, hours, now)
-        if (state and r[2] != state) or (only_overdue and not od):
-            continue
-        rows.append({"id": r[0], "title": r[1], "state": r[2], "author": r[3],
-                     "window": {"start": r[4], "end": r[5]}, "overdue": od})
+    rows: list[dict[str, object]] = json.loads(render(
+        git, ref, state=state, only_overdue=only_overdue, hours=hours, now=now,
+        cache_dir=cache_dir, fmt="json"))
     return rows
-
-
-def list_text(rows: list[dict[str, object]]) -> str:
-    """Human-readable `list`."""
-    if not rows:
-        return "no changes"
-    out = []
-    for r in rows:
-        w = r["window"]
-        assert isinstance(w, dict)
-        flag = "  OVERDUE review" if r["overdue"] else ""
-        out.append(f"{r['id']:<28} {r['state']:<12} {w['start']}  {r['author']}  "
-                   f"{r['title']}{flag}")
-    return "\n".join(out)

@@ -104,6 +104,8 @@ def is_ancestor(git: Git, a: str, b: str) -> bool:
 
 @dataclass
 class Integrated:
+    """What integrating local events onto the remote log did."""
+
     tip: str | None
     replayed: dict[str, str] = field(default_factory=dict)  # local commit -> new commit
     dropped: dict[str, str] = field(default_factory=dict)  # local commit -> why

@@ -237,17 +237,7 @@ def _read_one(stream: IO[bytes]) -> tuple[str, str, bytes] | None:
 
 def parse_tree(data: bytes, rawlen: int) -> dict[str, Entry]:
     """Raw tree object → entries by name."""
-    out: dict[str, Entry] = {}
-    pos, n = 0, len(data)
-    while pos < n:
-        sp = data.index(b" ", pos)
-        nul = data.index(b"\0", sp)
-        mode = data[pos:sp].decode()
-        name = data[sp + 1:nul].decode("utf-8", errors="surrogateescape")
-        sha = data[nul + 1:nul + 1 + rawlen].hex()
-        out[name] = Entry(mode, name, sha)
-        pos = nul + 1 + rawlen
-    return out
+    return {name: Entry(mode, name, sha) for mode, name, sha in gitrun.tree_entries(data, rawlen)}
 
 
 class TreeEdit:
@@ -347,6 +337,8 @@ class TreeEdit:
 
 @dataclass(frozen=True, slots=True)
 class Author:
+    """Author and committer of a log commit."""
+
     name: str
     email: str
     date: str | None = None  # git date (e.g. "@1700000000 +0000"); None = now

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from changeguard.git import Git, git_dir_of
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 if TYPE_CHECKING:
     from changeguard.config.trusted import Trusted
 

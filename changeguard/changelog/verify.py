@@ -81,12 +81,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """One verification failure, at the commit that shows it."""
+
     commit: str
     message: str
 
 
 @dataclass
 class Commit:
+    """One log commit as verify reads it."""
+
     sha: str
     parents: list[str]
     author_email: str
@@ -104,6 +108,8 @@ class Commit:
 
 @dataclass
 class Report:
+    """What `log verify` found: events checked, problems, legacy events."""
+
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
     legacy_events: int = 0  # events before the first Changeguard-Config trailer (SPEC §12)

@@ -30,6 +30,7 @@ from changeguard.changelog.store import Author, Git, ref_tip
 from changeguard.errors import InputError, RefusedError
 
 if TYPE_CHECKING:
+    from changeguard.changelog.listing import ListingArgs
     from changeguard.changelog.view import ChangeView
     from changeguard.config.trusted import Trusted
     from changeguard.findings import Finding
@@ -375,13 +376,25 @@ def show_text(s: Session, data: dict[str, object]) -> str:
 
 def list_rows(s: Session, state: str | None, only_overdue: bool) -> list[dict[str, object]]:
     """SPEC §8 `list` rows, ordered by window start (remembered for local reads)."""
-    from changeguard.caches import enabled
     from changeguard.changelog import listing
+
+    return listing.list_rows(s.git, s.ref, **_listing(s, state, only_overdue))
+
+
+def list_output(s: Session, state: str | None, only_overdue: bool, fmt: str) -> str:
+    """`list` as printed: the rows as JSON (`fmt` "json") or one line each."""
+    from changeguard.changelog import listing
+
+    return listing.render(s.git, s.ref, fmt=fmt, **_listing(s, state, only_overdue))
+
+
+def _listing(s: Session, state: str | None, only_overdue: bool) -> ListingArgs:
+    from changeguard.caches import enabled
     from changeguard.changelog.verified import common_dir
 
-    return listing.list_rows(s.git, s.ref, state=state, only_overdue=only_overdue,
-                             hours=s.config.emergency_review_hours, now=s.now,
-                             cache_dir=common_dir(s.git) if enabled() else None)
+    return {"state": state, "only_overdue": only_overdue,
+            "hours": s.config.emergency_review_hours, "now": s.now,
+            "cache_dir": common_dir(s.git) if enabled() else None}
 
 
 def warn(lines: list[str]) -> None:

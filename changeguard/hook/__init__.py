@@ -9,6 +9,10 @@ are judged from the change-log tip tree (`hook.coverage`, shared with the CI gat
 
 from __future__ import annotations
 
+# first, before dataclasses is imported (hook/_defer.py)
+from changeguard.hook import _defer  # noqa: F401
+
+# isort: split
 import os
 import sys
 from collections.abc import Sequence
@@ -121,7 +125,8 @@ def _coverage(git: Git, cfg: LightConfig, trusted: Trusted, guarded: list[Staged
     from changeguard.config.trusted import untrusted_branch
 
     # SPEC §13: off the trusted branch, proposed content may wait for review (one HEAD read)
-    findings = check_coverage(git, log.cfg, guarded, now, untrusted_branch(git, trusted, cfg))
+    findings = check_coverage(git, log.cfg, guarded, now, untrusted_branch(git, trusted, cfg),
+                              log_exists=log.tip is not None)
     if cfg.log_remote and any(f.severity is Severity.DENY for f in findings):
         from changeguard.changelog.freshness import sync_hint
         from changeguard.changelog.verified import common_dir

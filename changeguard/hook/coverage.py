@@ -4,8 +4,8 @@ Shared by `hook` (the staged set, judged now) and `hook.gate` (each commit of a 
 at its committer time): a guarded path's content at time T is covered only by a change that
 lists the path with exactly that blob, was approved or in progress at T (after its approval,
 before a `complete`/`rollback`/`cancel`/`reject` event), whose window holds T, and that no
-freeze (config or log) active at T blocks. Stdlib only: the tip tree is read with one
-`ls-tree` and one `cat-file --batch` through `changeguard.git`.
+freeze (config or log) active at T blocks. Stdlib only: the tip tree is read through one
+`cat-file --batch` of `changeguard.git` (a mass change also lists `paths/` with `ls-tree`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime
 from changeguard.changelog.layout import FREEZE_FILE, change_dir, key_hash
 from changeguard.config.light import LightConfig, Member
 from changeguard.findings import Finding, Severity
-from changeguard.git import Git, Staged
+from changeguard.git import Git, Staged, tree_entries
 
 RULE = "guarded-path-coverage"
 COVERING_STATES = ("approved", "in_progress")
@@ -48,20 +48,18 @@ class LogView:
 
 
 def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None:
-    """Read the tip tree with one `ls-tree` and one `cat-file --batch`; None: no log yet."""
+    """Read the tip tree with one `cat-file --batch` (a mass change: and one `ls-tree`);
+    None: no log yet."""
     keys = {key_hash(p): p for p in paths}
-    # one pathspec per path; a mass change lists the whole index instead (argv limits)
-    many = len(keys) > MAX_PATHSPECS
-    specs = ["paths/"] if many else [f"paths/{k[:2]}/{k}/" for k in sorted(keys)]
     ref = cfg.log_ref
-    rows = git.ls_tree(ref, specs, recursive=many)
+    rows = _path_rows(git, ref, keys)
     if rows is None and cfg.log_remote and ref.startswith("refs/heads/"):
         ref = f"refs/remotes/{cfg.log_remote}/{ref[len('refs/heads/'):]}"
-        rows = git.ls_tree(ref, specs, recursive=many)
+        rows = _path_rows(git, ref, keys)
     if rows is None:
         return None
     listed: dict[str, list[str]] = {p: [] for p in paths}
-    for _oid, name in rows:
+    for name in rows:
         parts = name.split("/")  # paths/<xx>/<key>/<ID>
         # a change id never holds whitespace; one that does would break cat-file's protocol
         if len(parts) == 4 and parts[2] in keys and parts[1] == parts[2][:2] and parts[3] \
@@ -73,6 +71,22 @@ def read_log(git: Git, cfg: LightConfig, paths: Sequence[str]) -> LogView | None
     states = {i: _json_object(blobs[s]) for i, s in zip(ids, specs, strict=False)}
     return LogView(listed, {i: s for i, s in states.items() if s is not None},
                    _json_object(blobs[specs[-1]]), ref)
+
+
+def _path_rows(git: Git, ref: str, keys: dict[str, str]) -> list[str] | None:
+    """Names `paths/<xx>/<key>/<ID>` under the `keys`' directories of `ref`; None when `ref`
+    does not exist. The directories are read through the run's one `cat-file`; a mass
+    change lists all of `paths/` instead (one pathspec per path would pass argv limits)."""
+    if len(keys) > MAX_PATHSPECS:
+        got = git.ls_tree(ref, ["paths/"], recursive=True)
+        return None if got is None else [name for _, name in got]
+    dirs = [f"paths/{k[:2]}/{k}" for k in sorted(keys)]
+    objects = git.objects([f"{ref}^{{tree}}", *(f"{ref}:{d}" for d in dirs)])
+    if objects[0] is None:
+        return None
+    rawlen = len(objects[0][0]) // 2
+    return [f"{d}/{name}" for d, o in zip(dirs, objects[1:], strict=True)
+            if o is not None and o[1] == "tree" for _, name, _ in tree_entries(o[2], rawlen)]
 
 
 def _json_object(raw: bytes | None) -> dict[str, object] | None:
@@ -88,15 +102,17 @@ def _json_object(raw: bytes | None) -> dict[str, object] | None:
 
 
 def check_coverage(git: Git, cfg: LightConfig, staged: list[Staged],
-                   now: datetime, branch: str | None = None) -> list[Finding]:
+                   now: datetime, branch: str | None = None, *,
+                   log_exists: bool = True) -> list[Finding]:
     """`guarded-path-coverage` for each staged guarded path (SPEC §5).
 
     `branch`: HEAD's branch when it is not the trusted branch (SPEC §13 branch workflow);
     a change's proposed content is then accepted with a note of what it still needs.
+    `log_exists`: False when the caller found no log ref (nothing to read).
     """
     if not staged:
         return []
-    log = read_log(git, cfg, [s.path for s in staged])
+    log = read_log(git, cfg, [s.path for s in staged]) if log_exists else None
     # a path no change lists has no recorded author: the one committing it is the author-to-be
     me = committer(git) if log is None or any(not log.listed.get(s.path) for s in staged) \
         else None

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Commit:
+    """One commit of a gated range and the files it changes."""
+
     sha: str
     time: datetime
     files: list[Staged]

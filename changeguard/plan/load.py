@@ -30,7 +30,7 @@ _FATAL_FIELDS = frozenset({"apiVersion", "kind"})
 
 @dataclass
 class LoadedPlan:
-    """A plan file as read: its bytes, the parsed document and the model (None with findings)."""
+    """A plan file as read: its bytes, parsed model (None if invalid), findings."""
 
     display: str
     raw: bytes

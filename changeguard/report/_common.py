@@ -26,6 +26,8 @@ def ordered(findings: Sequence[Finding]) -> list[Finding]:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
+    """Counts a report ends with."""
+
     deny: int
     warn: int
     files: int

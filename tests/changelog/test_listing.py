@@ -1,21 +1,25 @@
-"""`list` remembers each `list/` shard's rows under the git dir, keyed by blob id (issue 17):
-same answer warm or cold, only a changed shard is read again, a damaged file is ignored, CI
-never reads or writes it."""
+"""`list` remembers its rendered rows under the git dir with the blob id of each `list/`
+shard they came from (issue 17): same answer warm or cold (filters and overdue flags too),
+only a changed shard is read again, a damaged or foreign file is ignored, CI never reads or
+writes it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from changeguard.changelog import listing
 from tests.conftest import git
 from tests.helpers.changelog import NOW, Cg, cg, make_repo, plan, plan_path, write_plan
 
 __all__ = ["cg"]
 
-CACHE = Path(".git/changeguard/list-cache.json")
+CACHE = Path(".git") / listing.CACHE
 
 
 @pytest.fixture
@@ -46,24 +50,34 @@ def _shards(r: Path) -> set[str]:
     return {line.split()[2] for line in out.splitlines()}
 
 
-def _body(r: Path) -> dict[str, list[list[object]]]:
-    body: dict[str, list[list[object]]] = json.loads(
-        (r / CACHE).read_bytes().partition(b"\n")[2])
-    return body
+def _cached(r: Path) -> listing.Listed:
+    got = listing._load(r / CACHE)
+    assert got is not None
+    return got
 
 
-def _forge(r: Path, rows: list[list[object]]) -> None:
-    """A cache file with the right checksum giving every shard rows of our choosing."""
-    meta = json.loads((r / CACHE).read_bytes().partition(b"\n")[0])
-    body = json.dumps({sha: rows for sha in _shards(r)}).encode()
-    meta["sum"] = hashlib.sha256(body).hexdigest()
-    (r / CACHE).write_bytes(json.dumps(meta).encode() + b"\n" + body)
+def _write(r: Path, data: Any) -> None:
+    """A cache file with the right version and checksum holding `data`."""
+    body = marshal.dumps(data)
+    (r / CACHE).write_bytes(listing._MAGIC + hashlib.sha256(body).digest() + body)
+
+
+def _forge(r: Path, row: dict[str, object]) -> None:
+    """A well-formed cache file (right checksum) listing `row` for every shard of the tip."""
+    key = (str(row["window"]["start"]), str(row["id"]), "list/00.json")  # type: ignore[index]
+    _write(r, ([key], [json.dumps(row, ensure_ascii=False)], ["approved"], {},
+               _named_shards(r)))
+
+
+def _named_shards(r: Path) -> dict[str, str]:
+    out = git(r, "ls-tree", "changeguard/log:list")
+    return {line.split("\t")[1]: line.split()[2] for line in out.splitlines()}
 
 
 def test_warm_list_answers_exactly_as_cold(tmp_path: Path, cg: Cg, local: None) -> None:
     r = _repo(tmp_path, cg, 3)
     cold = (_list(cg, r), _list(cg, r, "--format", "json"))
-    assert set(_body(r)) == _shards(r)
+    assert set(_cached(r).shards.values()) == _shards(r)
     warm = (_list(cg, r), _list(cg, r, "--format", "json"))
     assert warm == cold
     assert [x["id"] for x in json.loads(cold[1])] == [f"CHG-LIST-{i}" for i in range(3)]
@@ -79,28 +93,65 @@ def test_a_new_event_is_listed_though_rows_are_remembered(tmp_path: Path, cg: Cg
     assert cg(r, "submit", plan_path("CHG-LIST-new"), "--now", NOW).code == 0
     out = _list(cg, r)
     assert "CHG-LIST-0" in out and "CHG-LIST-new" in out
-    assert set(_body(r)) == _shards(r)  # the touched shard's new blob, the old one dropped
+    assert set(_cached(r).shards.values()) == _shards(r)  # the touched shard's new blob only
 
 
 def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path: Path, cg: Cg, local: None) -> None:
     r = _repo(tmp_path, cg, 2)
     good = _list(cg, r)
     raw = (r / CACHE).read_bytes()
+    assert b"change 1" in raw
     (r / CACHE).write_bytes(raw.replace(b"change 1", b"change X"))  # checksum now wrong
     assert _list(cg, r) == good
-    assert (r / CACHE).read_bytes() == raw
-    (r / CACHE).write_bytes(b"not json at all")
+    assert (r / CACHE).read_bytes() != raw.replace(b"change 1", b"change X")
+    assert len(_cached(r).keys) == 2  # rewritten whole
+    (r / CACHE).write_bytes(b"not marshal at all")
     assert _list(cg, r) == good
-    _forge(r, [["CHG-LIST-0", "t", "submitted"]])  # right checksum, wrong row shape
+    _write(r, ([["CHG-LIST-0", "t"]], ["x"], ["submitted"], {}, {}))  # wrong shape
     assert _list(cg, r) == good
+    _write(r, ([(1, "a", "list/00.json"), ("b", "c", "list/01.json")], ["x", "y"],
+               ["submitted"] * 2, {}, {}))  # right shape, keys that do not compare
+    assert _list(cg, r) == good
+
+
+def test_overdue_flags_and_filters_warm_as_cold(tmp_path: Path, cg: Cg, local: None,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    r = _repo(tmp_path, cg, 2)
+    eid = "CHG-LIST-hotfix"
+    write_plan(r, plan(id=eid, type="emergency", services=["svc-e"], changes=[],
+                       window={"start": "2016-03-27T11:00:00+08:00",
+                               "end": "2016-03-27T15:00:00+08:00"}))
+    assert cg(r, "submit", plan_path(eid), "--now", NOW).code == 0
+    assert cg(r, "approve", eid, "--revision", "1", "--now", NOW, email="dev@example.org").code == 0
+    assert cg(r, "approve", eid, "--revision", "1", "--now", NOW,
+              email="chen@example.org").code == 0
+    assert cg(r, "start", eid, "--now", NOW).code == 0
+    assert cg(r, "complete", eid, "--now", "2016-03-27T12:00:00+08:00").code == 0
+    asks = [(*fmt, *flt, "--now", t) for fmt in ((), ("--format", "json"))
+            for flt in ((), ("--overdue",), ("--state", "completed"), ("--state", "submitted"),
+                        ("--state", "approved"))
+            for t in ("2016-03-30T13:00:00+08:00", "2016-03-28T13:00:00+08:00")]
+    warm = [cg(r, "list", *a).out for a in asks]
+    assert len(_cached(r).emergency) == 1
+    monkeypatch.setenv("CHANGEGUARD_CHECK_CACHE", "off")
+    cold = [cg(r, "list", *a).out for a in asks]
+    assert warm == cold
+    late = json.loads(warm[asks.index(("--format", "json", "--overdue", "--now",
+                                       "2016-03-30T13:00:00+08:00"))])
+    assert [(x["id"], x["overdue"]) for x in late] == [(eid, True)]
+    assert "OVERDUE review" in warm[0] and "OVERDUE review" not in warm[1]
+    assert warm[asks.index(("--state", "approved", "--now", "2016-03-30T13:00:00+08:00"))] \
+        == "no changes\n"
 
 
 def test_ci_neither_reads_nor_writes_the_list_cache(tmp_path: Path, cg: Cg, local: None,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     r = _repo(tmp_path, cg, 1)
     good = _list(cg, r)
-    _forge(r, [["CHG-FAKE", "forged", "approved", "x@example.org", "2016-04-03T01:00:00+08:00",
-                "2016-04-03T05:00:00+08:00", "normal", False, None, None]])
+    _forge(r, {"id": "CHG-FAKE", "title": "forged", "state": "approved",
+               "author": "x@example.org", "window": {"start": "2016-04-03T01:00:00+08:00",
+                                                     "end": "2016-04-03T05:00:00+08:00"},
+               "overdue": False})
     assert "CHG-FAKE" in _list(cg, r)  # a local convenience (SECURITY.md "Caches")...
     monkeypatch.setenv("CI", "true")
     assert _list(cg, r) == good  # ...that CI never believes

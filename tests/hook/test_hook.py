@@ -745,6 +745,6 @@ def test_fast_path_runs_one_git_command_and_never_reads_the_log(cfg_repo: Path,
     assert run_hook(cfg_repo, env={"GIT_TRACE": str(trace)}).returncode == 0
     commands = [line.split("trace: built-in: ", 1)[1] for line in trace.read_text().splitlines()
                 if "trace: built-in: " in line]
-    # trusted config, staged set, the log tip (it verified: one file read, no git), its tree;
-    # the log's blobs come through the first `cat-file`, kept open for the run (issue 17)
-    assert [c.split()[1] for c in commands] == ["cat-file", "diff", "for-each-ref", "ls-tree"]
+    # trusted config, staged set, the log tip (it verified: one file read, no git); the
+    # log's trees and blobs come through the first `cat-file`, kept open for the run
+    assert [c.split()[1] for c in commands] == ["cat-file", "diff", "for-each-ref"]

@@ -78,7 +78,9 @@ def test_staged_topology_loads_neither_pydantic_nor_jsonschema_nor_the_cache_key
     assert code == 0, out
     assert "changeguard.replication.native" in mods  # it was judged
     assert not {"pydantic", "jsonschema", "changeguard.checkcache", "hashlib", "difflib",
-                "shutil"} & mods
+                "shutil", "typing"} & mods
+    # `inspect` stands in until used (hook/_defer.py): what loading it imports is absent
+    assert not {"ast", "dis", "tokenize", "linecache"} & mods
     # and judged for real: two primaries are a deny finding
     _stage(hook_repo, "topo/gw.topology.yaml", TOPOLOGY.replace("role: replica",
                                                                 "role: primary"))
@@ -188,3 +190,16 @@ def test_ci_neither_reads_nor_writes_the_store(tmp_path: Path,
     finally:
         light.remember_views_in(None)
     assert os.environ["CI"] == "true"
+
+
+def test_a_deferred_inspect_loads_whole_on_first_use() -> None:
+    """After the hook's imports, `inspect` is a stand-in; the first name read loads it."""
+    probe = ("import sys; import changeguard.hook; import inspect; "
+             "print(type(sys.modules['inspect']).__name__, 'ast' in sys.modules); "
+             "from inspect import Parameter; import dataclasses; "
+             "print(inspect.signature(len), Parameter.__name__, "
+             "type(sys.modules['inspect']).__name__, 'ast' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split("\n")[:2] == ["_Deferred False", "(obj, /) Parameter module True"]

@@ -50,6 +50,8 @@ _OPERATOR_RO: dict[str, ParamValue] = {"read_only": "ON", "super_read_only": "ON
 
 @dataclass
 class _Doc:
+    """One manifest document and the file it came from."""
+
     path: str
     doc: Loaded
 

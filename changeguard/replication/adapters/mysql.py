@@ -57,6 +57,8 @@ _HOST_KEYS = ("report_host", "bind_address", "wsrep_node_address")
 
 @dataclass
 class _Server:
+    """One server's option file entries."""
+
     file: str
     name: str
     entries: dict[str, Entry]

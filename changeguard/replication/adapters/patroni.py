@@ -49,6 +49,8 @@ _BOOL_TAGS = ("nofailover", "nosync", "noloadbalance", "clonefrom", "nostream")
 
 @dataclass
 class _Member:
+    """One Patroni member's config document."""
+
     file: str
     doc: Loaded
     node: Node

@@ -60,6 +60,8 @@ _PG_KEYS = frozenset({
 
 @dataclass
 class _Member:
+    """One PostgreSQL server's settings."""
+
     key: str
     name: str
     file: str

@@ -57,6 +57,8 @@ _GENERIC = frozenset({"redis", "sentinel", "redis-server", "redis-sentinel", "se
 
 @dataclass
 class _Monitor:
+    """One `sentinel monitor` line."""
+
     master: str
     host: str
     port: int | None
@@ -66,6 +68,8 @@ class _Monitor:
 
 @dataclass
 class _Member:
+    """One Redis server or sentinel."""
+
     file: str
     name: str
     sentinel: bool
