@@ -73,7 +73,8 @@ def _plugin_site(root: Path, log: Path) -> Path:
 def test_validate_does_not_discover_pydantic_plugins(example: Path,
                                                      git_env: dict[str, str]) -> None:
     """importlib.metadata (entry-point discovery) is never imported on validate's path."""
-    code, out, err, mods, loader = _probe(VALIDATE, example, git_env)
+    env = {k: v for k, v in git_env.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    code, out, err, mods, loader = _probe(VALIDATE, example, env)
     assert code == 0, err
     assert "0 denied" in out
     assert "pydantic" in mods and "changeguard.model" in mods
@@ -89,6 +90,7 @@ def test_plugins_stay_off_unless_the_user_turns_them_on(example: Path, tmp_path:
     log = tmp_path / "plugin.log"
     env = {**git_env, "PYTHONPATH": os.pathsep.join(
         [str(_plugin_site(tmp_path, log)), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)  # unset: changeguard's own default applies
     default = _probe(VALIDATE, example, env)
     assert default[0] == 0 and not log.exists()
     assert default[4] == "_StandIn"
