@@ -126,8 +126,11 @@ def spawn(args: Sequence[str], cwd: Path, env: Mapping[str, str], input: bytes |
         return subprocess.run(["git", *args], cwd=cwd, env=dict(env), input=input,
                               capture_output=True, check=False)
     except FileNotFoundError as e:
-        raise GitError("git is not installed or not on PATH",
-                       hint="install git 2.30 or newer") from e
+        raise _not_installed() from e
+
+
+def _not_installed() -> GitError:
+    return GitError("git is not installed or not on PATH", hint="install git 2.30 or newer")
 
 
 class _Completed:
@@ -157,7 +160,7 @@ def _git_path(env: Mapping[str, str]) -> str:
                 _GIT[path] = full
                 break
         else:
-            raise FileNotFoundError("git")
+            raise _not_installed()
     return _GIT[path]
 
 
@@ -224,18 +227,6 @@ def _spawned(args: Sequence[str], cwd: Path, env: Mapping[str, str], input: byte
     return done  # type: ignore[return-value]  # duck-typed CompletedProcess (see _Completed)
 
 
-def start_batch(cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """A long-lived `git cat-file --batch` (the change log's hot read path)."""
-    import subprocess
-
-    try:
-        return subprocess.Popen(["git", "cat-file", "--batch"], cwd=cwd, env=dict(env),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    except FileNotFoundError as e:
-        raise GitError("git is not installed or not on PATH",
-                       hint="install git 2.30 or newer") from e
-
-
 def fetch_with_gitpython(repo: Path, env: Mapping[str, str], *args: str
                          ) -> subprocess.CompletedProcess[bytes]:
     """`git fetch ARGS` through GitPython's command layer, with the same cleaned `env`.
@@ -276,15 +267,26 @@ class Git:
     def objects(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
         """(object id, type, content) of each name (`<id>`, `<rev>:<path>`, `:<path>`);
         None when missing or ambiguous."""
+        if self._one_reader:
+            return self.kept_objects(names)
+        return self._read_once(names)
+
+    def _read_once(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
         if not names:
             return []
-        if self._one_reader and hasattr(os, "posix_spawn"):
-            if self._reader is None:
-                self._reader = _Batch(self.repo, self.env)
-            return self._reader.read(names)
         payload = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
-        out = self.run("cat-file", "--batch", input=payload).stdout
-        return _parse_objects(out, len(names))
+        return _parse_objects(self.run("cat-file", "--batch", input=payload).stdout, len(names))
+
+    def kept_objects(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        """`objects` through one `cat-file --batch` kept open until `end_reads` (many small
+        reads, each answered at once)."""
+        if not names:
+            return []
+        if not hasattr(os, "posix_spawn"):  # no kept reader here: one process per call
+            return self._read_once(names)
+        if self._reader is None:
+            self._reader = _Batch(self.repo, self.env)
+        return self._reader.read(names)
 
     def end_reads(self) -> None:
         """Stop the kept `cat-file` (it exits at end of input) and wait for it."""
@@ -473,5 +475,4 @@ def start_with_files(args: Sequence[str], cwd: Path, env: Mapping[str, str], std
         return subprocess.Popen(["git", *args], cwd=cwd, env=dict(env), stdin=stdin,
                                 stdout=stdout, stderr=stderr)
     except FileNotFoundError as e:
-        raise GitError("git is not installed or not on PATH",
-                       hint="install git 2.30 or newer") from e
+        raise _not_installed() from e

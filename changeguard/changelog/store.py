@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
 from changeguard import git as gitrun
 from changeguard.errors import GitError
@@ -58,7 +58,6 @@ class Git(gitrun.Git):
 
     def __init__(self, repo: Path, env: dict[str, str] | None = None) -> None:
         super().__init__(repo, env)
-        self._cat: subprocess.Popen[bytes] | None = None
         self._pending: dict[str, tuple[str, bytes]] = {}  # id -> (type, content), unwritten
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
@@ -75,40 +74,16 @@ class Git(gitrun.Git):
         return self.run(*args, input=input).stdout.decode().strip()
 
     # ------------------------------------------------------------------ reads
-    def _batch(self) -> subprocess.Popen[bytes]:
-        if self._cat is None:
-            self._cat = gitrun.start_batch(self.repo, self.env)
-        return self._cat
-
     def read(self, spec: str) -> tuple[str, str, bytes] | None:
         """(sha, type, content) of an object name such as `SHA` or `TIP:path`; None if missing."""
         if spec in self._pending:  # staged, not flushed yet
             kind, data = self._pending[spec]
             return spec, kind, data
-        cat = self._batch()
-        assert cat.stdin is not None and cat.stdout is not None
-        cat.stdin.write(spec.encode() + b"\n")
-        cat.stdin.flush()
-        return _read_one(cat.stdout)
+        return self.kept_objects([spec])[0]
 
     def read_many(self, specs: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
         """Bulk read with one short-lived cat-file (no per-object round trip)."""
-        if not specs:
-            return []
-        p = self.run("cat-file", "--batch", input="".join(s + "\n" for s in specs).encode())
-        out: list[tuple[str, str, bytes] | None] = []
-        buf, pos = p.stdout, 0
-        for _ in specs:
-            nl = buf.index(b"\n", pos)
-            head = buf[pos:nl].split()
-            pos = nl + 1
-            if head[-1] == b"missing" or len(head) != 3:
-                out.append(None)
-                continue
-            size = int(head[2])
-            out.append((head[0].decode(), head[1].decode(), buf[pos:pos + size]))
-            pos += size + 1
-        return out
+        return self._read_once(specs)
 
     def missing(self, shas: Sequence[str]) -> set[str]:
         """Those of `shas` the object store lacks (one `cat-file --batch-check`)."""
@@ -170,13 +145,7 @@ class Git(gitrun.Git):
 
     def close(self) -> None:
         """Stop the long-lived cat-file process."""
-        if self._cat is not None:
-            if self._cat.stdin:
-                self._cat.stdin.close()
-            self._cat.wait()
-            if self._cat.stdout:
-                self._cat.stdout.close()
-            self._cat = None
+        self.end_reads()
 
 
 def object_id(kind: str, data: bytes) -> str:
@@ -221,18 +190,6 @@ def _deflate(data: bytes) -> bytes:
     small = len(data) <= 4096
     z = zlib.compressobj(1, zlib.DEFLATED, 12 if small else 15, 4 if small else 8)
     return z.compress(data) + z.flush()
-
-
-def _read_one(stream: IO[bytes]) -> tuple[str, str, bytes] | None:
-    head = stream.readline().split()
-    if not head:
-        raise GitError("git cat-file stopped unexpectedly")
-    if head[-1] == b"missing" or head[-1] == b"ambiguous":
-        return None
-    size = int(head[2])
-    data = stream.read(size)
-    stream.read(1)
-    return head[0].decode(), head[1].decode(), data
 
 
 def parse_tree(data: bytes, rawlen: int) -> dict[str, Entry]:
