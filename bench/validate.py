@@ -1,6 +1,10 @@
 """Wall time of `changeguard validate` on one plan vs `python -c pass`, and import time.
 
-Usage: .venv/bin/python bench/validate.py [--runs 15]
+Usage: .venv/bin/python bench/validate.py [--runs 15] [--baseline DIR]
+
+`--baseline DIR`: also time the `changeguard` package of another checkout DIR (put first on
+PYTHONPATH), alternating run by run with this tree's, and report both in wall and CPU time
+(CPU is the stable number on a shared machine; issue 17).
 """
 
 from __future__ import annotations
@@ -8,10 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,10 +49,46 @@ def _import_ms(repo: Path, cmd: list[str], env: dict[str, str]) -> float:
     return total / 1000
 
 
+def _one(cmd: list[str], repo: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall s, CPU s of the child) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=repo, env=env, capture_output=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode not in (0, 1):
+        raise SystemExit(f"{cmd!r} exited {p.returncode}: {p.stderr.decode()[-2000:]}")
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def _alternate(cmd: list[str], repo: Path, envs: dict[str, dict[str, str]], runs: int
+               ) -> dict[str, dict[str, float]]:
+    """Each tree's median/min wall and CPU ms, the trees' runs interleaved."""
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in envs}
+    for env in envs.values():
+        _one(cmd, repo, env)  # warm this tree's bytecode cache
+    for _ in range(runs):
+        for name, env in envs.items():
+            samples[name].append(_one(cmd, repo, env))
+    out: dict[str, dict[str, float]] = {}
+    for name, got in samples.items():
+        wall, cpu = [w for w, _ in got], [c for _, c in got]
+        out[name] = {"wall_median_ms": statistics.median(wall) * 1000,
+                     "wall_min_ms": min(wall) * 1000,
+                     "cpu_median_ms": statistics.median(cpu) * 1000,
+                     "cpu_min_ms": min(cpu) * 1000, "runs": runs}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
-    runs = ap.parse_args().runs
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another checkout whose changeguard to time alternately with this one")
+    args = ap.parse_args()
+    runs = args.runs
+    if args.baseline is not None:
+        return _compare(args.baseline.resolve(), runs)
     with tempfile.TemporaryDirectory() as t:
         repo = _repo(Path(t))
         plan = "changes/CHG-2016-0403-storage-v2.yaml"
@@ -66,6 +109,28 @@ def main() -> int:
             ("python -c pass", f"{bare['median_s'] * 1000:.0f}", f"{bare['min_s'] * 1000:.0f}"),
             ("imports on the validate path", f"{imports:.0f}", "")]
     report("validate", res, rows)
+    return 0
+
+
+def _compare(baseline: Path, runs: int) -> int:
+    """This tree against `baseline`, run by run in one loop (same load for both)."""
+    if not (baseline / "changeguard" / "__init__.py").is_file():
+        raise SystemExit(f"{baseline}: no changeguard package there")
+    with tempfile.TemporaryDirectory() as t:
+        repo = _repo(Path(t))
+        cmd = [sys.executable, "-m", "changeguard", "validate",
+               "changes/CHG-2016-0403-storage-v2.yaml", "--now", NOW]
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+        envs = {"this tree": {**env, "PYTHONPYCACHEPREFIX": str(Path(t) / "pyc-this")},
+                "baseline": {**env, "PYTHONPYCACHEPREFIX": str(Path(t) / "pyc-base"),
+                             "PYTHONPATH": str(baseline)}}
+        got = _alternate(cmd, repo, envs, runs)
+    res = {"runs": runs, "baseline": str(baseline), **got}
+    rows = [("tree", "wall median ms", "wall min ms", "CPU median ms", "CPU min ms")]
+    rows += [(name, f"{r['wall_median_ms']:.0f}", f"{r['wall_min_ms']:.0f}",
+              f"{r['cpu_median_ms']:.0f}", f"{r['cpu_min_ms']:.0f}") for name, r in got.items()]
+    report("validate (interleaved with a baseline)", res, rows)
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -74,7 +73,9 @@ def problems(exc: ValidationError, model: type[BaseModel], source: SourceMap) ->
         hint: str | None = None
         if kind == "extra_forbidden":
             known = _fields_at(model, loc)
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            from difflib import get_close_matches  # error paths only: not at start-up
+
+            close = get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
             msg = f"unknown key {where!r}"
             hint = f"did you mean {close[0]!r}?" if close else (
                 "allowed keys: " + ", ".join(sorted(known)) if known else None)

@@ -148,7 +148,7 @@ def _validate(g: Globals, plans: list[Path], *, now: str | None, rev: str | None
     repo = repo_root(g)
     config = load_config(repo, g.config)
     ctx = EvalContext(repo=repo, config=config, now=parse_now(now), rev=rev, base=base)
-    loaded = [_plan_at(repo, p, rev, config.max_file_bytes) for p in plans]
+    loaded = [_plan_at(ctx, p, config.max_file_bytes) for p in plans]
     findings: list[Finding] = []
     judged: set[str] = set()
     notes: list[str] = []
@@ -156,48 +156,46 @@ def _validate(g: Globals, plans: list[Path], *, now: str | None, rev: str | None
         findings.extend(evaluate_plan(lp, ctx, judged))
         notes.extend(_file_notes(lp, ctx))
         if rev is not None and lp.plan is not None:
-            notes.append(_digest_note(repo, lp, rev))
+            notes.append(_digest_note(ctx, lp, rev))
     return findings, len({lp.display for lp in loaded} | judged), notes
 
 
-def _plan_at(repo: Path, path: Path, rev: str | None, max_bytes: int) -> LoadedPlan:
+def _plan_at(ctx: EvalContext, path: Path, max_bytes: int) -> LoadedPlan:
     """The plan file from the work tree, or with `--rev` as committed at REV (SPEC §13)."""
     from changeguard.plan import load_plan
-    from changeguard.plan.gitfiles import has_revision, rev_reader
     from changeguard.plan.load import display_path, parse_plan
 
+    repo, rev = ctx.repo, ctx.rev
     if rev is None:
         return load_plan(path, repo, max_bytes=max_bytes)
-    if not has_revision(repo, rev):
+    if not ctx.revs.exists(rev):
         raise InputError(f"--rev {rev!r} is not a revision here",
                          hint="fetch it first, or name a commit, branch or tag")
     rel = display_path(path, repo)
-    raw = rev_reader(repo, rev)(rel)
+    raw = ctx.revs.reader(rev)(rel)
     if raw is None:
         raise InputError(f"the plan does not exist at {rev}", file=rel,
                          hint="commit the plan, or name the revision that holds it")
     return parse_plan(raw, rel, max_bytes=max_bytes)
 
 
-def _digest_note(repo: Path, lp: LoadedPlan, rev: str) -> str:
+def _digest_note(ctx: EvalContext, lp: LoadedPlan, rev: str) -> str:
     """What `submit` of that plan at REV would record, so a reviewer can reproduce it."""
     from changeguard.plan import compute_digest
-    from changeguard.plan.evaluate import proposed_blobs
+    from changeguard.plan.gitfiles import blob_ids
 
     assert lp.plan is not None  # the caller checked
-    digest = compute_digest(lp.plan, proposed_blobs(repo, lp.plan, rev))
+    # `proposed_blobs(repo, plan, rev)`, with the files this run already read at REV
+    digest = compute_digest(lp.plan, blob_ids(lp.plan.paths, ctx.revs.reader(rev)))
     return f"{lp.plan.id} at {rev}: digest {digest}"
 
 
 def _file_notes(lp: LoadedPlan, ctx: EvalContext) -> list[str]:
     """Listed files that are absent as proposed: to be created, or deleted (issue 12)."""
-    from changeguard.plan.gitfiles import has_revision, tracked_files
-
     if lp.plan is None or not lp.plan.paths:
         return []
-    proposed = set(tracked_files(ctx.repo, ctx.rev)) if ctx.rev else None
-    at_base = set(tracked_files(ctx.repo, ctx.base)) if has_revision(ctx.repo, ctx.base) \
-        else set()
+    proposed = set(ctx.revs.files(ctx.rev)) if ctx.rev else None
+    at_base = set(ctx.revs.files(ctx.base)) if ctx.revs.exists(ctx.base) else set()
     notes: list[str] = []
     for path in lp.plan.paths:
         exists = path in proposed if proposed is not None else os.path.lexists(ctx.repo / path)

@@ -65,7 +65,6 @@ def parse_config(loaded: Loaded) -> GuardConfig:
     from pydantic import ValidationError
 
     from changeguard.model import GuardConfig
-    from changeguard.validation import problems
 
     if not isinstance(loaded.data, dict):
         raise ConfigError("config must be a mapping", file=loaded.file, line=1,
@@ -73,6 +72,8 @@ def parse_config(loaded: Loaded) -> GuardConfig:
     try:
         return GuardConfig.model_validate(loaded.data)
     except ValidationError as e:
+        from changeguard.validation import problems  # only a config that fails needs it
+
         first = next(problems(e, GuardConfig, loaded.source))
         raise ConfigError(first.message, file=loaded.file, line=first.line,
                           hint=first.hint or "see docs/config.md") from e

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from changeguard.plan.load import LoadedPlan
 from changeguard.rules import RULES
 
 if TYPE_CHECKING:
+    from changeguard.plan.gitfiles import Revisions
     from changeguard.replication.model import Topology
 
 
@@ -30,6 +30,13 @@ class EvalContext:
     base: str = "HEAD"  # the current version of changed files
     config_file: str = ".changeguard.yaml"
     extra: dict[str, object] = field(default_factory=dict)
+    # git's answers about `base` and `rev` for this run: each asked once (issue 17)
+    revs: Revisions = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from changeguard.plan.gitfiles import Revisions
+
+        self.revs = Revisions(self.repo)
 
 
 Check = Callable[[LoadedPlan, ChangePlan, EvalContext], list[Finding]]
@@ -206,7 +213,9 @@ def check_step_targets(lp: LoadedPlan, plan: ChangePlan, topologies: Sequence[To
         for j, target in enumerate(step.targets):
             if target in known or any(targeted(t, [target]) for t in topologies):
                 continue
-            close = difflib.get_close_matches(target, sorted(known), n=1)
+            from difflib import get_close_matches  # error paths only: not at start-up
+
+            close = get_close_matches(target, sorted(known), n=1)
             label = step.id or f"#{i + 1}"
             f = _f("plan-step-targets", lp, f"/steps/{i}/targets/{j}",
                    f"{step.kind.value} step {label}: target {target!r} is no member, host or "

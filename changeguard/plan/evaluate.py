@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,14 +9,7 @@ from typing import TYPE_CHECKING
 from changeguard.findings import Finding, Severity, sort_key
 from changeguard.model import DISRUPTIVE_KINDS, ChangePlan
 from changeguard.plan.checks import PLAN_CHECKS, EvalContext, check_step_targets
-from changeguard.plan.gitfiles import (
-    Reader,
-    blob_ids,
-    has_revision,
-    rev_reader,
-    tracked_files,
-    worktree_reader,
-)
+from changeguard.plan.gitfiles import Reader, blob_ids, rev_reader, worktree_reader
 from changeguard.plan.load import LoadedPlan
 from changeguard.rules import RULES
 
@@ -29,7 +21,7 @@ if TYPE_CHECKING:
 
 def proposed_reader(ctx: EvalContext) -> Reader:
     """Proposed content: `--rev` if given, else the work tree."""
-    return rev_reader(ctx.repo, ctx.rev) if ctx.rev else worktree_reader(ctx.repo)
+    return ctx.revs.reader(ctx.rev) if ctx.rev else worktree_reader(ctx.repo)
 
 
 def proposed_blobs(repo: Path, plan: ChangePlan, rev: str | None = None) -> dict[str, str | None]:
@@ -72,7 +64,9 @@ def apply_waivers(findings: Sequence[Finding], lp: LoadedPlan, plan: ChangePlan,
         ptr = f"/waivers/{i}"
         known = set(RULES) | set(rules)
         if w.rule not in known:
-            close = difflib.get_close_matches(w.rule, sorted(known), n=1)
+            from difflib import get_close_matches  # error paths only: not at start-up
+
+            close = get_close_matches(w.rule, sorted(known), n=1)
             out.append(_waiver(lp, ptr, f"waiver names unknown rule {w.rule!r}",
                                f"did you mean {close[0]!r}?" if close else None))
         elif not is_waivable(w.rule, rules):
@@ -101,13 +95,17 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
     """
     if not ctx.config.schemas:
         return []
-    from changeguard.replication.engine import check_blast_radius, check_transitions, judge
-    from changeguard.replication.load import load, load_topologies
     from changeguard.replication.mapping import FileMapping
 
     mappings = FileMapping.from_config(ctx.config)
     mapped = [p for p in plan.paths if any(m.matches(p) for m in mappings)]
-    base_ok = has_revision(ctx.repo, ctx.base)
+    disruptive = any(s.kind in DISRUPTIVE_KINDS for s in plan.steps)
+    if not mapped and not disruptive:
+        return []  # nothing to judge: the replication engine is not even imported
+    from changeguard.replication.engine import check_blast_radius, check_transitions, judge
+    from changeguard.replication.load import load, load_topologies
+
+    base_ok = ctx.revs.exists(ctx.base)
     lines = [lp.line(f"/steps/{i}") for i in range(len(plan.steps))]
     findings: list[Finding] = []
     after: list[Topology] = []
@@ -123,10 +121,10 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
         after = result.topologies
     if mapped and base_ok:
         before, _ = load_topologies(ctx.repo, mapped, mappings,
-                                    read=rev_reader(ctx.repo, ctx.base), complete_groups=True)
+                                    read=ctx.revs.reader(ctx.base), complete_groups=True)
         findings.extend(check_transitions(before, after, steps=plan.steps,
                                           plan_file=lp.display, step_lines=lines))
-    if any(s.kind in DISRUPTIVE_KINDS for s in plan.steps):
+    if disruptive:
         topologies = after + _unchanged_topologies(ctx, mappings, mapped, base_ok)
         if after:  # only when the plan's own files hold replication topologies
             findings.extend(check_step_targets(lp, plan, topologies))
@@ -141,10 +139,10 @@ def _unchanged_topologies(ctx: EvalContext, mappings: Sequence[FileMapping], map
 
     if not base_ok:
         return []
-    others = [p for p in tracked_files(ctx.repo, ctx.base)
+    others = [p for p in ctx.revs.files(ctx.base)
               if p not in mapped and any(m.matches(p) for m in mappings)]
     if not others:
         return []
     topologies, _ = load_topologies(ctx.repo, others, mappings,
-                                    read=rev_reader(ctx.repo, ctx.base))
+                                    read=ctx.revs.reader(ctx.base))
     return topologies

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from changeguard.errors import InputError
 from changeguard.git import Git
 from changeguard.plan.digest import blob_id
+
+if TYPE_CHECKING:  # git runs through posix_spawn: `subprocess` costs validate's start-up
+    import subprocess
 
 Reader = Callable[[str], bytes | None]
 
@@ -39,15 +42,17 @@ def worktree_reader(repo: Path) -> Reader:
     return read
 
 
-def rev_reader(repo: Path, rev: str) -> Reader:
-    """Read files as of a git revision (None when absent there)."""
+def rev_reader(repo: Path, rev: str, tree: Callable[[], dict[str, str]] | None = None
+               ) -> Reader:
+    """Read files as of a git revision (None when absent there); `tree`: its path → blob id
+    map when the caller has it (`Revisions`)."""
     cache: dict[str, bytes | None] = {}
     ids: list[dict[str, str]] = []
 
     def read(path: str) -> bytes | None:
         # one ls-tree up front: a plan listing 20 000 paths must not cost 20 000 processes
         if not ids:
-            ids.append(_blob_ids_at(repo, rev))
+            ids.append(tree() if tree is not None else _blob_ids_at(repo, rev) or {})
         if path not in cache:
             oid = ids[0].get(path)
             p = _git(repo, "cat-file", "blob", oid, check=False) if oid else None
@@ -57,11 +62,13 @@ def rev_reader(repo: Path, rev: str) -> Reader:
     return read
 
 
-def _blob_ids_at(repo: Path, rev: str) -> dict[str, str]:
-    """Path → blob id of every file in `rev`'s tree (empty when `rev` does not exist)."""
+def _blob_ids_at(repo: Path, rev: str) -> dict[str, str] | None:
+    """Path → blob id of every file in `rev`'s tree (None when `rev` does not exist)."""
     p = _git(repo, "ls-tree", "-r", "-z", "--full-tree", rev, check=False)
+    if p.returncode != 0:
+        return None
     out: dict[str, str] = {}
-    for entry in p.stdout.split(b"\0") if p.returncode == 0 else []:
+    for entry in p.stdout.split(b"\0"):
         meta, _, path = entry.partition(b"\t")
         if path and meta.split()[1] == b"blob":
             out[path.decode("utf-8", errors="surrogateescape")] = meta.split()[2].decode()
@@ -75,7 +82,42 @@ def has_revision(repo: Path, rev: str) -> bool:
 
 def tracked_files(repo: Path, rev: str) -> list[str]:
     """All file paths in `rev`'s tree (for topologies the plan does not change)."""
-    return list(_blob_ids_at(repo, rev))
+    return list(_blob_ids_at(repo, rev) or {})
+
+
+class Revisions:
+    """The revisions one command run reads (`--base`, `--rev`): whether each exists, its
+    files and their content are asked of git once per run, not once per rule (issue 17)."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self._exists: dict[str, bool] = {}
+        self._trees: dict[str, dict[str, str]] = {}
+        self._readers: dict[str, Reader] = {}
+
+    def exists(self, rev: str) -> bool:
+        """`has_revision`: `rev` names a commit."""
+        self._tree(rev)
+        return self._exists[rev]
+
+    def files(self, rev: str) -> list[str]:
+        """All file paths in `rev`'s tree (`tracked_files`)."""
+        return list(self._tree(rev))
+
+    def reader(self, rev: str) -> Reader:
+        """`rev_reader` of `rev`, one per run: each file is read from git once."""
+        if rev not in self._readers:
+            self._readers[rev] = rev_reader(self.repo, rev, lambda: self._tree(rev))
+        return self._readers[rev]
+
+    def _tree(self, rev: str) -> dict[str, str]:
+        if rev not in self._trees:
+            # one process answers both questions: `rev^{commit}` lists only if `rev` names a
+            # commit (what `has_revision` asks); otherwise no files, as for a missing rev
+            tree = _blob_ids_at(self.repo, f"{rev}^{{commit}}")
+            self._exists[rev] = tree is not None
+            self._trees[rev] = tree or {}
+        return self._trees[rev]
 
 
 def blob_ids(paths: list[str], read: Reader) -> dict[str, str | None]:

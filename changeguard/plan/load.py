@@ -90,11 +90,11 @@ def parse_plan(raw: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     _check_identity(data, loaded)
     from pydantic import ValidationError
 
-    from changeguard.validation import problems
-
     try:
         plan = ChangePlan.model_validate(data)
     except ValidationError as e:
+        from changeguard.validation import problems  # only a plan that fails needs it
+
         findings: list[Finding] = []
         for p in problems(e, ChangePlan, loaded.source):
             if p.kind in _FATAL_TYPES or (p.loc and p.loc[0] in _FATAL_FIELDS) or _is_path(p.loc):

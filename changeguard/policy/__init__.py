@@ -51,7 +51,6 @@ def _load_pack_cached(path: Path, display: str) -> PolicyPack:
 
     from changeguard.loader import load_file
     from changeguard.policy.model import PolicyPack
-    from changeguard.validation import problems
 
     try:
         loaded = load_file(path, display)
@@ -60,6 +59,8 @@ def _load_pack_cached(path: Path, display: str) -> PolicyPack:
     try:
         return PolicyPack.model_validate(loaded.data)
     except ValidationError as e:
+        from changeguard.validation import problems  # only a pack that fails needs it
+
         p = next(problems(e, PolicyPack, loaded.source))
         raise ConfigError(p.message, file=display, line=p.line,
                           hint=p.hint or "see policies/default.yaml for the format") from e

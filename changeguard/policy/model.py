@@ -13,14 +13,16 @@ from pydantic import (
     model_validator,
 )
 
-from changeguard.model import PlanType, Risk, StepKind
+from changeguard.model import PlanType, Risk, StepKind, new_list
 from changeguard.rules import RULES
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build (as changeguard.model): only PolicyPack, the model packs are validated
+    # with, builds a validator, and only when a pack is loaded (issue 17)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class When(_Strict):
@@ -39,7 +41,7 @@ class When(_Strict):
 
 class Approvals(_Strict):
     min: Annotated[int, Field(ge=0, le=20)] = 1
-    roles: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=new_list)
     # Approvals always come from distinct people (SPEC §5 `approvals-required`; one per
     # person in `valid_approvals`): `true` documents that, `false` is refused, not ignored.
     distinct: Literal[True] = True
@@ -49,7 +51,7 @@ class PolicyRule(_Strict):
     id: RuleId
     severity: Literal["deny", "warn"] = "deny"
     description: str = ""
-    when: When = Field(default_factory=When)
+    when: When = Field(default_factory=lambda: When())
     require: dict[str, object] | None = None
     approvals: Approvals | None = None
     # names the built-in rule whose findings this entry re-grades (severity, waivable);
@@ -78,7 +80,7 @@ class PolicyPack(_Strict):
     kind: Literal["PolicyPack"] = "PolicyPack"
     name: str
     description: str = ""
-    rules: list[PolicyRule] = Field(default_factory=list)
+    rules: list[PolicyRule] = Field(default_factory=new_list)
 
     @model_validator(mode="after")
     def _unique(self) -> PolicyPack:
