@@ -55,11 +55,11 @@ def parse(data: bytes | None) -> list[str] | None:
     return value
 
 
-def _blob_of(sha: str, data: bytes) -> bool:
-    """True when `sha` is git's blob id of `data` (sha1 or sha256 repository)."""
+def same_blob(sha: str | None, data: bytes) -> bool:
+    """True when `sha` is the id git gives a blob of `data` (sha1 or sha256 repository)."""
     import hashlib
 
-    algo = {40: hashlib.sha1, 64: hashlib.sha256}.get(len(sha))
+    algo = {40: hashlib.sha1, 64: hashlib.sha256}.get(len(sha)) if sha is not None else None
     if algo is None:
         return False
     h = algo(b"blob %d\x00" % len(data))
@@ -123,7 +123,7 @@ class Records:
             return [f"{path} changed by a commit that does not follow {self.prev[0][:12]}"]
         blob = changes[path]
         want = extended(self._content(path), self.prev[0])
-        if blob is not None and _blob_of(blob, want):
+        if blob is not None and same_blob(blob, want):
             self._matched = (path, blob, want)  # its content is known: `after` needs no read
             return []
         if (data(blob) if blob is not None else None) != want:

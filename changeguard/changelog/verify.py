@@ -23,7 +23,6 @@ that tip's tree, which equals its replayed state because it verified (`Replay.re
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import os
 from bisect import bisect_left
@@ -38,7 +37,7 @@ from typing import IO, TYPE_CHECKING
 from changeguard.changelog.anchors import check_anchors
 from changeguard.changelog.clockcheck import ClockCheck
 from changeguard.changelog.configs import CONFIG_TRAILER
-from changeguard.changelog.eventcommits import Records
+from changeguard.changelog.eventcommits import Records, same_blob
 from changeguard.changelog.events import (
     control_chars,
     index_entries,
@@ -867,18 +866,6 @@ class Blobs:
                 return None
             self.data[sha] = got[2]
         return self.data[sha]
-
-
-def same_blob(sha: str | None, data: bytes) -> bool:
-    """True when `sha` is the id git gives a blob of `data` (sha1 or sha256 repository)."""
-    if sha is None:
-        return False
-    algo = {40: hashlib.sha1, 64: hashlib.sha256}.get(len(sha))
-    if algo is None:
-        return False
-    h = algo(b"blob %d\x00" % len(data))
-    h.update(data)
-    return h.hexdigest() == sha
 
 
 def _stored_at(git: Git, history: list[Commit], since: str | None,

@@ -53,3 +53,32 @@ def mutated(draw: st.DrawFn, base: dict[str, Any], max_edits: int = 4) -> Any:
         else:
             parent.append(draw(VALUES))
     return doc
+
+
+ANCHORED = "base: &a {x: 1, y: [1, {z: &s 2}]}\nmore: &m [*s, *s]\n"
+INSERTS = ["", "&a ", "*a", "*m", "<<: *a\n", "<<: [*a, *a]\n", "\n", "- ", ": ", "!!str ", "{",
+           "]", "  ", "\"", "---\n", "*s", "? "]
+
+
+def yaml_texts(chars: str, floats: bool = False,
+               inserts: tuple[str, ...] = ()) -> st.SearchStrategy[str]:
+    """YAML dumped from random data (block or flow, sometimes after anchors), then cut at a
+    random place by a YAML token: often broken, so parsers must agree on errors too."""
+    import yaml
+
+    scalars = [st.none(), st.booleans(), st.integers(-10**6, 10**6),
+               st.text(st.sampled_from(chars), max_size=8)]
+    data = st.recursive(
+        st.one_of(*scalars, *([st.floats()] if floats else [])),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+            st.text(st.sampled_from("abk<=1 "), min_size=1, max_size=3), inner, max_size=4),
+        max_leaves=12)
+
+    def text(value: Any, flow: bool, anchored: bool, at: int, insert: str) -> str:
+        out = yaml.safe_dump(value, default_flow_style=flow, sort_keys=False)
+        if anchored and isinstance(value, dict) and not flow:
+            out = ANCHORED + out
+        return out[:at] + insert + out[at:]
+
+    return st.builds(text, data, st.booleans(), st.booleans(), st.integers(0, 400),
+                     st.sampled_from(INSERTS + list(inserts)))
