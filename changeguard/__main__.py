@@ -17,8 +17,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (`check --staged`)
 if TYPE_CHECKING:
     from changeguard.commands import Globals
 
@@ -164,6 +164,8 @@ def _call(name: str, g: Globals, local: dict[str, str | bool], rest: list[str]) 
 
 def run_fast(cmd: Command) -> int:
     """What `cli.main` does for this command line, minus the framework (same handler)."""
+    if cmd[0] == "check":  # the hook's path, at the hook's cost: first, as the hook does
+        from changeguard.hook import _defer  # noqa: F401
     from changeguard.commands import Globals
     from changeguard.errors import ChangeguardError
 

@@ -6,11 +6,11 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from changeguard.context import REPORT_FORMATS, Format, Globals, parse_now, pick_format, repo_root
 from changeguard.errors import InputError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the hook's path)
 if TYPE_CHECKING:
     from changeguard.findings import Finding
     from changeguard.model import GuardConfig

@@ -203,3 +203,21 @@ def test_a_deferred_inspect_loads_whole_on_first_use() -> None:
                        timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split("\n")[:2] == ["_Deferred False", "(obj, /) Parameter module True"]
+
+
+def test_check_staged_at_the_prompt_loads_what_the_hook_loads(
+        hook_repo: Path, git_env: dict[str, str]) -> None:
+    """`changeguard check --staged` (the console script's `run`) defers `inspect` and skips
+    `typing` as the hook entry does: same path, same cost (issue 17)."""
+    _stage(hook_repo, "topo/gw.topology.yaml", TOPOLOGY)
+    probe = ("import atexit, sys; atexit.register(lambda: sys.stderr.write("
+             "'\\nMODULES ' + ' '.join(sorted(sys.modules))));"
+             "sys.argv = ['changeguard', 'check', '--staged'];"
+             "from changeguard.__main__ import run; run()")
+    p = subprocess.run([sys.executable, "-c", probe], cwd=hook_repo, env=_env(git_env),
+                       capture_output=True, text=True, timeout=120)
+    text, _, mods = p.stderr.rpartition("\nMODULES ")
+    assert p.returncode == 0, text + p.stdout
+    loaded = set(mods.split())
+    assert "changeguard.replication.native" in loaded  # it was judged
+    assert not {"typing", "ast", "dis", "tokenize", "typer", "pydantic"} & loaded
