@@ -77,6 +77,8 @@ def _rows_of(shard: str, blob: tuple[str, str, bytes] | None) -> list[tuple[Key,
 
 def _remove(got: Listed, gone: set[str]) -> None:
     """Drop the rows of the shards named in `gone`."""
+    if not gone:  # the common read: no event since the cache was written
+        return
     for i in reversed([i for i, k in enumerate(got.keys) if k[2] in gone]):
         del got.keys[i], got.json[i], got.states[i]
     got.emergency = {k: r for k, r in got.emergency.items() if k[2] not in gone}
