@@ -26,6 +26,7 @@ from tests.helpers.changelog import (
     plan_path,
     spawn,
     verify,
+    wait_group,
     write_plan,
 )
 
@@ -132,6 +133,7 @@ def kill_rounds(cg: Cg, repo: Path, name: str, tries: int, seed: int) -> tuple[i
         time.sleep(rng.uniform(0.3, 1.1) * span)  # start-up, reading, or mid-write
         os.kill(p.pid, signal.SIGKILL)
         p.communicate()
+        wait_group(p.pid)  # its git children may still move the ref after it died
         rep = verify(cg, repo)
         assert rep["ok"], (name, i, rep)
         count = _count(repo, v.event, cid) - before

@@ -24,6 +24,7 @@ from tests.helpers.changelog import (
     show,
     spawn,
     verify,
+    wait_group,
     write_plan,
 )
 
@@ -80,6 +81,9 @@ def _kill_loop(r: Path, cg: Cg, rounds: int, seed: int) -> int:
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
         p.communicate()
+        # git children it started run on (update-ref among them) and may move the ref after
+        # the writer died: the event is judged once they are done.
+        wait_group(p.pid)
         after = int(git(r, "rev-list", "--count", "--all").strip())
         rep = verify(cg, r)
         assert rep["ok"], rep

@@ -5,9 +5,9 @@ other helpers import them from here. `plans` builds configs and plans as data; `
 builds a config repo with a committed plan and runs the workflow commands (`cg`, `spawn`).
 """
 
-from tests.helpers.cli import Result, RunCli, run_cli, run_in_process, spawn_cli
+from tests.helpers.cli import Result, RunCli, run_cli, run_in_process, spawn_cli, wait_group
 from tests.helpers.paths import DATA, ROOT
 from tests.helpers.repo import git, init_repo, isolated_git_env
 
 __all__ = ["DATA", "ROOT", "Result", "RunCli", "git", "init_repo", "isolated_git_env",
-           "run_cli", "run_in_process", "spawn_cli"]
+           "run_cli", "run_in_process", "spawn_cli", "wait_group"]

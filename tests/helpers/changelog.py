@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Result, init_repo, run_in_process, spawn_cli
+from tests.helpers import Result, init_repo, run_in_process, spawn_cli, wait_group
 from tests.helpers.plans import NOW, config, plan, write_yaml
 
 PLAN_ID = "CHG-2016-0403-storage"
 IN_WINDOW = "2016-04-03T02:00:00+08:00"
 __all__ = ["IN_WINDOW", "NOW", "PLAN_ID", "Cg", "approved_repo", "cg", "config", "make_repo",
-           "plan", "plan_path", "spawn", "write_plan"]
+           "plan", "plan_path", "spawn", "wait_group", "write_plan"]
 
 Cg = Callable[..., Result]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +38,40 @@ def run_cli(base_env: dict[str, str], *args: str, cwd: Path, env: dict[str, str]
 
 def spawn_cli(repo: Path, *args: str, email: str = "ana@example.org",
               env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start `python -m changeguard ARGS` as a real process with this identity (not waited)."""
+    """Start `python -m changeguard ARGS` as a real process with this identity (not waited).
+
+    It leads a session of its own, so a test that kills it can wait for the git children it
+    leaves behind (`wait_group`): they run on and may still move the ref after it died."""
     e = dict(os.environ)
     e.update(GIT_AUTHOR_EMAIL=email, GIT_AUTHOR_NAME=email.split("@")[0],
              PYTHONPATH=str(ROOT))
     e.update(env or {})
     return subprocess.Popen([sys.executable, "-m", "changeguard", *args], cwd=repo, env=e,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def wait_group(pgid: int, timeout: float = 60.0) -> None:
+    """Wait until no live process of group `pgid` is left (a killed CLI's orphaned git children).
+
+    Read from /proc rather than `killpg(pgid, 0)`: an orphan whose reaper is slow lingers as a
+    zombie, which has finished everything it would write."""
+    deadline = time.monotonic() + timeout
+    while _live_in_group(pgid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"process group {pgid} still alive after {timeout} s")
+        time.sleep(0.01)
+
+
+def _live_in_group(pgid: int) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def run_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
