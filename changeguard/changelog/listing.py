@@ -7,11 +7,19 @@ the shard each came from: after an event only the shard it touched is read again
 rows are put back in place. A cache for local reads only: it is never written or read under
 CI (`caches.enabled`), and a file whose version or checksum does not match, or whose rows
 have the wrong shape, is ignored and rewritten.
+
+The file keeps the rows twice over, cheaply: a small head (shard blob ids, the emergency
+rows), an index (sort keys, states, each row's length), and the body, `list --format json`'s
+output byte for byte. The common read (no event since, no filter, no row overdue) checks the
+checksum and the head and writes the body as it is; at 10k rows, building 10k row strings
+just to join them again cost more than the rest of `list` (issue 17). The index is read only
+when rows must be picked or put back.
 """
 
 import hashlib
 import json
 import marshal
+import struct
 import sys
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -26,9 +34,10 @@ from changeguard.changelog.store import Git, parse_tree, ref_tip
 from changeguard.errors import InputError
 
 CACHE = "changeguard/list-cache.marshal"
-_VERSION = "changeguard-list-v3"
+_VERSION = "changeguard-list-v4"
 _MAGIC = _VERSION.encode() + b"\n"
 _SUM = 32  # bytes of sha256 after the magic line
+_SIZES = struct.Struct("<QQ")  # lengths of the head and the index that follow the checksum
 # Rows are kept sorted by this key: (window start, id, shard). The shard name only breaks
 # ties between two rows of one id (a log with a row in two shards lists both, as before).
 Key = tuple[str, str, str]
@@ -48,13 +57,32 @@ class ListingArgs(TypedDict):
 
 @dataclass
 class Listed:
-    """The rendered rows in list order (parallel lists), and where each came from."""
+    """The rendered rows in list order (parallel lists), and where each came from.
+
+    Read from the cache file, the rows are first only `body` (the JSON output) and `index`
+    (the marshalled keys, states and row lengths): `rows()` splits them out when needed."""
 
     keys: list[Key] = field(default_factory=list)
     json: list[str] = field(default_factory=list)  # each row as `json.dumps` writes it
     states: list[str] = field(default_factory=list)  # interned: stored once per state
     emergency: dict[Key, ListRow] = field(default_factory=dict)  # rows `overdue` may flag
     shards: dict[str, str] = field(default_factory=dict)  # name -> blob id read
+    body: memoryview | None = None  # `[row, row]\n` while the rows are as read or saved
+    index: memoryview | None = None  # not yet split out of `body`
+
+    def rows(self) -> "Listed":
+        """Self, with keys, json and states split out of the file's index and body.
+
+        ValueError when they do not have the shapes `_save` writes."""
+        if self.index is not None:
+            assert self.body is not None
+            keys, states, sizes = _split_index(marshal.loads(self.index), len(self.body))
+            text = self.body[1:-2].tobytes().decode()
+            self.keys, self.states, self.json = keys, states, _cut(text, sizes)
+            self.index = None
+            if not _emergency_listed(self):
+                raise ValueError("emergency rows that are not listed")
+        return self
 
 
 def _json_row(r: ListRow, late: bool) -> str:
@@ -79,6 +107,7 @@ def _remove(got: Listed, gone: set[str]) -> None:
     """Drop the rows of the shards named in `gone`."""
     if not gone:  # the common read: no event since the cache was written
         return
+    got.rows().body = None
     for i in reversed([i for i, k in enumerate(got.keys) if k[2] in gone]):
         del got.keys[i], got.json[i], got.states[i]
     got.emergency = {k: r for k, r in got.emergency.items() if k[2] not in gone}
@@ -107,6 +136,8 @@ def _update(got: Listed, git: Git, shards: dict[str, str]) -> tuple[Listed, bool
     gone = {n for n, sha in got.shards.items() if shards.get(n) != sha}
     _remove(got, gone)
     fresh = [n for n in shards if n not in got.shards]
+    if fresh:
+        got.rows().body = None
     blobs = git.read_many([shards[n] for n in fresh])
     new: list[tuple[Key, ListRow]] = []
     for name, blob in zip(fresh, blobs, strict=True):
@@ -125,40 +156,89 @@ def _update(got: Listed, git: Git, shards: dict[str, str]) -> tuple[Listed, bool
 
 def _load(path: Path) -> Listed | None:
     try:
-        raw = path.read_bytes()
+        raw = memoryview(path.read_bytes())
     except OSError:
         return None
-    body = raw[len(_MAGIC) + _SUM:]
-    if not raw.startswith(_MAGIC) or raw[len(_MAGIC):len(_MAGIC) + _SUM] != \
-            hashlib.sha256(body).digest():
+    start = len(_MAGIC) + _SUM
+    if raw[:len(_MAGIC)] != _MAGIC or len(raw) < start + _SIZES.size \
+            or raw[len(_MAGIC):start] != hashlib.sha256(raw[start:]).digest():
+        return None
+    head_len, index_len = _SIZES.unpack_from(raw, start)
+    head_at = start + _SIZES.size
+    index_at = head_at + head_len
+    body = raw[index_at + index_len:]
+    if body[:1].tobytes() != b"[" or body[-2:].tobytes() != b"]\n":
         return None
     try:
-        return _checked(marshal.loads(body))
-    except (EOFError, ValueError, TypeError):  # TypeError: keys that do not compare
+        return _checked(marshal.loads(raw[head_at:index_at]), raw[index_at:index_at + index_len],
+                        body)
+    except (EOFError, ValueError, TypeError):
         return None
 
 
-def _checked(data: Any) -> Listed | None:
-    """The cache's content when its parts have the shapes this module writes (what the
+def _checked(head: Any, index: memoryview, body: memoryview) -> Listed | None:
+    """The cache's head when its parts have the shapes this module writes (what the
     checksum already vouches for: a cheap guard against a file of another version)."""
-    if type(data) is not tuple or len(data) != 5:
+    if type(head) is not tuple or len(head) != 2:
         return None
-    keys, js, states, emergency, shards = data
-    if any(type(c) is not list or len(c) != len(keys) for c in (keys, js, states)) \
-            or type(emergency) is not dict or type(shards) is not dict \
+    emergency, shards = head
+    if type(emergency) is not dict or type(shards) is not dict \
+            or set(map(type, chain(shards, shards.values()))) - {str} \
+            or any(type(k) is not tuple or len(k) != 3 or set(map(type, k)) - {str}
+                   or type(r) is not dict or r.get("type") != "emergency"
+                   for k, r in emergency.items()):
+        return None
+    return Listed(emergency=emergency, shards=shards, body=body, index=index)
+
+
+def _split_index(data: Any, body_len: int) -> tuple[list[Key], list[str], list[int]]:
+    if type(data) is not tuple or len(data) != 3:
+        raise ValueError("not an index")
+    keys, states, sizes = data
+    if any(type(c) is not list or len(c) != len(keys) for c in (keys, states, sizes)) \
             or set(map(type, keys)) - {tuple} or set(map(len, keys)) - {3} \
-            or set(map(type, chain(js, states, shards, shards.values()))) - {str}:
-        return None
-    for key, r in emergency.items():
-        i = bisect_left(keys, key)
-        if i == len(keys) or keys[i] != key or type(r) is not dict or r.get("type") != "emergency":
-            return None
-    return Listed(keys, js, states, emergency, shards)
+            or set(map(type, states)) - {str} or set(map(type, sizes)) - {int} \
+            or sum(sizes) + 2 * max(len(sizes) - 1, 0) + 3 != body_len:
+        raise ValueError("not an index of this body")
+    return keys, [sys.intern(x) for x in states], sizes
+
+
+def _cut(text: str, sizes: list[int]) -> list[str]:
+    """The rows of `text` (rows joined by ", "), `sizes` their lengths in UTF-8 bytes."""
+    if text.isascii():  # bytes are characters
+        out, at = [], 0
+        for n in sizes:
+            out.append(text[at:at + n])
+            at += n + 2
+        return out
+    raw = text.encode()
+    out, at = [], 0
+    for n in sizes:
+        out.append(raw[at:at + n].decode())
+        at += n + 2
+    return out
+
+
+def _emergency_listed(got: Listed) -> bool:
+    for key in got.emergency:
+        i = bisect_left(got.keys, key)
+        if i == len(got.keys) or got.keys[i] != key:
+            return False
+    return True
+
+
+def _encode(got: Listed) -> bytes:
+    """The cache file holding `got` (what `_load` reads back)."""
+    rows = [r.encode() for r in got.json]
+    head = marshal.dumps((got.emergency, got.shards))
+    index = marshal.dumps((got.keys, got.states, [len(r) for r in rows]))
+    payload = _SIZES.pack(len(head), len(index)) + head + index + b"[" + b", ".join(rows) + \
+        b"]\n"
+    return _MAGIC + hashlib.sha256(payload).digest() + payload
 
 
 def _save(path: Path, got: Listed) -> None:
-    body = marshal.dumps((got.keys, got.json, got.states, got.emergency, got.shards))
-    write_atomic(path, _MAGIC + hashlib.sha256(body).digest() + body)
+    write_atomic(path, _encode(got))
 
 
 def listed(git: Git, tip: str | None, cache_dir: Path | None) -> Listed:
@@ -172,7 +252,7 @@ def listed(git: Git, tip: str | None, cache_dir: Path | None) -> Listed:
     try:
         rows, changed = _update((_load(path) if path is not None else None) or Listed(), git,
                                 shards)
-    except TypeError:  # keys of a cache this module did not write do not compare: read all
+    except (TypeError, ValueError, EOFError):  # an index this module did not write: read all
         rows, changed = _update(Listed(), git, shards)
     if changed and path is not None:
         _save(path, rows)
@@ -202,13 +282,23 @@ def _chosen(got: Listed, state: str | None, only_overdue: bool,
 
 
 def render(git: Git, ref: str, *, state: str | None, only_overdue: bool, hours: float,
-           now: datetime, cache_dir: Path | None, fmt: str) -> str:
-    """`list` as `fmt` ("json": the SPEC §8 rows as `json.dumps` writes them; else text)."""
+           now: datetime, cache_dir: Path | None, fmt: str) -> str | memoryview:
+    """`list` as `fmt` ("json": the SPEC §8 rows as `json.dumps` writes them; else text).
+
+    The rows as remembered come as the cache file's bytes, newline included, to be written
+    as they are; any other answer is text without the final newline."""
     got = listed(git, ref_tip(git, ref), cache_dir)
+    if got.body is not None and fmt == "json" and state is None and not only_overdue \
+            and not any(overdue(r, hours, now) for r in got.emergency.values()):
+        return got.body  # every row as remembered, none to flag
+    try:
+        got.rows()
+    except (TypeError, ValueError, EOFError):  # an index this module did not write
+        got = listed(git, ref_tip(git, ref), None)
     late = _late(got, hours, now)
     picked = _chosen(got, state, only_overdue, late)
     if isinstance(picked, range) and not any(late.values()):
-        rows = got.json  # the common case: every row, none to flag
+        rows = got.json  # every row, none to flag
     else:
         rows = [_json_row(got.emergency[got.keys[i]], True) if late.get(i) else got.json[i]
                 for i in picked]
@@ -221,7 +311,7 @@ def render(git: Git, ref: str, *, state: str | None, only_overdue: bool, hours: 
 def list_rows(git: Git, ref: str, *, state: str | None, only_overdue: bool, hours: float,
               now: datetime, cache_dir: Path | None) -> list[dict[str, object]]:
     """SPEC §8 `list` rows, ordered by window start."""
-    rows: list[dict[str, object]] = json.loads(render(
-        git, ref, state=state, only_overdue=only_overdue, hours=hours, now=now,
-        cache_dir=cache_dir, fmt="json"))
+    text = render(git, ref, state=state, only_overdue=only_overdue, hours=hours, now=now,
+                  cache_dir=cache_dir, fmt="json")
+    rows: list[dict[str, object]] = json.loads(text if isinstance(text, str) else bytes(text))
     return rows

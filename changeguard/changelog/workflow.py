@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +46,7 @@ class Outcome:
     """What a command prints and returns (the CLI does the printing)."""
 
     code: int = 0
-    out: list[str] = field(default_factory=list)
+    out: Sequence[str | memoryview] = field(default_factory=list)  # bytes: printed as is
     err: list[str] = field(default_factory=list)
 
 
@@ -381,7 +382,8 @@ def list_rows(s: Session, state: str | None, only_overdue: bool) -> list[dict[st
     return listing.list_rows(s.git, s.ref, **_listing(s, state, only_overdue))
 
 
-def list_output(s: Session, state: str | None, only_overdue: bool, fmt: str) -> str:
+def list_output(s: Session, state: str | None, only_overdue: bool,
+                fmt: str) -> str | memoryview:
     """`list` as printed: the rows as JSON (`fmt` "json") or one line each."""
     from changeguard.changelog import listing
 

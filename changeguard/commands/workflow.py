@@ -74,7 +74,7 @@ def _fetched_trusted(git: Git, config: GuardConfig) -> bool:
 def show_outcome(o: Outcome) -> int:
     """Print an outcome (stdout, then stderr); its exit code."""
     for line in o.out:
-        emit(line + "\n")
+        emit(line + "\n" if isinstance(line, str) else line)
     for line in o.err:
         print(line, file=sys.stderr)
     return o.code

@@ -53,20 +53,21 @@ def _shards(r: Path) -> set[str]:
 def _cached(r: Path) -> listing.Listed:
     got = listing._load(r / CACHE)
     assert got is not None
-    return got
+    return got.rows()
 
 
-def _write(r: Path, data: Any) -> None:
-    """A cache file with the right version and checksum holding `data`."""
-    body = marshal.dumps(data)
-    (r / CACHE).write_bytes(listing._MAGIC + hashlib.sha256(body).digest() + body)
+def _write(r: Path, head: Any, index: Any, body: bytes = b"[]\n") -> None:
+    """A cache file with the right version and checksum holding these parts."""
+    h, i = marshal.dumps(head), marshal.dumps(index)
+    payload = listing._SIZES.pack(len(h), len(i)) + h + i + body
+    (r / CACHE).write_bytes(listing._MAGIC + hashlib.sha256(payload).digest() + payload)
 
 
 def _forge(r: Path, row: dict[str, object]) -> None:
     """A well-formed cache file (right checksum) listing `row` for every shard of the tip."""
     key = (str(row["window"]["start"]), str(row["id"]), "list/00.json")  # type: ignore[index]
-    _write(r, ([key], [json.dumps(row, ensure_ascii=False)], ["approved"], {},
-               _named_shards(r)))
+    (r / CACHE).write_bytes(listing._encode(listing.Listed(
+        [key], [json.dumps(row, ensure_ascii=False)], ["approved"], {}, _named_shards(r))))
 
 
 def _named_shards(r: Path) -> dict[str, str]:
@@ -107,10 +108,15 @@ def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path: Path, cg: Cg, local:
     assert len(_cached(r).keys) == 2  # rewritten whole
     (r / CACHE).write_bytes(b"not marshal at all")
     assert _list(cg, r) == good
-    _write(r, ([["CHG-LIST-0", "t"]], ["x"], ["submitted"], {}, {}))  # wrong shape
+    _write(r, ({}, {}), ([["CHG-LIST-0", "t"]], ["submitted"], [1]), b"[x]\n")  # wrong shape
     assert _list(cg, r) == good
-    _write(r, ([(1, "a", "list/00.json"), ("b", "c", "list/01.json")], ["x", "y"],
-               ["submitted"] * 2, {}, {}))  # right shape, keys that do not compare
+    _write(r, ({}, {}), ([(1, "a", "list/00.json"), ("b", "c", "list/01.json")],
+                         ["submitted"] * 2, [1, 1]),
+           b"[x, y]\n")  # right shape, keys that do not compare
+    assert _list(cg, r) == good
+    _write(r, ({"k": "v"}, _named_shards(r)), ([], [], []))  # an emergency row of the wrong shape
+    assert _list(cg, r) == good
+    _write(r, ([], _named_shards(r)), ([], [], []))  # a head of the wrong shape
     assert _list(cg, r) == good
 
 
@@ -162,3 +168,24 @@ def test_ci_neither_reads_nor_writes_the_list_cache(tmp_path: Path, cg: Cg, loca
     monkeypatch.setenv("CHANGEGUARD_CHECK_CACHE", "off")
     assert _list(cg, r) == good
     assert not (r / CACHE).exists()
+
+
+def test_rows_split_back_out_of_the_remembered_output(tmp_path: Path, cg: Cg, local: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON answer is the cache file's body; rows are split back out of it by their
+    UTF-8 lengths when an event or a filter needs them, non-ASCII titles included."""
+    r = _repo(tmp_path, cg, 2)
+    write_plan(r, plan(id="CHG-LIST-uni", title="réplica ☃ naïve", services=["svc-u"],
+                       changes=[]))
+    assert cg(r, "submit", plan_path("CHG-LIST-uni"), "--now", NOW).code == 0
+    warm_json = _list(cg, r, "--format", "json")
+    assert (r / CACHE).read_bytes().endswith(warm_json.encode())
+    write_plan(r, plan(id="CHG-LIST-more", title="ünïcode again", services=["svc-m"],
+                       changes=[]))
+    assert cg(r, "submit", plan_path("CHG-LIST-more"), "--now", NOW).code == 0
+    warm = [_list(cg, r, *a) for a in ((), ("--format", "json"), ("--state", "submitted"))]
+    monkeypatch.setenv("CHANGEGUARD_CHECK_CACHE", "off")
+    cold = [_list(cg, r, *a) for a in ((), ("--format", "json"), ("--state", "submitted"))]
+    assert warm == cold
+    assert {"réplica ☃ naïve", "ünïcode again"} <= {x["title"] for x in json.loads(cold[1])}
+    assert _cached(r).json == [json.dumps(x, ensure_ascii=False) for x in json.loads(cold[1])]
