@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 ENV = "CHANGEGUARD_CHECK_CACHE"
 
 
@@ -21,13 +25,15 @@ def enabled() -> bool:
     return os.environ.get("CI", "").lower() not in ("true", "1", "yes")
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Write `data` through a temp file and a rename, so a concurrent reader never sees half
-    of it; False (and no temp file left) when the OS refuses."""
+def write_atomic(path: Path, data: bytes | Iterable[bytes | memoryview]) -> bool:
+    """Write `data` (or its parts, one after the other) through a temp file and a rename, so
+    a concurrent reader never sees half of it; False (and no temp file left) when the OS
+    refuses."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
+        with tmp.open("wb") as f:
+            f.writelines([data] if isinstance(data, bytes) else data)
         os.replace(tmp, path)
         return True
     except OSError:

@@ -5,26 +5,30 @@ parsing them, and encoding 10k rows again, is most of `list`'s cost (issue 17). 
 rendered rows, in list order, are remembered under the git dir together with the blob id of
 the shard each came from: after an event only the shard it touched is read again and its
 rows are put back in place. A cache for local reads only: it is never written or read under
-CI (`caches.enabled`), and a file whose version or checksum does not match, or whose rows
+CI (`caches.enabled`), and a file whose version or checksum does not match, or whose parts
 have the wrong shape, is ignored and rewritten.
 
-The file keeps the rows twice over, cheaply: a small head (shard blob ids, the emergency
-rows), an index (sort keys, states, each row's length), and the body, `list --format json`'s
-output byte for byte. The common read (no event since, no filter, no row overdue) checks the
-checksum and the head and writes the body as it is; at 10k rows, building 10k row strings
-just to join them again cost more than the rest of `list` (issue 17). The index is read only
-when rows must be picked or put back.
+The rows are kept as columns that cost nothing to read back: the body (`list --format
+json`'s output, byte for byte), and byte strings of each row's length, sort key, shard and
+state. The common read (no event since, no filter, nothing overdue) checks the checksum and
+writes the body as it is. After an event the body is spliced: the runs of rows that did not
+change are copied as slices, the touched shard's rows are put in by binary search on the
+keys. No per-row Python object is made for the 10k rows that stay (at 10k rows, making them
+cost more than the rest of `list`).
 """
+
+from __future__ import annotations
 
 import hashlib
 import json
 import marshal
 import struct
-import sys
+from array import array
 from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
@@ -34,13 +38,13 @@ from changeguard.changelog.store import Git, parse_tree, ref_tip
 from changeguard.errors import InputError
 
 CACHE = "changeguard/list-cache.marshal"
-_VERSION = "changeguard-list-v4"
+_VERSION = "changeguard-list-v5"
 _MAGIC = _VERSION.encode() + b"\n"
 _SUM = 32  # bytes of sha256 after the magic line
 _SIZES = struct.Struct("<QQ")  # lengths of the head and the index that follow the checksum
-# Rows are kept sorted by this key: (window start, id, shard). The shard name only breaks
-# ties between two rows of one id (a log with a row in two shards lists both, as before).
-Key = tuple[str, str, str]
+_SEP = b", "
+Chunks = list[bytes | memoryview]  # parts of one text, to be written one after the other
+_OTHER = 255  # state code of a row whose state is none of STATES (it matches no filter)
 # fewer changed rows than this are put in place one by one; more, and all are sorted again
 _IN_PLACE = 256
 
@@ -55,41 +59,111 @@ class ListingArgs(TypedDict):
     cache_dir: Path | None
 
 
+def _sizes() -> array[int]:
+    return array("I")
+
+
+def _codes() -> array[int]:
+    return array("H")
+
+
 @dataclass
 class Listed:
-    """The rendered rows in list order (parallel lists), and where each came from.
+    """The rows in list order, as columns over `body` (`[row, row]\\n`, UTF-8).
 
-    Read from the cache file, the rows are first only `body` (the JSON output) and `index`
-    (the marshalled keys, states and row lengths): `rows()` splits them out when needed."""
+    Rows are ordered by their key: window start, id and shard joined by NUL, in UTF-8 (the
+    order of the tuple of the three: no key holds a NUL, `_key` refuses one). The shard only
+    breaks ties between two rows of one id (a log with a row in two shards lists both).
+    """
 
-    keys: list[Key] = field(default_factory=list)
-    json: list[str] = field(default_factory=list)  # each row as `json.dumps` writes it
-    states: list[str] = field(default_factory=list)  # interned: stored once per state
-    emergency: dict[Key, ListRow] = field(default_factory=dict)  # rows `overdue` may flag
+    body: Chunks = field(default_factory=lambda: [b"[]\n"])  # parts of the text, in order
+    sizes: array[int] = field(default_factory=_sizes)  # each row's length in body
+    keys: bytes | memoryview = b""  # the rows' keys, one after the other
+    key_sizes: array[int] = field(default_factory=_sizes)
+    shard_of: array[int] = field(default_factory=_codes)  # index into `names`
+    states: bytes = b""  # each row's state, as its index in STATES
+    names: list[str] = field(default_factory=list)  # shard names the rows came from
+    emergency: dict[bytes, ListRow] = field(default_factory=dict)  # rows `overdue` may flag
     shards: dict[str, str] = field(default_factory=dict)  # name -> blob id read
-    body: memoryview | None = None  # `[row, row]\n` while the rows are as read or saved
-    index: memoryview | None = None  # not yet split out of `body`
 
-    def rows(self) -> "Listed":
-        """Self, with keys, json and states split out of the file's index and body.
+    def __len__(self) -> int:
+        return len(self.sizes)
 
-        ValueError when they do not have the shapes `_save` writes."""
-        if self.index is not None:
-            assert self.body is not None
-            keys, states, sizes = _split_index(marshal.loads(self.index), len(self.body))
-            text = self.body[1:-2].tobytes().decode()
-            self.keys, self.states, self.json = keys, states, _cut(text, sizes)
-            self.index = None
-            if not _emergency_listed(self):
-                raise ValueError("emergency rows that are not listed")
-        return self
+    def starts(self) -> list[int]:
+        """Where each row begins in `body`."""
+        return list(accumulate((n + len(_SEP) for n in self.sizes[:-1]), initial=1))
+
+    def key_at(self) -> _Keys:
+        """The rows' keys as a sequence (for binary search)."""
+        return _Keys(self.keys, list(accumulate(self.key_sizes, initial=0)))
+
+    def flat(self) -> memoryview:
+        """The body in one piece (joined once, when rows are picked out of it)."""
+        if len(self.body) != 1:
+            self.body = [b"".join(self.body)]
+        return memoryview(self.body[0])
+
+    def row(self, i: int, starts: list[int]) -> memoryview:
+        """Row `i` as printed."""
+        return self.flat()[starts[i]:starts[i] + self.sizes[i]]
 
 
-def _json_row(r: ListRow, late: bool) -> str:
-    return json.dumps({"id": r["id"], "title": r["title"], "state": r["state"],
-                       "author": r["author"],
-                       "window": {"start": r["window"]["start"], "end": r["window"]["end"]},
-                       "overdue": late}, ensure_ascii=False)
+class _Keys(Sequence[bytes]):
+    """Key `i` sliced out of the key column on demand."""
+
+    def __init__(self, keys: bytes | memoryview, offsets: list[int]) -> None:
+        self._keys, self._at = keys, offsets
+
+    def __len__(self) -> int:
+        return len(self._at) - 1
+
+    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
+        return bytes(self._keys[self._at[i]:self._at[i + 1]])
+
+
+class _Kept(Sequence[bytes]):
+    """The keys of the rows `kept` (old row numbers, in order)."""
+
+    def __init__(self, keys: _Keys, kept: Sequence[int]) -> None:
+        self._keys, self._kept = keys, kept
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __getitem__(self, j: int) -> bytes:  # type: ignore[override]
+        return self._keys[self._kept[j]]
+
+
+@dataclass(frozen=True)
+class _New:
+    """A row read from a shard: its key, its bytes, state code and shard."""
+
+    key: bytes
+    row: bytes
+    state: int
+    shard: str
+    data: ListRow
+
+
+def _json_row(r: ListRow, late: bool) -> bytes:
+    data = {"id": r["id"], "title": r["title"], "state": r["state"], "author": r["author"],
+            "window": {"start": r["window"]["start"], "end": r["window"]["end"]},
+            "overdue": late}
+    try:
+        return json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate: escaped, so the output stays UTF-8
+        return json.dumps(data).encode()
+
+
+def _key(r: ListRow, shard: str) -> bytes:
+    parts = (r["window"]["start"], r["id"], shard)
+    if any("\0" in p for p in parts):
+        raise _Uncacheable
+    return "\0".join(parts).encode("utf-8", "surrogatepass")
+
+
+class _Uncacheable(Exception):
+    """A row whose key the key column cannot order as the tuple of its fields would."""
 
 
 def _text_row(r: dict[str, Any]) -> str:
@@ -98,61 +172,133 @@ def _text_row(r: dict[str, Any]) -> str:
             f"{r['title']}{flag}")
 
 
-def _rows_of(shard: str, blob: tuple[str, str, bytes] | None) -> list[tuple[Key, ListRow]]:
+def _rows_of(shard: str, blob: tuple[str, str, bytes] | None) -> list[_New]:
     rows = list(json.loads(blob[2]).values()) if blob is not None and blob[1] == "blob" else []
-    return [((r["window"]["start"], r["id"], shard), cast("ListRow", r)) for r in rows]
+    out = []
+    for r in cast("list[ListRow]", rows):
+        state = STATES.index(r["state"]) if r["state"] in STATES else _OTHER
+        out.append(_New(_key(r, shard), _json_row(r, False), state, shard, r))
+    return out
 
 
-def _remove(got: Listed, gone: set[str]) -> None:
-    """Drop the rows of the shards named in `gone`."""
-    if not gone:  # the common read: no event since the cache was written
-        return
-    got.rows().body = None
-    for i in reversed([i for i, k in enumerate(got.keys) if k[2] in gone]):
-        del got.keys[i], got.json[i], got.states[i]
-    got.emergency = {k: r for k, r in got.emergency.items() if k[2] not in gone}
-    for name in gone:
-        del got.shards[name]
-
-
-def _insert(got: Listed, key: Key, r: ListRow) -> None:
-    i = bisect_left(got.keys, key)
-    got.keys.insert(i, key)
-    got.json.insert(i, _json_row(r, False))
-    got.states.insert(i, sys.intern(r["state"]))
-
-
-def _sorted_again(got: Listed, new: list[tuple[Key, ListRow]]) -> None:
-    kept = zip(got.keys, got.json, got.states, strict=True)
-    fresh = ((k, _json_row(r, False), sys.intern(r["state"])) for k, r in new)
-    rows = sorted(chain(kept, fresh), key=lambda t: t[0])
-    got.keys = [t[0] for t in rows]
-    got.json = [t[1] for t in rows]
-    got.states = [t[2] for t in rows]
-
+# ---- bringing the rows to the tip -------------------------------------------------------
 
 def _update(got: Listed, git: Git, shards: dict[str, str]) -> tuple[Listed, bool]:
     """`got` brought to the tree's `shards` (name -> blob id), and whether it changed."""
     gone = {n for n, sha in got.shards.items() if shards.get(n) != sha}
-    _remove(got, gone)
-    fresh = [n for n in shards if n not in got.shards]
-    if fresh:
-        got.rows().body = None
-    blobs = git.read_many([shards[n] for n in fresh])
-    new: list[tuple[Key, ListRow]] = []
-    for name, blob in zip(fresh, blobs, strict=True):
+    fresh = [n for n in shards if n not in got.shards or n in gone]
+    if not gone and not fresh:  # the common read: no event since the cache was written
+        return got, False
+    new: list[_New] = []
+    for name, blob in zip(fresh, git.read_many([shards[n] for n in fresh]), strict=True):
         new.extend(_rows_of(name, blob))
-        got.shards[name] = shards[name]
-    for key, r in new:
-        if r["type"] == "emergency":
-            got.emergency[key] = r
-    if len(new) < _IN_PLACE:
-        for key, r in new:
-            _insert(got, key, r)
-    else:
-        _sorted_again(got, new)
-    return got, bool(gone or fresh)
+    new.sort(key=lambda x: x.key)
+    out = _spliced(got, gone, new) if len(new) < _IN_PLACE and len(got) else \
+        _built(got, gone, new)
+    out.shards = dict(shards)
+    out.emergency = {k: r for k, r in got.emergency.items() if k.split(b"\0")[-1].decode(
+        "utf-8", "surrogatepass") not in gone}
+    out.emergency.update((x.key, x.data) for x in new if x.data["type"] == "emergency")
+    return out, True
 
+
+def _kept(got: Listed, gone: set[str]) -> Sequence[int]:
+    """Row numbers of `got` whose shard is not in `gone`."""
+    codes = {i for i, n in enumerate(got.names) if n in gone}
+    if not codes:
+        return range(len(got))
+    return [i for i, s in enumerate(got.shard_of) if s not in codes]
+
+
+def _built(got: Listed, gone: set[str], new: list[_New]) -> Listed:
+    """Every row sorted again (the first read, or many new rows)."""
+    starts, keys = got.starts(), got.key_at()
+    old = [_New(keys[i], bytes(got.row(i, starts)), got.states[i], got.names[got.shard_of[i]],
+                cast("ListRow", None)) for i in _kept(got, gone)]
+    rows = sorted([*old, *new], key=lambda x: x.key)
+    out = Listed(names=got.names.copy())
+    _append_new(out, rows)
+    out.body = [b"".join((b"[", _SEP.join(x.row for x in rows), b"]\n"))]
+    return out
+
+
+def _append_new(out: Listed, rows: Iterable[_New]) -> None:
+    index = {n: i for i, n in enumerate(out.names)}
+    keys, states = [bytes(out.keys)], bytearray(out.states)
+    for x in rows:
+        if x.shard not in index:
+            index[x.shard] = len(out.names)
+            out.names.append(x.shard)
+        out.sizes.append(len(x.row))
+        out.key_sizes.append(len(x.key))
+        out.shard_of.append(index[x.shard])
+        keys.append(x.key)
+        states.append(x.state)
+    out.keys, out.states = b"".join(keys), bytes(states)
+
+
+def _spliced(got: Listed, gone: set[str], new: list[_New]) -> Listed:
+    """`got` without the rows of `gone`, with `new` put in place: the rows in between are
+    copied as runs (slices of each column), not one by one."""
+    kept = _kept(got, gone)
+    keys = got.key_at()
+    at = [bisect_left(_Kept(keys, kept), x.key) for x in new]  # `new` is sorted: ascending
+    starts = got.starts()
+    out = Listed(names=got.names.copy())
+    body: Chunks = [b"["]
+    key_parts: list[bytes | memoryview] = []
+    states = bytearray()
+    code = {n: i for i, n in enumerate(out.names)}
+    view, key_view = got.flat(), memoryview(got.keys)
+    for piece in _pieces(kept, at):
+        if isinstance(piece, tuple):  # old rows a..b-1, one run in every column
+            a, b = piece
+            body += (view[starts[a]:starts[b - 1] + got.sizes[b - 1]], _SEP)
+            key_parts.append(key_view[keys._at[a]:keys._at[b]])
+            out.sizes.extend(got.sizes[a:b])
+            out.key_sizes.extend(got.key_sizes[a:b])
+            out.shard_of.extend(got.shard_of[a:b])
+            states += got.states[a:b]
+            continue
+        x = new[piece]
+        if x.shard not in code:
+            code[x.shard] = len(out.names)
+            out.names.append(x.shard)
+        body += (x.row, _SEP)
+        key_parts.append(x.key)
+        out.sizes.append(len(x.row))
+        out.key_sizes.append(len(x.key))
+        out.shard_of.append(code[x.shard])
+        states.append(x.state)
+    if len(body) > 1:
+        body.pop()  # the separator after the last row
+    body.append(b"]\n")
+    out.body = body
+    out.keys, out.states = b"".join(key_parts), bytes(states)
+    return out
+
+
+def _pieces(kept: Sequence[int], at: list[int]) -> list[tuple[int, int] | int]:
+    """In list order: (a, b) for the old rows a..b-1 (consecutive, nothing put between),
+    or k for the k-th new row, which goes before the `at[k]`-th kept row."""
+    out: list[tuple[int, int] | int] = []
+    k, run, prev = 0, -1, -2
+    for j, i in enumerate(kept):
+        if (k < len(at) and at[k] == j) or i != prev + 1:
+            if run >= 0:
+                out.append((run, prev + 1))
+            run = i
+            while k < len(at) and at[k] == j:
+                out.append(k)
+                k += 1
+        prev = i
+    if run >= 0:
+        out.append((run, prev + 1))
+    out.extend(range(k, len(at)))
+    return out
+
+
+# ---- the file ---------------------------------------------------------------------------
 
 def _load(path: Path) -> Listed | None:
     try:
@@ -166,79 +312,53 @@ def _load(path: Path) -> Listed | None:
     head_len, index_len = _SIZES.unpack_from(raw, start)
     head_at = start + _SIZES.size
     index_at = head_at + head_len
-    body = raw[index_at + index_len:]
-    if body[:1].tobytes() != b"[" or body[-2:].tobytes() != b"]\n":
-        return None
     try:
-        return _checked(marshal.loads(raw[head_at:index_at]), raw[index_at:index_at + index_len],
-                        body)
-    except (EOFError, ValueError, TypeError):
+        return _checked(marshal.loads(raw[head_at:index_at]),
+                        marshal.loads(raw[index_at:index_at + index_len]),
+                        raw[index_at + index_len:])
+    except (EOFError, ValueError, TypeError, OverflowError):
         return None
 
 
-def _checked(head: Any, index: memoryview, body: memoryview) -> Listed | None:
-    """The cache's head when its parts have the shapes this module writes (what the
+def _checked(head: Any, index: Any, body: memoryview) -> Listed | None:
+    """The cache's rows when its parts have the shapes this module writes (what the
     checksum already vouches for: a cheap guard against a file of another version)."""
-    if type(head) is not tuple or len(head) != 2:
+    if type(head) is not tuple or len(head) != 3 or type(index) is not tuple \
+            or len(index) != 5 or set(map(type, index)) - {bytes}:
         return None
-    emergency, shards = head
-    if type(emergency) is not dict or type(shards) is not dict \
-            or set(map(type, chain(shards, shards.values()))) - {str} \
-            or any(type(k) is not tuple or len(k) != 3 or set(map(type, k)) - {str}
-                   or type(r) is not dict or r.get("type") != "emergency"
+    emergency, shards, names = head
+    if type(emergency) is not dict or type(shards) is not dict or type(names) is not list \
+            or set(map(type, [*shards, *shards.values(), *names])) - {str} \
+            or any(type(k) is not bytes or type(r) is not dict or r.get("type") != "emergency"
                    for k, r in emergency.items()):
         return None
-    return Listed(emergency=emergency, shards=shards, body=body, index=index)
+    keys, key_sizes, sizes, shard_of, states = index
+    got = Listed([body], array("I", sizes), keys, array("I", key_sizes), array("H", shard_of),
+                 states, names, emergency, shards)
+    n = len(got)
+    if len(got.key_sizes) != n or len(got.shard_of) != n or len(states) != n \
+            or sum(got.key_sizes) != len(keys) or (n and max(got.shard_of) >= len(names)) \
+            or sum(got.sizes) + len(_SEP) * max(n - 1, 0) + 3 != len(body) \
+            or bytes(body[:1]) != b"[" or bytes(body[-2:]) != b"]\n":
+        return None
+    listed_keys = got.key_at()
+    for key in emergency:
+        i = bisect_left(listed_keys, key)
+        if i == n or listed_keys[i] != key:
+            return None
+    return got
 
 
-def _split_index(data: Any, body_len: int) -> tuple[list[Key], list[str], list[int]]:
-    if type(data) is not tuple or len(data) != 3:
-        raise ValueError("not an index")
-    keys, states, sizes = data
-    if any(type(c) is not list or len(c) != len(keys) for c in (keys, states, sizes)) \
-            or set(map(type, keys)) - {tuple} or set(map(len, keys)) - {3} \
-            or set(map(type, states)) - {str} or set(map(type, sizes)) - {int} \
-            or sum(sizes) + 2 * max(len(sizes) - 1, 0) + 3 != body_len:
-        raise ValueError("not an index of this body")
-    return keys, [sys.intern(x) for x in states], sizes
-
-
-def _cut(text: str, sizes: list[int]) -> list[str]:
-    """The rows of `text` (rows joined by ", "), `sizes` their lengths in UTF-8 bytes."""
-    if text.isascii():  # bytes are characters
-        out, at = [], 0
-        for n in sizes:
-            out.append(text[at:at + n])
-            at += n + 2
-        return out
-    raw = text.encode()
-    out, at = [], 0
-    for n in sizes:
-        out.append(raw[at:at + n].decode())
-        at += n + 2
-    return out
-
-
-def _emergency_listed(got: Listed) -> bool:
-    for key in got.emergency:
-        i = bisect_left(got.keys, key)
-        if i == len(got.keys) or got.keys[i] != key:
-            return False
-    return True
-
-
-def _encode(got: Listed) -> bytes:
-    """The cache file holding `got` (what `_load` reads back)."""
-    rows = [r.encode() for r in got.json]
-    head = marshal.dumps((got.emergency, got.shards))
-    index = marshal.dumps((got.keys, got.states, [len(r) for r in rows]))
-    payload = _SIZES.pack(len(head), len(index)) + head + index + b"[" + b", ".join(rows) + \
-        b"]\n"
-    return _MAGIC + hashlib.sha256(payload).digest() + payload
-
-
-def _save(path: Path, got: Listed) -> None:
-    write_atomic(path, _encode(got))
+def _encode(got: Listed) -> Chunks:
+    """The cache file holding `got` (what `_load` reads back), in parts."""
+    head = marshal.dumps((got.emergency, got.shards, got.names))
+    index = marshal.dumps((bytes(got.keys), got.key_sizes.tobytes(), got.sizes.tobytes(),
+                           got.shard_of.tobytes(), got.states))
+    sizes = _SIZES.pack(len(head), len(index))
+    digest = hashlib.sha256()
+    for part in (sizes, head, index, *got.body):
+        digest.update(part)
+    return [_MAGIC, digest.digest(), sizes, head, index, *got.body]
 
 
 def listed(git: Git, tip: str | None, cache_dir: Path | None) -> Listed:
@@ -252,11 +372,31 @@ def listed(git: Git, tip: str | None, cache_dir: Path | None) -> Listed:
     try:
         rows, changed = _update((_load(path) if path is not None else None) or Listed(), git,
                                 shards)
-    except (TypeError, ValueError, EOFError):  # an index this module did not write: read all
-        rows, changed = _update(Listed(), git, shards)
+    except _Uncacheable:  # such a key cannot be ordered as bytes: rows as the tree has them
+        return _plain(git, shards)
     if changed and path is not None:
-        _save(path, rows)
+        write_atomic(path, _encode(rows))
     return rows
+
+
+def _plain(git: Git, shards: dict[str, str]) -> Listed:
+    """Every row, sorted by the tuple of its key's fields; nothing remembered."""
+    rows: list[tuple[tuple[str, str, str], bytes, int, str, ListRow]] = []
+    for name, blob in zip(shards, git.read_many(list(shards.values())), strict=True):
+        data = list(json.loads(blob[2]).values()) if blob is not None and blob[1] == "blob" \
+            else []
+        for r in cast("list[ListRow]", data):
+            state = STATES.index(r["state"]) if r["state"] in STATES else _OTHER
+            rows.append(((r["window"]["start"], r["id"], name), _json_row(r, False), state,
+                         name, r))
+    rows.sort(key=lambda t: t[0])
+    out = Listed()
+    _append_new(out, (_New(str(i).zfill(12).encode(), row, st, name, r)
+                      for i, (_, row, st, name, r) in enumerate(rows)))
+    out.body = [b"".join((b"[", _SEP.join(t[1] for t in rows), b"]\n"))]
+    out.emergency = {str(i).zfill(12).encode(): t[4] for i, t in enumerate(rows)
+                     if t[4]["type"] == "emergency"}
+    return out
 
 
 def _list_tree(git: Git, tip: str | None) -> tuple[str, bytes] | None:
@@ -264,48 +404,46 @@ def _list_tree(git: Git, tip: str | None) -> tuple[str, bytes] | None:
     return (got[0], got[2]) if got is not None and got[1] == "tree" else None
 
 
+# ---- answering --------------------------------------------------------------------------
+
 def _late(got: Listed, hours: float, now: datetime) -> dict[int, bool]:
     """Row index -> overdue, for the emergency rows (no other row can be overdue)."""
-    return {bisect_left(got.keys, k): overdue(r, hours, now) for k, r in got.emergency.items()}
+    keys = got.key_at()
+    return {bisect_left(keys, k): overdue(r, hours, now) for k, r in got.emergency.items()}
 
 
 def _chosen(got: Listed, state: str | None, only_overdue: bool,
             late: dict[int, bool]) -> range | list[int]:
     if state is not None and state not in STATES:
         raise InputError(f"unknown state {state!r}", hint="one of " + ", ".join(STATES))
-    picked: range | list[int] = range(len(got.keys))
+    picked: range | list[int] = range(len(got))
     if only_overdue:
         picked = sorted(i for i, od in late.items() if od)
     if state:
-        picked = [i for i in picked if got.states[i] == state]
+        code = STATES.index(state)
+        picked = [i for i in picked if got.states[i] == code]
     return picked
 
 
 def render(git: Git, ref: str, *, state: str | None, only_overdue: bool, hours: float,
-           now: datetime, cache_dir: Path | None, fmt: str) -> str | memoryview:
-    """`list` as `fmt` ("json": the SPEC §8 rows as `json.dumps` writes them; else text).
-
-    The rows as remembered come as the cache file's bytes, newline included, to be written
-    as they are; any other answer is text without the final newline."""
+           now: datetime, cache_dir: Path | None, fmt: str) -> str | Chunks:
+    """`list` as `fmt`: "json", the SPEC §8 rows as `json.dumps` writes them, in UTF-8 and
+    ending in a newline, to be written as they are; else text, without the final newline."""
     got = listed(git, ref_tip(git, ref), cache_dir)
-    if got.body is not None and fmt == "json" and state is None and not only_overdue \
-            and not any(overdue(r, hours, now) for r in got.emergency.values()):
-        return got.body  # every row as remembered, none to flag
-    try:
-        got.rows()
-    except (TypeError, ValueError, EOFError):  # an index this module did not write
-        got = listed(git, ref_tip(git, ref), None)
-    late = _late(got, hours, now)
-    picked = _chosen(got, state, only_overdue, late)
-    if isinstance(picked, range) and not any(late.values()):
-        rows = got.json  # every row, none to flag
+    late: dict[int, bool] = {i: od for i, od in _late(got, hours, now).items() if od}
+    if state is None and not only_overdue and not late:
+        text = got.body  # every row as remembered, none to flag
     else:
-        rows = [_json_row(got.emergency[got.keys[i]], True) if late.get(i) else got.json[i]
+        picked = _chosen(got, state, only_overdue, late)
+        starts = got.starts()
+        keys = got.key_at()
+        rows = [_json_row(got.emergency[keys[i]], True) if i in late else got.row(i, starts)
                 for i in picked]
-    text = "[" + ", ".join(rows) + "]"
+        text = [b"".join((b"[", _SEP.join(rows), b"]\n"))]
     if fmt == "json":
         return text
-    return "\n".join(map(_text_row, json.loads(text))) if rows else "no changes"
+    rows_data = json.loads(b"".join(text))
+    return "\n".join(map(_text_row, rows_data)) if rows_data else "no changes"
 
 
 def list_rows(git: Git, ref: str, *, state: str | None, only_overdue: bool, hours: float,
@@ -313,5 +451,6 @@ def list_rows(git: Git, ref: str, *, state: str | None, only_overdue: bool, hour
     """SPEC §8 `list` rows, ordered by window start."""
     text = render(git, ref, state=state, only_overdue=only_overdue, hours=hours, now=now,
                   cache_dir=cache_dir, fmt="json")
-    rows: list[dict[str, object]] = json.loads(text if isinstance(text, str) else bytes(text))
+    rows: list[dict[str, object]] = json.loads(text if isinstance(text, str) else
+                                               b"".join(text))
     return rows

@@ -46,7 +46,8 @@ class Outcome:
     """What a command prints and returns (the CLI does the printing)."""
 
     code: int = 0
-    out: Sequence[str | memoryview] = field(default_factory=list)  # bytes: printed as is
+    # text gets a newline; bytes (in parts: list's rows) are printed as they are
+    out: Sequence[str | bytes | list[bytes | memoryview]] = field(default_factory=list)
     err: list[str] = field(default_factory=list)
 
 
@@ -383,7 +384,7 @@ def list_rows(s: Session, state: str | None, only_overdue: bool) -> list[dict[st
 
 
 def list_output(s: Session, state: str | None, only_overdue: bool,
-                fmt: str) -> str | memoryview:
+                fmt: str) -> str | list[bytes | memoryview]:
     """`list` as printed: the rows as JSON (`fmt` "json") or one line each."""
     from changeguard.changelog import listing
 

@@ -9,20 +9,20 @@ from pathlib import Path
 from changeguard.errors import InputError
 
 
-def emit(text: str | bytes | memoryview, output: Path | None = None) -> None:
+def emit(text: str | bytes | list[bytes | memoryview], output: Path | None = None) -> None:
     """Print `text` (ending in one newline), or write it to `output` atomically.
 
     Bytes go to stdout as they are: iCalendar's CRLF line endings survive on every platform.
     """
     if output is None:
         if not isinstance(text, str):
-            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.writelines([text] if isinstance(text, bytes) else text)
             sys.stdout.buffer.flush()
             return
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
         sys.stdout.flush()
         return
-    write_atomic(output, text if isinstance(text, str | bytes) else text.tobytes())
+    write_atomic(output, text if isinstance(text, str | bytes) else b"".join(text))
 
 
 def write_atomic(path: Path, data: str | bytes, *, make_parents: bool = False,

@@ -53,7 +53,7 @@ def _shards(r: Path) -> set[str]:
 def _cached(r: Path) -> listing.Listed:
     got = listing._load(r / CACHE)
     assert got is not None
-    return got.rows()
+    return got
 
 
 def _write(r: Path, head: Any, index: Any, body: bytes = b"[]\n") -> None:
@@ -65,9 +65,13 @@ def _write(r: Path, head: Any, index: Any, body: bytes = b"[]\n") -> None:
 
 def _forge(r: Path, row: dict[str, object]) -> None:
     """A well-formed cache file (right checksum) listing `row` for every shard of the tip."""
-    key = (str(row["window"]["start"]), str(row["id"]), "list/00.json")  # type: ignore[index]
-    (r / CACHE).write_bytes(listing._encode(listing.Listed(
-        [key], [json.dumps(row, ensure_ascii=False)], ["approved"], {}, _named_shards(r))))
+    got = listing.Listed(shards=_named_shards(r))
+    new = listing._New(listing._key(row, "list/00.json"),  # type: ignore[arg-type]
+                       json.dumps(row, ensure_ascii=False).encode(), 1, "list/00.json",
+                       row)  # type: ignore[arg-type]
+    listing._append_new(got, [new])
+    got.body = [b"[" + new.row + b"]\n"]
+    (r / CACHE).write_bytes(b"".join(listing._encode(got)))
 
 
 def _named_shards(r: Path) -> dict[str, str]:
@@ -105,19 +109,25 @@ def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path: Path, cg: Cg, local:
     (r / CACHE).write_bytes(raw.replace(b"change 1", b"change X"))  # checksum now wrong
     assert _list(cg, r) == good
     assert (r / CACHE).read_bytes() != raw.replace(b"change 1", b"change X")
-    assert len(_cached(r).keys) == 2  # rewritten whole
+    assert len(_cached(r)) == 2  # rewritten whole
     (r / CACHE).write_bytes(b"not marshal at all")
     assert _list(cg, r) == good
-    _write(r, ({}, {}), ([["CHG-LIST-0", "t"]], ["submitted"], [1]), b"[x]\n")  # wrong shape
-    assert _list(cg, r) == good
-    _write(r, ({}, {}), ([(1, "a", "list/00.json"), ("b", "c", "list/01.json")],
-                         ["submitted"] * 2, [1, 1]),
-           b"[x, y]\n")  # right shape, keys that do not compare
-    assert _list(cg, r) == good
-    _write(r, ({"k": "v"}, _named_shards(r)), ([], [], []))  # an emergency row of the wrong shape
-    assert _list(cg, r) == good
-    _write(r, ([], _named_shards(r)), ([], [], []))  # a head of the wrong shape
-    assert _list(cg, r) == good
+    shards = _named_shards(r)
+    for head, index, body in [
+            (({}, shards, ["a"]), (b"k", b"\1\0\0\0", b"\1\0\0\0", b"\0\0", b"\0"),
+             b"[x, y]\n"),  # lengths that do not add up to the body
+            (({}, shards, []), (b"k", b"\1\0\0\0", b"\1\0\0\0", b"\0\0", b"\0"),
+             b"[x]\n"),  # a shard number with no name
+            (({b"k": {"type": "normal"}}, shards, ["a"]),
+             (b"k", b"\1\0\0\0", b"\1\0\0\0", b"\0\0", b"\0"), b"[x]\n"),  # not emergency
+            (({b"z": {"type": "emergency"}}, shards, ["a"]),
+             (b"k", b"\1\0\0\0", b"\1\0\0\0", b"\0\0", b"\0"), b"[x]\n"),  # not listed
+            (({}, shards), (b"", b"", b"", b"", b""), b"[]\n"),  # a head of another shape
+            (({}, shards, []), (b"", b"", b"", b""), b"[]\n")]:  # an index of another shape
+        _write(r, head, index, body)
+        assert _list(cg, r) == good
+        assert _list(cg, r, "--format", "json") != "[x]\n"
+        assert len(_cached(r)) == 2  # rewritten whole
 
 
 def test_overdue_flags_and_filters_warm_as_cold(tmp_path: Path, cg: Cg, local: None,
@@ -188,4 +198,7 @@ def test_rows_split_back_out_of_the_remembered_output(tmp_path: Path, cg: Cg, lo
     cold = [_list(cg, r, *a) for a in ((), ("--format", "json"), ("--state", "submitted"))]
     assert warm == cold
     assert {"réplica ☃ naïve", "ünïcode again"} <= {x["title"] for x in json.loads(cold[1])}
-    assert _cached(r).json == [json.dumps(x, ensure_ascii=False) for x in json.loads(cold[1])]
+    got = _cached(r)
+    starts = got.starts()
+    assert [bytes(got.row(i, starts)) for i in range(len(got))] == [
+        json.dumps(x, ensure_ascii=False).encode() for x in json.loads(cold[1])]
