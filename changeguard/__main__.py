@@ -164,7 +164,7 @@ def _call(name: str, g: Globals, local: dict[str, str | bool], rest: list[str]) 
 
 def run_fast(cmd: Command) -> int:
     """What `cli.main` does for this command line, minus the framework (same handler)."""
-    if cmd[0] == "check":  # the hook's path, at the hook's cost: first, as the hook does
+    if cmd[0] in ("check", "list", "show"):  # as the hook does: `inspect` loads on first use
         from changeguard.hook import _defer  # noqa: F401
     from changeguard.commands import Globals
     from changeguard.errors import ChangeguardError
