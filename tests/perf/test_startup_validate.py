@@ -100,6 +100,16 @@ def test_plugins_stay_off_unless_the_user_turns_them_on(example: Path, tmp_path:
     assert "ChangePlan" in log.read_text().split()
 
 
+def test_validate_leaves_the_trust_machinery_unloaded(example: Path,
+                                                      git_env: dict[str, str]) -> None:
+    """Packs resolve under `GuardConfig.files_root`: `config.trusted` (trusted revisions,
+    governance copies) is not imported to learn that a work-tree config has no revision."""
+    code, out, err, mods, _ = _probe(VALIDATE, example, git_env)
+    assert code == 0 and "0 denied" in out, err
+    assert "changeguard.policy" in mods and "changeguard.config.load" in mods
+    assert "changeguard.config.trusted" not in mods
+
+
 def _git_logger(root: Path, log: Path) -> dict[str, str]:
     """PATH with a `git` that records its arguments, one run per line, then runs git."""
     real = shutil.which("git")
