@@ -122,7 +122,9 @@ def _compare(baseline: Path, runs: int) -> int:
                "changes/CHG-2016-0403-storage-v2.yaml", "--now", NOW]
         env = {k: v for k, v in os.environ.items()
                if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
-        envs = {"this tree": {**env, "PYTHONPYCACHEPREFIX": str(Path(t) / "pyc-this")},
+        # both trees named on PYTHONPATH: an editable install may point at a third checkout
+        envs = {"this tree": {**env, "PYTHONPYCACHEPREFIX": str(Path(t) / "pyc-this"),
+                              "PYTHONPATH": str(ROOT)},
                 "baseline": {**env, "PYTHONPYCACHEPREFIX": str(Path(t) / "pyc-base"),
                              "PYTHONPATH": str(baseline)}}
         got = _alternate(cmd, repo, envs, runs)

@@ -352,6 +352,10 @@ class GuardConfig(_Strict):
             seen.add(key)
         return value
 
+    def files_root(self, repo: Path) -> Path:
+        """Where repo-relative packs and schemas resolve: the config's revision, or `repo`."""
+        return self._root if self._root is not None else repo
+
     def reviewer(self, email: str) -> Reviewer | None:
         """The roster member with this email (case-insensitive)."""
         e = email.lower()

@@ -231,7 +231,7 @@ def set_root(config: GuardConfig, root: Path) -> None:
 
 def root_of(config: GuardConfig, repo: Path) -> Path:
     """Where the config's repo-relative packs and schemas live: its revision, or `repo`."""
-    return config._root if config._root is not None else repo
+    return config.files_root(repo)
 
 
 def governance_root(git: Git, sha: str, packs: list[str], schemas: list[str]) -> Path:
