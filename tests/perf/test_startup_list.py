@@ -1,6 +1,7 @@
 """Issue 17: `list` starts as the hook does: `inspect` (with ast, dis and tokenize) is only a
-stand-in until something reads it (changeguard/hook/_defer.py), and the answer is the same
-as through Typer's full CLI. Module sets, never times."""
+stand-in until something reads it (changeguard/hook/_defer.py), the cycle collector is off
+(`__main__._without_cycle_collector`), and the answer is the same as through Typer's full
+CLI. Module sets and collector state, never times."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from tests.helpers.changelog import NOW, make_repo, plan_path
 
 PROBE = ("import atexit, sys\n"
          "def _report():\n"
+         "    import gc\n"
          "    real = sorted(m for m in ('ast', 'dis', 'tokenize') if m in sys.modules)\n"
-         "    sys.stderr.write('\\nLOADED ' + ','.join(real))\n"
+         "    sys.stderr.write('\\nLOADED ' + ','.join(real) + (' GC' if gc.isenabled() else ''))\n"
          "atexit.register(_report)\n"
          "sys.argv = ['changeguard', *sys.argv[1:]]\n"
          "from changeguard.__main__ import run; run()\n")
