@@ -9,7 +9,7 @@ PKG = Path(__file__).resolve().parent.parent / "changeguard"
 # demo.py plays a user at a terminal (it runs the CLI and git as they would); never imported
 # at run time (ARCHITECTURE.md: `_dev/`)
 DEV_TOOLS = {"demo.py"}
-HOOK_SAFE = ("__future__", "collections", "dataclasses", "datetime", "os", "pathlib", "sys",
+HOOK_SAFE = ("__future__", "collections", "dataclasses", "gc", "datetime", "os", "pathlib", "sys",
              "types", "typing", "re", "subprocess", "hashlib", "shlex", "changeguard.errors",
              "changeguard.findings",
              "changeguard.globs", "changeguard.git", "changeguard.config",

@@ -221,3 +221,27 @@ def test_check_staged_at_the_prompt_loads_what_the_hook_loads(
     loaded = set(mods.split())
     assert "changeguard.replication.native" in loaded  # it was judged
     assert not {"typing", "ast", "dis", "tokenize", "typer", "pydantic"} & loaded
+
+
+def test_the_hook_and_check_collect_cycles_less_often(hook_repo: Path,
+                                                     git_env: dict[str, str]) -> None:
+    """Both entries run with the larger young generation (hook/_defer.py): a run that judges
+    a topology collects a handful of times, not ~20 (issue 17); counted, never timed."""
+    _stage(hook_repo, "topo/gw.topology.yaml", TOPOLOGY)
+    bare = subprocess.run([sys.executable, "-c", "import gc; print(sum(s['collections'] "
+                           "for s in gc.get_stats()))"], capture_output=True, text=True,
+                          timeout=60)
+    start_up = int(bare.stdout)  # the interpreter's own, before any of ours
+    report = ("import atexit, gc, sys; atexit.register(lambda: sys.stderr.write("
+              "'\\nGC %d %d' % (gc.get_threshold()[0], sum(s['collections'] "
+              "for s in gc.get_stats()))));")
+    for entry in ("from changeguard.hook import main; sys.exit(main([]))",
+                  "sys.argv = ['changeguard', 'check', '--staged'];"
+                  "from changeguard.__main__ import run; run()"):
+        p = subprocess.run([sys.executable, "-c", report + entry], cwd=hook_repo,
+                           env=_env(git_env), capture_output=True, text=True, timeout=120)
+        text, _, got = p.stderr.rpartition("\nGC ")
+        assert p.returncode == 0, text + p.stdout
+        threshold, collections = map(int, got.split())
+        assert threshold == 100_000
+        assert collections - start_up <= 10, (start_up, collections)  # ~20 by default
