@@ -813,6 +813,8 @@ def refuse_unverified(git: Git, config: GuardConfig, fp: str | None = None, *,
 
 def _in_change(path: str) -> tuple[str, str] | None:
     """(change id, path inside its directory) for a submit's stored files; else None."""
+    if not path.startswith("changes/"):
+        return None  # list/ shards, index entries: no split needed
     parts = path.split("/", 3)
     if len(parts) == 4 and parts[0] == "changes" and parts[3] != "state.json":
         return parts[2], parts[3]
@@ -821,6 +823,8 @@ def _in_change(path: str) -> tuple[str, str] | None:
 
 def _is_proposed(path: str) -> bool:
     """`changes/<xx>/<ID>/files/...`: proposed content (checked for presence, never read)."""
+    if "/" + FILES + "/" not in path:
+        return False  # most paths: no split needed
     parts = path.split("/", 4)
     return len(parts) == 5 and parts[0] == "changes" and parts[3] == FILES
 
@@ -942,8 +946,10 @@ _start_derivations = _Derivations
 
 def _is_sha(value: object) -> bool:
     # only a real object id goes into a cat-file request (a forged one could hold a newline)
-    return isinstance(value, str) and len(value) in (40, 64) and all(
-        ch in "0123456789abcdef" for ch in value)
+    return isinstance(value, str) and len(value) in (40, 64) and set(value) <= _HEX
+
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def _derive(ev: Event, text: bytes, config: GuardConfig, repo: Path) -> _Derived:
