@@ -29,7 +29,6 @@ listed yet (`changelog.eventcommits`; older logs lack it).
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 
 FREEZE_FILE = "freeze.json"
 FILES = "files"  # subdirectory of a change: its proposed files
@@ -49,10 +48,6 @@ def key_hash(text: str) -> str:
 def change_dir(change_id: str) -> str:
     """Tip-tree directory of one change: `changes/<xx>/<ID>`, xx = sha1(ID)[:2]."""
     return f"changes/{key_hash(change_id)[:2]}/{change_id}"
-
-
-# a sha1 an id: `log verify` asks for a change's files, record and plan paths per event
-change_dir = lru_cache(maxsize=1 << 16)(change_dir)
 
 
 def index_dir(kind: str, text: str) -> str:
