@@ -209,12 +209,32 @@ def run_fast(cmd: Command) -> int:
         return 2
 
 
+def _exit_now(code: int) -> None:
+    """End the process without tearing the interpreter down: after `log verify` of a big
+    log that is freeing every object of the replay and module one by one (~0.15 s at 10k
+    changes) for nothing. Only when no exit handler was registered (coverage, a library
+    caller's) and the output is flushed; any failure to flush exits the usual way."""
+    import atexit
+
+    if atexit._ncallbacks() != 0:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
 def run() -> None:
     # shell completion (`--install-completion`) is click's business, whatever argv says
     completing = any(k.startswith("_CHANGEGUARD") and k.endswith("_COMPLETE") for k in os.environ)
     parsed = None if completing else command_line(sys.argv[1:])
     if parsed is not None:
-        raise SystemExit(run_fast(parsed))
+        code = run_fast(parsed)
+        if parsed[0] == "log verify":
+            _exit_now(code)
+        raise SystemExit(code)
     from changeguard.cli import main
 
     raise SystemExit(main())

@@ -171,7 +171,13 @@ _COLLECTION_TAGS = frozenset({_STD + "map", _STD + "seq", _STD + "omap"})
 _RESOLVABLE = frozenset({"str", "int", "float", "bool", "null", "timestamp", "value", "yaml"})
 
 
+# first characters of every plain text that resolves to a non-string (null, bool, number)
+_NOT_TEXT_FIRST = frozenset("0123456789+-.~nNtTfF")
+
+
 def _resolve_plain(value: str) -> JSONScalar:
+    if value and value[0] not in _NOT_TEXT_FIRST:
+        return value  # most plain scalars: none of the patterns below can match
     if value in ("", "~", "null", "Null", "NULL"):
         return None
     if value in ("true", "True", "TRUE"):
@@ -408,6 +414,9 @@ def document_data(text: str | bytes, name: str, max_bytes: int = DEFAULT_MAX_BYT
     """
     try:
         prepared = prepare_text(text, name, max_bytes)
+        simple = block_data(prepared)
+        if simple is not _NOT_SIMPLE:
+            return simple  # type: ignore[return-value]
         docs: list[JSONValue] = []
         gc_was_on = gc.isenabled()
         gc.disable()  # as parse_documents: the node graph is acyclic and freed as a whole
@@ -423,3 +432,147 @@ def document_data(text: str | bytes, name: str, max_bytes: int = DEFAULT_MAX_BYT
     except (InputError, _Fallback, yaml.YAMLError, RecursionError):
         pass
     return parse_document(text, name, max_bytes).data  # raises the error, worded as ever
+
+
+# ------------------------------------------------- plain block YAML, without the composer
+
+_NOT_SIMPLE = object()  # `block_data`: not a text it reads; the composer reads it
+_OUTSIDE = re.compile(r"[^\n\x20-\x7e]")  # tabs, CR, controls, non-ASCII: the composer's
+# Every line of a simple text: indent, `- ` (an item), `key:` (plain key), and a one-line
+# scalar (quoted without escapes, `[]`, `{}`, or plain: no indicator first, no `: `, no
+# ` #`, no trailing space); or a whole-line comment. A line that does not match is left
+# to the composer.
+_LINE = re.compile(r"""^(\ *)(?:(-(?:\ +|$))?(?:([A-Za-z0-9_][A-Za-z0-9_.-]*):(?:\ +|$))?(
+      '(?:[^'\n]|'')*'
+    | "[^"\\\n]*"
+    | \[\] | \{\}
+    | (?:[A-Za-z0-9_/]|[-+.][A-Za-z0-9])[A-Za-z0-9_./+@,()=<>!&*%?'"~^$;|`\\\[\]{}-]*
+      (?:(?::|\ +)[A-Za-z0-9_./+@,()=<>!&*%?'"~^$;|`\\\[\]{}-]+)*
+    )?|\#.*)\ *$""", re.M | re.X)
+_MAX_SIMPLE_DEPTH = 64
+_Line = tuple[int, str, str, str]  # indent, "- " or "", key or "", scalar text or ""
+
+
+def block_data(text: str) -> object:
+    """`document_data(text)` for the plain block YAML that plans are written in, or
+    `_NOT_SIMPLE`: one document of block mappings (plain keys) and sequences whose scalars
+    are one-line plain, single- or double-quoted (no escape) texts, or `[]`/`{}`, with
+    whole-line comments; ASCII, spaces only (`_LINE`). Anything else (flow collections,
+    anchors, tags, block or multi-line scalars, end-of-line comments, duplicate keys, any
+    doubt) is left to the composer, whose values and errors are the verdict (`log verify`
+    re-reads 10k stored plans: composing was half of re-deriving one). Plain scalars
+    resolve as the composer's builder resolves them (`_resolve_plain`)."""
+    if _OUTSIDE.search(text):
+        return _NOT_SIMPLE
+    found = _LINE.findall(text)
+    if len(found) != text.count("\n") + 1:
+        return _NOT_SIMPLE  # a line of another kind
+    lines: list[_Line] = [(len(ind), dash, key, val) for ind, dash, key, val in found
+                          if dash or key or val]
+    if not lines or lines[0][0] != 0:
+        return _NOT_SIMPLE
+    try:
+        value, end = _Block(lines).node(0, 0, 0)
+    except _Fallback:
+        return _NOT_SIMPLE
+    return value if end == len(lines) else _NOT_SIMPLE
+
+
+class _Block:
+    """The recursive descent of `block_data` over its lines; `_Fallback` wherever the text
+    is not of the simple kind (the composer then judges it)."""
+
+    def __init__(self, lines: list[_Line]) -> None:
+        self.lines = lines
+        self.n = len(lines)
+
+    def deeper(self, i: int, indent: int) -> bool:
+        return i < self.n and self.lines[i][0] > indent
+
+    def node(self, i: int, indent: int, depth: int) -> tuple[JSONValue, int]:
+        """The block collection whose first line is line `i`, at `indent`."""
+        if depth > _MAX_SIMPLE_DEPTH:
+            raise _Fallback
+        if self.lines[i][1]:
+            return self.sequence(i, indent, depth)
+        return self.mapping(i, indent, depth)
+
+    def value_after(self, i: int, indent: int, depth: int, seq_ok: bool) -> tuple[JSONValue, int]:
+        """The value of a `key:` or `-` with nothing after it on line `i - 1`."""
+        if self.deeper(i, indent):
+            return self.node(i, self.lines[i][0], depth + 1)
+        if seq_ok and i < self.n and self.lines[i][0] == indent and self.lines[i][1]:
+            return self.sequence(i, indent, depth + 1)  # a sequence at its key's indent
+        return None, i
+
+    def mapping(self, i: int, indent: int, depth: int) -> tuple[JSONValue, int]:
+        """A mapping at `indent` whose first key is on line `i` (maybe after its `- `)."""
+        out: dict[str, JSONValue] = {}
+        lines, n = self.lines, self.n
+        first = True
+        while True:
+            _, dash, key, val = lines[i]
+            if not key or key in out or (dash and not first):
+                raise _Fallback
+            first = False
+            i += 1
+            if val:
+                out[key] = _one_line(val)
+                if i < n and lines[i][0] > indent:  # a continued scalar
+                    raise _Fallback
+            else:
+                out[key], i = self.value_after(i, indent, depth, True)
+            if i >= n or lines[i][0] < indent:
+                return out, i
+            if lines[i][0] > indent:
+                raise _Fallback
+
+    def sequence(self, i: int, indent: int, depth: int) -> tuple[JSONValue, int]:
+        out: list[JSONValue] = []
+        lines, n = self.lines, self.n
+        while i < n and lines[i][0] == indent and lines[i][1]:
+            _, dash, key, val = lines[i]
+            if key:
+                value, i = self.mapping(i, indent + len(dash), depth + 1)
+            elif val:
+                value = _one_line(val)
+                i += 1
+                if self.deeper(i, indent):
+                    raise _Fallback
+            else:
+                value, i = self.value_after(i + 1, indent, depth, False)
+            out.append(value)
+        if self.deeper(i, indent):
+            raise _Fallback
+        return out, i
+
+
+def _one_line(text: str) -> JSONValue:
+    """A one-line scalar (or `[]`, `{}`) `_LINE` matched."""
+    first = text[0]
+    if first == "'":
+        return text[1:-1].replace("''", "'")
+    if first == '"':
+        return text[1:-1]
+    if first == "[":
+        return []
+    if first == "{":
+        return {}
+    return _plain(text)
+
+
+_RESOLVER = yaml.resolver.Resolver()  # the composer's YAML 1.1 tags for plain scalars
+_PLAIN_TAG: dict[str, str] = {}  # plain text -> that tag; bounded
+
+
+def _plain(text: str) -> JSONScalar:
+    """A plain scalar as `_DataBuilder.value` reads it: text when the composer's resolver
+    tags it `str`, else resolved by `_resolve_plain` (`0o17` stays text, as there)."""
+    if text[0] not in _NOT_TEXT_FIRST and text[0] not in "yYoO<=":
+        return text  # no implicit resolver starts with that character: a str
+    tag = _PLAIN_TAG.get(text)
+    if tag is None:
+        tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+        if len(_PLAIN_TAG) < 4096:
+            _PLAIN_TAG[text] = tag
+    return text if tag == _STR else _resolve_plain(text)

@@ -219,7 +219,7 @@ class _Loader:
         return self.cache[version]
 
 
-def _event_time(c: Commit, committed: dict[str, int], simulated: bool) -> int | None:
+def _event_time(c: Commit, committed: _Committed, simulated: bool) -> int | None:
     if simulated:
         at = _at(c.message)
         if at is not None:
@@ -296,7 +296,7 @@ def judge_events(git: Git, history: Sequence[Commit], config: GuardConfig,
     if not history:
         return out
     loader = _Loader(git, trusted, config, branch)
-    committed = _committer_times(git, history[-1].sha, since)
+    committed = _Committed(git, history[-1].sha, since)
     simulated = config.clock == "simulated"
     floor, anchor, seen = walk.floor, walk.anchor, walk.seen
     for c in history:
@@ -347,6 +347,20 @@ def _judge_one(c: Commit, name: str, out: Judged, branch: Branch, loader: _Loade
     if problems:
         out.problems[c.sha] = problems
     return (v, c.sha) if v > floor[0] else floor
+
+
+class _Committed:
+    """`_committer_times`, listed on first use: a log whose events carry no config trailer
+    (or a simulated clock's times) never asks, and need not wait for a whole-history walk."""
+
+    def __init__(self, git: Git, tip: str, since: str | None) -> None:
+        self._args = (git, tip, since)
+        self._times: dict[str, int] | None = None
+
+    def get(self, sha: str) -> int | None:
+        if self._times is None:
+            self._times = _committer_times(*self._args)
+        return self._times.get(sha)
 
 
 def _committer_times(git: Git, tip: str, since: str | None = None) -> dict[str, int]:

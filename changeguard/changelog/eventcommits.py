@@ -15,6 +15,7 @@ list, and readers then fall back to the walk (`complete`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -26,6 +27,7 @@ _TRAILER_LINE = f"\n{CHANGE_TRAILER}: "
 _ID = re.compile(r"^[A-Z][A-Z0-9]*-[A-Za-z0-9-]{1,60}$")  # model.ID_PATTERN (stdlib here)
 _SUFFIX = "/" + COMMITS
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_ALGO = {40: hashlib.sha1, 64: hashlib.sha256}  # blob id length -> its hash (3 an event)
 
 
 def change_of(message: str) -> str | None:
@@ -57,9 +59,7 @@ def parse(data: bytes | None) -> list[str] | None:
 
 def same_blob(sha: str | None, data: bytes) -> bool:
     """True when `sha` is the id git gives a blob of `data` (sha1 or sha256 repository)."""
-    import hashlib
-
-    algo = {40: hashlib.sha1, 64: hashlib.sha256}.get(len(sha)) if sha is not None else None
+    algo = _ALGO.get(len(sha)) if sha is not None else None
     if algo is None:
         return False
     h = algo(b"blob %d\x00" % len(data))

@@ -350,7 +350,10 @@ def _submit(ev: Event, cur: ChangeState | None, world: World) -> ChangeState:
         st["events"] = list(cur["events"])
         st["notes"] = list(cur["notes"])
     _check_conflicts(st, world)
-    return _record(st, ev)
+    # `st` is new and its lists are its own, so no deep copy (`_record`): what it shares
+    # with `cur` or the event is never changed in place (every transition copies first)
+    st["events"].append({"event": ev.kind, "actor": ev.actor, "at": ev.at})
+    return st
 
 
 def _approve(ev: Event, st: ChangeState, world: World) -> ChangeState:

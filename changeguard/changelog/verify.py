@@ -813,6 +813,8 @@ def refuse_unverified(git: Git, config: GuardConfig, fp: str | None = None, *,
 
 def _in_change(path: str) -> tuple[str, str] | None:
     """(change id, path inside its directory) for a submit's stored files; else None."""
+    if not path.startswith("changes/"):
+        return None  # list/ shards, index entries: no split needed
     parts = path.split("/", 3)
     if len(parts) == 4 and parts[0] == "changes" and parts[3] != "state.json":
         return parts[2], parts[3]
@@ -821,6 +823,8 @@ def _in_change(path: str) -> tuple[str, str] | None:
 
 def _is_proposed(path: str) -> bool:
     """`changes/<xx>/<ID>/files/...`: proposed content (checked for presence, never read)."""
+    if "/" + FILES + "/" not in path:
+        return False  # most paths: no split needed
     parts = path.split("/", 4)
     return len(parts) == 5 and parts[0] == "changes" and parts[3] == FILES
 
@@ -942,8 +946,10 @@ _start_derivations = _Derivations
 
 def _is_sha(value: object) -> bool:
     # only a real object id goes into a cat-file request (a forged one could hold a newline)
-    return isinstance(value, str) and len(value) in (40, 64) and all(
-        ch in "0123456789abcdef" for ch in value)
+    return isinstance(value, str) and len(value) in (40, 64) and set(value) <= _HEX
+
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def _derive(ev: Event, text: bytes, config: GuardConfig, repo: Path) -> _Derived:
@@ -1105,7 +1111,7 @@ def _check_files(c: Commit, ev: Event, record: str | None) -> list[str]:
         ok = {base + "state.json", _shard_of(ev.change), record}
         if ev.kind == "submit":  # a new revision's plan, findings and proposed files
             ok |= {base + "plan.yaml", base + FINDINGS}
-        files = f"{files_dir(ev.change)}/" if ev.kind == "submit" else None
+        files = f"{base}{FILES}/" if ev.kind == "submit" else None
         extra = sorted(p for p in c.changes if p not in ok and not _own_index(p, ev.change)
                        and not (files is not None and p.startswith(files)))
     return [f"changes files no {ev.kind} event explains: {', '.join(extra[:5])}"] if extra else []
@@ -1188,9 +1194,7 @@ def _check_proposed(ev: Event, stored: dict[str, str], absent: set[str],
                     legacy: bool) -> list[str]:
     """files/ holds exactly the submit's non-deleted `plan.paths`, same blob ids, present."""
     assert ev.plan is not None
-    cut = len(files_dir(ev.change)) + 1
-    want = {proposed_file(ev.change, p)[cut:]: b for p, b in ev.plan["paths"].items()
-            if b is not None}
+    want = {_proposed_in(p): b for p, b in ev.plan["paths"].items() if b is not None}
     prefix = FILES + "/"
     have = {rel[len(prefix):]: b for rel, b in stored.items() if rel.startswith(prefix)}
     if legacy and not have:
@@ -1213,6 +1217,12 @@ def _check_proposed(ev: Event, stored: dict[str, str], absent: set[str],
             problems.append(f"the proposed content of {path} (blob {have[path][:12]}) that "
                             f"submit of {ev.change} stores is missing from the object store")
     return problems
+
+
+def _proposed_in(path: str) -> str:
+    """`proposed_file(change, path)` below the change's `files/` (no sha1 of the id)."""
+    cut = len(files_dir("X")) + 1
+    return proposed_file("X", path)[cut:]
 
 
 _FINDING_KEYS = frozenset({"rule", "severity", "message", "file", "line", "pointer", "hint"})

@@ -66,3 +66,43 @@ def test_pooled_verify_finds_a_submit_whose_plan_was_swapped(
     assert bad.code == 1
     problems = json.loads(bad.out)["problems"]
     assert any("plan.yaml" in p["message"] for p in problems), problems
+
+
+def _fails_on_seven(x: int) -> int:
+    if x == 7:
+        raise ValueError("seven")
+    return x
+
+
+def test_a_slice_a_worker_cannot_finish_is_done_again_in_the_parent(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in a worker is raised by `result()` as it would be without workers, and a
+    worker killed mid-way costs nothing but its slices, which the parent computes."""
+    monkeypatch.setattr(pool, "MIN_ITEMS", 1)
+    monkeypatch.setattr(pool, "workers", lambda: 2)
+    with pool.fork_start(_fails_on_seven, list(range(50))) as pending, \
+            pytest.raises(ValueError, match="seven"):
+        pending.result()
+    with pool.fork_start(_square_and_pid, list(range(50))) as pending:
+        import signal
+
+        for pid, _ in pending._workers:
+            os.kill(pid, signal.SIGKILL)
+        got = pending.result()
+    assert [v for v, _ in got] == [x * x for x in range(50)]
+
+
+def _slow_square_and_pid(x: int) -> tuple[int, int]:
+    import time
+
+    time.sleep(0.0005)  # the workers start before the parent has taken every slice
+    return x * x, os.getpid()
+
+
+def test_fork_start_keeps_order_and_shares_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool, "workers", lambda: 2)
+    items = list(range(pool.MIN_ITEMS * 2))
+    with pool.fork_start(_slow_square_and_pid, items) as pending:
+        got = pending.result()
+    assert [v for v, _ in got] == [x * x for x in items]
+    assert len({pid for _, pid in got} - {os.getpid()}) >= 1  # forked workers took slices
