@@ -85,6 +85,7 @@ class Listed:
     names: list[str] = field(default_factory=list)  # shard names the rows came from
     emergency: dict[bytes, ListRow] = field(default_factory=dict)  # rows `overdue` may flag
     shards: dict[str, str] = field(default_factory=dict)  # name -> blob id read
+    _keys: _Keys | None = field(default=None, repr=False, compare=False)  # `key_at`, once
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -94,8 +95,11 @@ class Listed:
         return list(accumulate((n + len(_SEP) for n in self.sizes[:-1]), initial=1))
 
     def key_at(self) -> _Keys:
-        """The rows' keys as a sequence (for binary search)."""
-        return _Keys(self.keys, list(accumulate(self.key_sizes, initial=0)))
+        """The rows' keys as a sequence (for binary search); the columns are set once, so
+        their offsets are summed once."""
+        if self._keys is None:
+            self._keys = _Keys(self.keys, list(accumulate(self.key_sizes, initial=0)))
+        return self._keys
 
     def flat(self) -> memoryview:
         """The body in one piece (joined once, when rows are picked out of it)."""
@@ -112,13 +116,13 @@ class _Keys(Sequence[bytes]):
     """Key `i` sliced out of the key column on demand."""
 
     def __init__(self, keys: bytes | memoryview, offsets: list[int]) -> None:
-        self._keys, self._at = keys, offsets
+        self._keys, self.offsets = keys, offsets
 
     def __len__(self) -> int:
-        return len(self._at) - 1
+        return len(self.offsets) - 1
 
     def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
-        return bytes(self._keys[self._at[i]:self._at[i + 1]])
+        return bytes(self._keys[self.offsets[i]:self.offsets[i + 1]])
 
 
 class _Kept(Sequence[bytes]):
@@ -172,13 +176,19 @@ def _text_row(r: dict[str, Any]) -> str:
             f"{r['title']}{flag}")
 
 
-def _rows_of(shard: str, blob: tuple[str, str, bytes] | None) -> list[_New]:
+def _shard_rows(blob: tuple[str, str, bytes] | None) -> list[ListRow]:
+    """The rows one `list/` shard holds (none when it is not a blob)."""
     rows = list(json.loads(blob[2]).values()) if blob is not None and blob[1] == "blob" else []
-    out = []
-    for r in cast("list[ListRow]", rows):
-        state = STATES.index(r["state"]) if r["state"] in STATES else _OTHER
-        out.append(_New(_key(r, shard), _json_row(r, False), state, shard, r))
-    return out
+    return cast("list[ListRow]", rows)
+
+
+def _state_code(r: ListRow) -> int:
+    return STATES.index(r["state"]) if r["state"] in STATES else _OTHER
+
+
+def _rows_of(shard: str, blob: tuple[str, str, bytes] | None) -> list[_New]:
+    return [_New(_key(r, shard), _json_row(r, False), _state_code(r), shard, r)
+            for r in _shard_rows(blob)]
 
 
 # ---- bringing the rows to the tip -------------------------------------------------------
@@ -222,59 +232,71 @@ def _built(got: Listed, gone: set[str], new: list[_New]) -> Listed:
     return out
 
 
-def _append_new(out: Listed, rows: Iterable[_New]) -> None:
-    index = {n: i for i, n in enumerate(out.names)}
-    keys, states = [bytes(out.keys)], bytearray(out.states)
-    for x in rows:
-        if x.shard not in index:
-            index[x.shard] = len(out.names)
+class _Columns:
+    """Appends rows to the columns of `out` (its names table grows as shards appear); the
+    key and state columns are joined once, by `done`."""
+
+    def __init__(self, out: Listed) -> None:
+        self.out = out
+        self.code = {n: i for i, n in enumerate(out.names)}
+        self.keys: list[bytes | memoryview] = [out.keys]
+        self.states = bytearray(out.states)
+
+    def add(self, x: _New) -> None:
+        out = self.out
+        if x.shard not in self.code:
+            self.code[x.shard] = len(out.names)
             out.names.append(x.shard)
         out.sizes.append(len(x.row))
         out.key_sizes.append(len(x.key))
-        out.shard_of.append(index[x.shard])
-        keys.append(x.key)
-        states.append(x.state)
-    out.keys, out.states = b"".join(keys), bytes(states)
+        out.shard_of.append(self.code[x.shard])
+        self.keys.append(x.key)
+        self.states.append(x.state)
+
+    def add_run(self, got: Listed, a: int, b: int) -> None:
+        """`got`'s rows a..b-1, as slices of each column (shard numbers: same names table)."""
+        out = self.out
+        at = got.key_at().offsets
+        self.keys.append(memoryview(got.keys)[at[a]:at[b]])
+        out.sizes.extend(got.sizes[a:b])
+        out.key_sizes.extend(got.key_sizes[a:b])
+        out.shard_of.extend(got.shard_of[a:b])
+        self.states += got.states[a:b]
+
+    def done(self) -> None:
+        self.out.keys, self.out.states = b"".join(self.keys), bytes(self.states)
+
+
+def _append_new(out: Listed, rows: Iterable[_New]) -> None:
+    cols = _Columns(out)
+    for x in rows:
+        cols.add(x)
+    cols.done()
 
 
 def _spliced(got: Listed, gone: set[str], new: list[_New]) -> Listed:
     """`got` without the rows of `gone`, with `new` put in place: the rows in between are
     copied as runs (slices of each column), not one by one."""
     kept = _kept(got, gone)
-    keys = got.key_at()
-    at = [bisect_left(_Kept(keys, kept), x.key) for x in new]  # `new` is sorted: ascending
+    at = [bisect_left(_Kept(got.key_at(), kept), x.key) for x in new]  # `new` is sorted
     starts = got.starts()
-    out = Listed(names=got.names.copy())
+    out = Listed(names=got.names.copy())  # a copy that only grows: shard numbers hold
+    cols = _Columns(out)
     body: Chunks = [b"["]
-    key_parts: list[bytes | memoryview] = []
-    states = bytearray()
-    code = {n: i for i, n in enumerate(out.names)}
-    view, key_view = got.flat(), memoryview(got.keys)
+    view = got.flat()
     for piece in _pieces(kept, at):
         if isinstance(piece, tuple):  # old rows a..b-1, one run in every column
             a, b = piece
             body += (view[starts[a]:starts[b - 1] + got.sizes[b - 1]], _SEP)
-            key_parts.append(key_view[keys._at[a]:keys._at[b]])
-            out.sizes.extend(got.sizes[a:b])
-            out.key_sizes.extend(got.key_sizes[a:b])
-            out.shard_of.extend(got.shard_of[a:b])
-            states += got.states[a:b]
-            continue
-        x = new[piece]
-        if x.shard not in code:
-            code[x.shard] = len(out.names)
-            out.names.append(x.shard)
-        body += (x.row, _SEP)
-        key_parts.append(x.key)
-        out.sizes.append(len(x.row))
-        out.key_sizes.append(len(x.key))
-        out.shard_of.append(code[x.shard])
-        states.append(x.state)
+            cols.add_run(got, a, b)
+        else:
+            body += (new[piece].row, _SEP)
+            cols.add(new[piece])
     if len(body) > 1:
         body.pop()  # the separator after the last row
     body.append(b"]\n")
     out.body = body
-    out.keys, out.states = b"".join(key_parts), bytes(states)
+    cols.done()
     return out
 
 
@@ -383,12 +405,8 @@ def _plain(git: Git, shards: dict[str, str]) -> Listed:
     """Every row, sorted by the tuple of its key's fields; nothing remembered."""
     rows: list[tuple[tuple[str, str, str], bytes, int, str, ListRow]] = []
     for name, blob in zip(shards, git.read_many(list(shards.values())), strict=True):
-        data = list(json.loads(blob[2]).values()) if blob is not None and blob[1] == "blob" \
-            else []
-        for r in cast("list[ListRow]", data):
-            state = STATES.index(r["state"]) if r["state"] in STATES else _OTHER
-            rows.append(((r["window"]["start"], r["id"], name), _json_row(r, False), state,
-                         name, r))
+        rows.extend(((r["window"]["start"], r["id"], name), _json_row(r, False),
+                     _state_code(r), name, r) for r in _shard_rows(blob))
     rows.sort(key=lambda t: t[0])
     out = Listed()
     _append_new(out, (_New(str(i).zfill(12).encode(), row, st, name, r)
@@ -408,6 +426,8 @@ def _list_tree(git: Git, tip: str | None) -> tuple[str, bytes] | None:
 
 def _late(got: Listed, hours: float, now: datetime) -> dict[int, bool]:
     """Row index -> overdue, for the emergency rows (no other row can be overdue)."""
+    if not got.emergency:
+        return {}
     keys = got.key_at()
     return {bisect_left(keys, k): overdue(r, hours, now) for k, r in got.emergency.items()}
 
