@@ -82,13 +82,17 @@ def files_dir(change_id: str) -> str:
 
 
 def proposed_file(change_id: str, repo_path: str) -> str:
-    """`changes/<xx>/<ID>/files/<repo path>`: the proposed content of one changed file.
+    """`changes/<xx>/<ID>/files/<repo path>`: the proposed content of one changed file."""
+    return f"{files_dir(change_id)}/{proposed_name(repo_path)}"
+
+
+def proposed_name(repo_path: str) -> str:
+    """Where a changed file's proposed content lies below its change's `files/`.
 
     Empty and `.` segments are dropped (`db//x` and `./db/x` name the file `db/x`): they
     cannot be tree entries.
     """
-    parts = [p for p in repo_path.split("/") if p not in ("", ".")]
-    return f"{files_dir(change_id)}/{'/'.join(parts)}"
+    return "/".join(p for p in repo_path.split("/") if p not in ("", "."))
 
 
 def commits_file(change_id: str) -> str:

@@ -49,9 +49,8 @@ from changeguard.changelog.layout import (
     FILES,
     FINDINGS,
     change_dir,
-    files_dir,
     list_shard,
-    proposed_file,
+    proposed_name,
 )
 from changeguard.changelog.state import (
     NO_CHANGE,
@@ -1194,7 +1193,7 @@ def _check_proposed(ev: Event, stored: dict[str, str], absent: set[str],
                     legacy: bool) -> list[str]:
     """files/ holds exactly the submit's non-deleted `plan.paths`, same blob ids, present."""
     assert ev.plan is not None
-    want = {_proposed_in(p): b for p, b in ev.plan["paths"].items() if b is not None}
+    want = {proposed_name(p): b for p, b in ev.plan["paths"].items() if b is not None}
     prefix = FILES + "/"
     have = {rel[len(prefix):]: b for rel, b in stored.items() if rel.startswith(prefix)}
     if legacy and not have:
@@ -1217,12 +1216,6 @@ def _check_proposed(ev: Event, stored: dict[str, str], absent: set[str],
             problems.append(f"the proposed content of {path} (blob {have[path][:12]}) that "
                             f"submit of {ev.change} stores is missing from the object store")
     return problems
-
-
-def _proposed_in(path: str) -> str:
-    """`proposed_file(change, path)` below the change's `files/` (no sha1 of the id)."""
-    cut = len(files_dir("X")) + 1
-    return proposed_file("X", path)[cut:]
 
 
 _FINDING_KEYS = frozenset({"rule", "severity", "message", "file", "line", "pointer", "hint"})
