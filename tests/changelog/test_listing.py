@@ -5,7 +5,6 @@ writes it."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import marshal
 from pathlib import Path
@@ -60,7 +59,7 @@ def _write(r: Path, head: Any, index: Any, body: bytes = b"[]\n") -> None:
     """A cache file with the right version and checksum holding these parts."""
     h, i = marshal.dumps(head), marshal.dumps(index)
     payload = listing._SIZES.pack(len(h), len(i)) + h + i + body
-    (r / CACHE).write_bytes(listing._MAGIC + hashlib.sha256(payload).digest() + payload)
+    (r / CACHE).write_bytes(listing._MAGIC + listing._crc(memoryview(payload)) + payload)
 
 
 def _forge(r: Path, row: dict[str, object]) -> None:
