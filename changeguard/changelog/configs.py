@@ -161,7 +161,6 @@ class Judged:
     configs: dict[str, GuardConfig] = field(default_factory=dict)
     problems: dict[str, list[str]] = field(default_factory=dict)
     legacy: int = 0  # events before the first Changeguard-Config trailer
-    before: int | None = None  # commits up to the verified tip continued from, when counted
 
     def config_of(self, sha: str, default: GuardConfig) -> GuardConfig:
         """The config to judge commit `sha` under."""
@@ -245,20 +244,18 @@ class _Walk:
     anchor: int = -1  # newest version a governance commit bound to a log tip already passed
     seen: bool = False  # an earlier event carried the trailer
     legacy: int = 0  # events of the legacy prefix
-    before: int | None = None  # commits up to and including `since`
 
 
-def _resumed(git: Git, since: str, branch: Branch) -> _Walk:
+def _resumed(git: Git, since: str, branch: Branch, shas: list[str]) -> _Walk:
     """The walk's state after `since`, a tip that verified, without reading its history.
 
     Verified means versions only moved forward and the legacy events form a prefix: so the
     floor is `since`'s own version, the anchor the newest anchored commit among its
     ancestors, and the legacy count the position of the first trailer (a binary search).
+    `shas` is `since`'s history, oldest first.
     """
-    shas = git.out("rev-list", "--reverse", since).split()
     inside = set(shas)
-    walk = _Walk(anchor=max((v for s, v in branch.anchors.items() if s in inside), default=-1),
-                 before=len(shas))
+    walk = _Walk(anchor=max((v for s, v in branch.anchors.items() if s in inside), default=-1))
 
     def trailer(sha: str) -> str | None:
         got = git.read(sha)
@@ -282,17 +279,20 @@ def _resumed(git: Git, since: str, branch: Branch) -> _Walk:
 
 
 def judge_events(git: Git, history: Sequence[Commit], config: GuardConfig,
-                 trusted: Trusted | None, since: str | None = None) -> Judged:
+                 trusted: Trusted | None, since: str | None = None,
+                 earlier: list[str] | None = None) -> Judged:
     """The config of every event of `history` (log order) and the problems of each choice.
 
-    `since`: the verified tip `history` continues from (None: history starts at the root).
+    `since`: the verified tip `history` continues from (None: history starts at the root),
+    and `earlier` its history, oldest first (changelog/ancestry.py).
     """
     out = Judged()
     if trusted is None or trusted.sha is None or not (history or since):
         return out  # no trusted revision given: everything under `config` (library callers)
     branch = read_branch(git, trusted)
-    walk = _resumed(git, since, branch) if since is not None else _Walk()
-    out.legacy, out.before = walk.legacy, walk.before
+    walk = _resumed(git, since, branch, earlier if earlier is not None else git.out(
+        "rev-list", "--reverse", since).split()) if since is not None else _Walk()
+    out.legacy = walk.legacy
     if not history:
         return out
     loader = _Loader(git, trusted, config, branch)

@@ -34,6 +34,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from changeguard.changelog import ancestry
 from changeguard.changelog.anchors import check_anchors
 from changeguard.changelog.clockcheck import ClockCheck
 from changeguard.changelog.configs import CONFIG_TRAILER
@@ -112,6 +113,7 @@ class Report:
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
     legacy_events: int = 0  # events before the first Changeguard-Config trailer (SPEC §12)
+    history: list[str] = field(default_factory=list, repr=False)  # the commits, oldest first
 
     @property
     def ok(self) -> bool:
@@ -686,16 +688,15 @@ def _verify(git: Git, config: GuardConfig, tip: str | None, since: str | None,
     with _History(git, tip, since) as reading:
         history = reading.commits
         refuse_shallow(git, history)
-        judged = judge_events(git, history, config, trusted, since)
+        earlier = ancestry.history(git, since, common_dir(git)) if since is not None else []
+        judged = judge_events(git, history, config, trusted, since, earlier)
         report.legacy_events = judged.legacy
         configs = [judged.config_of(c.sha, config) for c in history]
         events = [_event_of(c) for c in history]
         # the submits' plans are re-derived on every core while this process replays
         with _start_derivations(git, history, events, configs) as derivations:
             sigs = judged.signatures(git, [c.sha for c in history], config)
-            if since is not None:  # the events up to `since` verified before: count them too
-                report.events = judged.before if judged.before is not None else \
-                    int(git.out("rev-list", "--count", since))
+            report.events = len(earlier)  # the events up to `since` verified before
             replay = Replay(config) if since is None or not history else \
                 Replay.resume(git, config, since)
             blobs = Blobs(git, derivations.texts)
@@ -719,7 +720,8 @@ def _verify(git: Git, config: GuardConfig, tip: str | None, since: str | None,
                                             cfg, git.repo)]
         found = [*found, *after, *judged.problems.get(c.sha, [])]
         report.problems += [Problem(c.sha, m) for m in found]
-    shas = {c.sha for c in history} if since is None else set(git.out("rev-list", tip).split())
+    report.history = [*earlier, *(c.sha for c in history)]
+    shas = set(report.history)
     report.problems += _reflog(git, config.log.ref, shas)
     report.problems += [Problem(*p) for p in check_anchors(git, config, shas, _sha(trusted))]
     return report
@@ -749,8 +751,10 @@ def verify_remembered(git: Git, config: GuardConfig, fp: str, *,
     known = cached_tips(gd, fp) if believe_cache else []
     since = tip if tip in known else _newest_ancestor(git, tip, known)
     report = verify(git, config, tip=tip, since=since, trusted=trusted)
-    if report.ok and tip not in known:
-        remember(gd, tip, fp)
+    if report.ok:
+        if tip not in known:
+            remember(gd, tip, fp)
+        ancestry.keep(gd, tip, report.history)
     return report
 
 
@@ -776,6 +780,7 @@ def first_problem(git: Git, config: GuardConfig, fp: str | None = None, *,
     if report.problems:
         return report.problems[0]
     remember(gd, tip, fp)
+    ancestry.keep(gd, tip, report.history)
     return None
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,27 +35,49 @@ class Measured:
 
 def run_measured(args: list[str], cwd: Path, env: dict[str, str], *,
                  timeout: float = HANG_TIMEOUT_S, prefix: list[str] | None = None) -> Measured:
-    """Run the CLI; wait4 gives the child's own peak RSS (its git children included)."""
+    """Run `python -m changeguard ARGS` (after `prefix`) as `measure` does."""
+    return measure([*(prefix or []), sys.executable, "-m", "changeguard", *args], cwd, env,
+                   timeout=timeout)
+
+
+# Started by a small Python that waits for it: wait4's peak RSS of a child spawned straight
+# from the test process counts the test process's own pages (Linux carries the pre-exec
+# high-water mark over exec), so a pytest worker past 300 MB failed every bound.
+_LAUNCHER = """
+import json, os, subprocess, sys
+p = subprocess.Popen(sys.argv[2:])
+_, status, u = os.wait4(p.pid, 0)
+with open(sys.argv[1], "w") as f:
+    json.dump([os.waitstatus_to_exitcode(status), u.ru_utime + u.ru_stime, u.ru_maxrss], f)
+"""
+
+
+def measure(argv: list[str], cwd: Path, env: dict[str, str], *,
+            timeout: float = HANG_TIMEOUT_S) -> Measured:
+    """Run `argv` with the checkout on PYTHONPATH: exit code, output, wall and CPU seconds
+    and peak RSS, its own and its git children's; killed after `timeout` (a hang)."""
     e = dict(env)
     e["PYTHONPATH"] = str(ROOT)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as tmp:
+        usage = Path(tmp) / "usage.json"
         t0 = time.monotonic()
-        p = subprocess.Popen([*(prefix or []), sys.executable, "-m", "changeguard", *args],
-                             cwd=cwd, env=e,
-                             stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        timer = threading.Timer(timeout, p.kill)
+        p = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, str(usage), *argv],
+                             cwd=cwd, env=e, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                             start_new_session=True)
+        timer = threading.Timer(timeout, os.killpg, (p.pid, signal.SIGKILL))
         timer.start()
         try:
-            _, status, usage = os.wait4(p.pid, 0)
+            p.wait()
         finally:
             timer.cancel()
         seconds = time.monotonic() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
+        code, cpu, peak_kb = (json.loads(usage.read_text()) if usage.is_file()
+                              else (-signal.SIGKILL, 0.0, 0))
         out.seek(0)
         err.seek(0)
-        return Measured(p.returncode, out.read().decode("utf-8", "replace"),
-                        err.read().decode("utf-8", "replace"), seconds,
-                        usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+        return Measured(code, out.read().decode("utf-8", "replace"),
+                        err.read().decode("utf-8", "replace"), seconds, cpu, peak_kb / 1024)
 
 
 def log_refs(repo: Path) -> str:

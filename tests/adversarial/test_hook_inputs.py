@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.adversarial._harness import Measured, assert_rejected, log_refs, run_measured
+from tests.adversarial._harness import (
+    Measured,
+    assert_rejected,
+    log_refs,
+    measure,
+    run_measured,
+)
 from tests.adversarial._samples import FORMATS, Fmt
 from tests.adversarial.test_check_inputs import ANY_CLASSES, YAML_CLASSES, _payload
-from tests.conftest import ROOT, git
+from tests.conftest import git
 
 ENTRIES = ("check-staged", "hook")
 
@@ -24,19 +26,8 @@ def _hook(repo: Path, env: dict[str, str], entry: str) -> Measured:
     if entry == "check-staged":
         return run_measured(["check", "--staged"], repo, env)
     # `changeguard-hook` as pre-commit runs it, without the full CLI
-    e = {**env, "PYTHONPATH": str(ROOT)}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.monotonic()
-        p = subprocess.Popen([sys.executable, "-c", "import sys; from changeguard.hook import "
-                              "main; sys.exit(main())"], cwd=repo, env=e, stdout=out, stderr=err,
-                             stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Measured(p.returncode, out.read().decode(errors="replace"),
-                        err.read().decode(errors="replace"), time.monotonic() - t0,
-                        usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    return measure([sys.executable, "-c", "import sys; from changeguard.hook import main; "
+                    "sys.exit(main())"], repo, env)
 
 
 def _cases() -> list[tuple[Fmt, str]]:
