@@ -15,24 +15,14 @@ import pytest
 
 from changeguard.changelog.ancestry import FILE
 from tests.conftest import git
-from tests.helpers.changelog import NOW, Cg, cg, make_repo, plan, write_plan
+from tests.helpers.changelog import NOW, Cg, cg, local, plan, repo_of, write_plan
 
-__all__ = ["cg"]
+__all__ = ["cg", "local"]
 REF = "refs/heads/changeguard/log"
 
 
-@pytest.fixture
-def local(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's shell: the file is a local convenience, never used under CI."""
-    monkeypatch.delenv("CI", raising=False)
-    monkeypatch.delenv("CHANGEGUARD_CHECK_CACHE", raising=False)
-
-
 def _repo(tmp_path: Path, cg: Cg, n: int) -> Path:
-    r = make_repo(tmp_path / "cfg")
-    for i in range(n):
-        _submit(cg, r, i)
-    return r
+    return repo_of(tmp_path / "cfg", cg, n, "CHG-AN")
 
 
 def _submit(cg: Cg, r: Path, i: int) -> None:

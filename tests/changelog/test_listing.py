@@ -14,27 +14,24 @@ import pytest
 
 from changeguard.changelog import listing
 from tests.conftest import git
-from tests.helpers.changelog import NOW, Cg, cg, make_repo, plan, plan_path, write_plan
+from tests.helpers.changelog import (
+    NOW,
+    Cg,
+    cg,
+    local,
+    plan,
+    plan_path,
+    repo_of,
+    write_plan,
+)
 
-__all__ = ["cg"]
+__all__ = ["cg", "local"]
 
 CACHE = Path(".git") / listing.CACHE
 
 
-@pytest.fixture
-def local(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's shell: caches are for local commands, never for CI."""
-    monkeypatch.delenv("CI", raising=False)
-    monkeypatch.delenv("CHANGEGUARD_CHECK_CACHE", raising=False)
-
-
 def _repo(tmp_path: Path, cg: Cg, n: int) -> Path:
-    r = make_repo(tmp_path / "cfg")
-    for i in range(n):
-        cid = f"CHG-LIST-{i}"
-        write_plan(r, plan(id=cid, title=f"change {i}", services=[f"svc-{i}"], changes=[]))
-        assert cg(r, "submit", plan_path(cid), "--now", NOW).code == 0
-    return r
+    return repo_of(tmp_path / "cfg", cg, n, "CHG-LIST")
 
 
 def _list(cg: Cg, r: Path, *args: str) -> str:

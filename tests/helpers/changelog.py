@@ -14,8 +14,8 @@ from tests.helpers.plans import NOW, config, plan, write_yaml
 
 PLAN_ID = "CHG-2016-0403-storage"
 IN_WINDOW = "2016-04-03T02:00:00+08:00"
-__all__ = ["IN_WINDOW", "NOW", "PLAN_ID", "Cg", "approved_repo", "cg", "config", "make_repo",
-           "plan", "plan_path", "spawn", "wait_group", "write_plan"]
+__all__ = ["IN_WINDOW", "NOW", "PLAN_ID", "Cg", "approved_repo", "cg", "config", "local",
+           "make_repo", "plan", "plan_path", "repo_of", "spawn", "wait_group", "write_plan"]
 
 Cg = Callable[..., Result]
 
@@ -30,6 +30,24 @@ def make_repo(root: Path, cfg: dict[str, Any] | None = None) -> Path:
         write_plan(root, plan())
 
     return init_repo(root, populate=populate)
+
+
+def repo_of(root: Path, cg: Cg, n: int, prefix: str) -> Path:
+    """`make_repo` with n more changes PREFIX-0..n-1 submitted, each on its own service and
+    with no changed file (no two conflict)."""
+    repo = make_repo(root)
+    for i in range(n):
+        cid = f"{prefix}-{i}"
+        write_plan(repo, plan(id=cid, title=f"change {i}", services=[f"svc-{i}"], changes=[]))
+        assert cg(repo, "submit", plan_path(cid), "--now", NOW).code == 0
+    return repo
+
+
+@pytest.fixture
+def local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's shell: the local caches are used (never under CI or the switch)."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("CHANGEGUARD_CHECK_CACHE", raising=False)
 
 
 def approved_repo(root: Path, cg: Cg) -> Path:
