@@ -310,9 +310,8 @@ def _plan_source(tf: TestFile, case_index: int) -> tuple[str | dict[str, Any], s
 
 def load_case_plan(tf: TestFile, case_index: int, max_bytes: int) -> LoadedPlan:
     """The case's plan: a file or inline mapping, with `patch:` applied."""
-    import yaml
-
     from changeguard.plan import load_plan, parse_plan
+    from changeguard.yamlimport import yaml
 
     source, ptr = _plan_source(tf, case_index)
     patch = tf.spec.cases[case_index].patch

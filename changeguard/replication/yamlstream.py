@@ -12,10 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import yaml
-from yaml import events as ev
-from yaml.resolver import Resolver
-
 from changeguard.errors import InputError
 from changeguard.loader import (
     _COLLECTION_TAGS,
@@ -33,6 +29,10 @@ from changeguard.loader import (
     prepare_text,
     yaml_error,
 )
+from changeguard.yamlimport import yaml
+
+ev = yaml.events
+Resolver = yaml.resolver.Resolver
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 if TYPE_CHECKING:
