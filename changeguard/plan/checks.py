@@ -15,6 +15,7 @@ from changeguard.rules import RULES
 
 if TYPE_CHECKING:
     from changeguard.plan.gitfiles import Revisions
+    from changeguard.replication.load import LoadMemo
     from changeguard.replication.model import Topology
 
 
@@ -32,11 +33,21 @@ class EvalContext:
     extra: dict[str, object] = field(default_factory=dict)
     # git's answers about `base` and `rev` for this run: each asked once (issue 17)
     revs: Revisions = field(init=False, repr=False, compare=False)
+    # what this run's loads read and parsed: N plans judge the same base files once
+    _memo: LoadMemo | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         from changeguard.plan.gitfiles import Revisions
 
         self.revs = Revisions(self.repo)
+
+    def load_memo(self) -> LoadMemo:
+        """The run's `LoadMemo`, made on first use (plans without config files never do)."""
+        if self._memo is None:
+            from changeguard.replication.load import LoadMemo
+
+            self._memo = LoadMemo()
+        return self._memo
 
 
 Check = Callable[[LoadedPlan, ChangePlan, EvalContext], list[Finding]]

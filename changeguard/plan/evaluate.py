@@ -106,13 +106,14 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
     from changeguard.replication.load import load, load_topologies
 
     base_ok = ctx.revs.exists(ctx.base)
+    memo = ctx.load_memo()
     lines = [lp.line(f"/steps/{i}") for i in range(len(plan.steps))]
     findings: list[Finding] = []
     after: list[Topology] = []
     if mapped:
         # a group (e.g. Patroni members of one scope) is judged whole, not file by file
         result = judge(load(ctx.repo, mapped, mappings, proposed_reader(ctx),
-                            complete_groups=True))
+                            complete_groups=True, memo=memo))
         if result.errors:
             raise result.errors[0]
         findings.extend(result.findings)
@@ -121,7 +122,8 @@ def check_proposed(lp: LoadedPlan, plan: ChangePlan, ctx: EvalContext,
         after = result.topologies
     if mapped and base_ok:
         before, _ = load_topologies(ctx.repo, mapped, mappings,
-                                    read=ctx.revs.reader(ctx.base), complete_groups=True)
+                                    read=ctx.revs.reader(ctx.base), complete_groups=True,
+                                    memo=memo)
         findings.extend(check_transitions(before, after, steps=plan.steps,
                                           plan_file=lp.display, step_lines=lines))
     if disruptive:
@@ -144,5 +146,5 @@ def _unchanged_topologies(ctx: EvalContext, mappings: Sequence[FileMapping], map
     if not others:
         return []
     topologies, _ = load_topologies(ctx.repo, others, mappings,
-                                    read=ctx.revs.reader(ctx.base))
+                                    read=ctx.revs.reader(ctx.base), memo=ctx.load_memo())
     return topologies

@@ -42,6 +42,50 @@ class CheckResult:
     checked: list[str] = field(default_factory=list)
 
 
+Parsed = tuple[tuple[Topology, ...], tuple[Finding, ...]]
+
+
+class LoadMemo:
+    """What loads of one run already read and parsed, so repeated loads do it once.
+
+    `validate` of N plans loads every file a plan leaves alone at the base, once per plan
+    (SPEC §11); with a memo each is read and parsed once per run. Parses are keyed by
+    content: the format and the exact ordered files (paths and bytes) one adapter call
+    gets, so a hit is the very same input, and a group one file short is another key.
+    Bytes are kept per reader object: pass only readers whose answers hold for the run (a
+    revision; the work tree, which validate never writes). Results with errors are not
+    kept (they are fatal anyway). Topologies and findings are frozen and nothing edits
+    them (`_scope_kustomize` replaces list items): callers share them in fresh lists.
+    """
+
+    def __init__(self) -> None:
+        self._readers: dict[Reader, Reader] = {}
+        self.formats: dict[SourceFile, str | None] = {}
+        self.parsed: dict[tuple[str, tuple[SourceFile, ...]], Parsed] = {}
+        self.schema_checked: dict[tuple[Path, str, tuple[SourceFile, ...]],
+                                  tuple[Finding, ...]] = {}
+
+    def reader(self, read: Reader) -> Reader:
+        """`read` answering each path once (a raised error is not remembered)."""
+        if read not in self._readers:
+            seen: dict[str, bytes | None] = {}
+
+            def cached(path: str) -> bytes | None:
+                """Bytes of `path` as `read` first gave them."""
+                if path not in seen:
+                    seen[path] = read(path)
+                return seen[path]
+
+            self._readers[read] = cached
+        return self._readers[read]
+
+    def detect(self, f: SourceFile) -> str | None:
+        """`detect_format`, once per content."""
+        if f not in self.formats:
+            self.formats[f] = detect_format(f)
+        return self.formats[f]
+
+
 def working_tree_reader(repo: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Reader:
     """Read repo-relative paths from the work tree; None when deleted.
 
@@ -142,6 +186,7 @@ class _Plan:
     by_format: dict[str, list[SourceFile]] = field(default_factory=lambda: defaultdict(list))
     by_schema: dict[tuple[str, str | None], list[SourceFile]] = field(
         default_factory=lambda: defaultdict(list))
+    detect: Callable[[SourceFile], str | None] = detect_format  # a run's memo remembers it
 
 
 def directory_lister(repo: Path) -> Callable[[str], list[str]]:
@@ -164,7 +209,7 @@ def directory_lister(repo: Path) -> Callable[[str], list[str]]:
 
 def _bucket(files: Sequence[str], mappings: Sequence[FileMapping], read: Reader,
             explicit: bool, result: CheckResult,
-            siblings: Callable[[str], list[str]] | None) -> _Plan:
+            siblings: Callable[[str], list[str]] | None, memo: LoadMemo | None) -> _Plan:
     """Read and classify files; a file of an adapter format brings its group along.
 
     Files of one group are judged together (SPEC §6): checking only the staged
@@ -173,7 +218,7 @@ def _bucket(files: Sequence[str], mappings: Sequence[FileMapping], read: Reader,
     so do host maps beside a MySQL group that no entry maps (issue 16.1: the Vagrantfile
     turning `192.168.57.202` into `db2`).
     """
-    plan = _Plan()
+    plan = _Plan() if memo is None else _Plan(detect=memo.detect)
     queue: list[tuple[str, bool, FileMapping | None]] = [
         (p, False, mapping_for(p, mappings)) for p in dict.fromkeys(files)]
     seen = {p for p, _, _ in queue}
@@ -215,7 +260,7 @@ def _add(path: str, m: FileMapping | None, read: Reader, explicit: bool, sibling
     sf = SourceFile(path, data)
     fmt = m.effective_format if m is not None else "auto"
     if fmt == "auto":
-        fmt = detect_format(sf)
+        fmt = plan.detect(sf)
         bad = _untrusted(sf) if fmt is None and m is not None else None
         if bad is not None:  # a hostile file mapped to `auto` is not "unrecognised"
             result.errors.append(bad)
@@ -246,9 +291,18 @@ def _untrusted(f: SourceFile) -> ChangeguardError | None:
     return None
 
 
-def _run_adapter(fmt: str, files: list[SourceFile], result: CheckResult) -> None:
-    adapter = get_adapter(fmt)
-    if adapter is None:
+def _run_format(fmt: str, files: list[SourceFile], result: CheckResult,
+                memo: LoadMemo | None) -> None:
+    """Parse the files of one format: native ones one by one, an adapter's as one group."""
+    if fmt == "native":
+        # Serial on purpose: forking workers measured slower on shared 2-CPU hosts (pickling
+        # the topologies back costs about what the second CPU saves).
+        adapter: Adapter = NativeAdapter()
+        for f in files:
+            _parse_once(fmt, adapter, [f], result, memo)
+        return
+    found = get_adapter(fmt)
+    if found is None:
         for f in files:
             result.checked.remove(f.path)
             result.errors.append(ConfigError(
@@ -256,13 +310,36 @@ def _run_adapter(fmt: str, files: list[SourceFile], result: CheckResult) -> None
                 hint="use one of native, patroni, postgresql, mysql, mongodb, redis, "
                 "kubernetes, auto"))
         return
+    _parse_once(fmt, found, files, result, memo)
+
+
+def _parse_once(fmt: str, adapter: Adapter, files: list[SourceFile], result: CheckResult,
+                memo: LoadMemo | None) -> None:
+    """`_parse`, or what the run's memo holds for these very files."""
+    if memo is None:
+        _parse(adapter, files, result)
+        return
+    key = (fmt, tuple(files))
+    hit = memo.parsed.get(key)
+    if hit is None:
+        part = CheckResult()
+        _parse(adapter, files, part)
+        result.errors.extend(part.errors)
+        hit = (tuple(part.topologies), tuple(part.findings))
+        if not part.errors:
+            memo.parsed[key] = hit
+    result.topologies.extend(hit[0])
+    result.findings.extend(hit[1])
+
+
+def _parse(adapter: Adapter, files: list[SourceFile], result: CheckResult) -> None:
     try:
         out: AdapterResult = adapter.parse(files)
     except ChangeguardError as e:
         if not isinstance(adapter, NativeAdapter) and len(files) > 1:
             # one bad file must not hide the others (STYLE: no stopping at the first)
             for f in files:
-                _run_single(adapter, f, result)
+                _parse(adapter, [f], result)
             return
         result.errors.append(e)
         return
@@ -270,63 +347,62 @@ def _run_adapter(fmt: str, files: list[SourceFile], result: CheckResult) -> None
     result.findings.extend(out.findings)
 
 
-def _run_single(adapter: Adapter, f: SourceFile, result: CheckResult) -> None:
-    try:
-        out = adapter.parse([f])
-    except ChangeguardError as e:
-        result.errors.append(e)
+def _check_schema(base: Path, schema: str, files: list[SourceFile], result: CheckResult,
+                  memo: LoadMemo | None) -> None:
+    """`schema:` entries (jsonschema), once per run for the same files."""
+    key = (base, schema, tuple(files))
+    hit = memo.schema_checked.get(key) if memo is not None else None
+    if hit is not None:
+        result.findings.extend(hit)
         return
-    result.topologies.extend(out.topologies)
-    result.findings.extend(out.findings)
+    from changeguard.replication.schema_check import check_schema_files
 
-
-def _run_native(files: list[SourceFile], result: CheckResult) -> None:
-    # Serial on purpose: forking workers measured slower on shared 2-CPU hosts (pickling
-    # the topologies back costs about what the second CPU saves).
-    adapter = NativeAdapter()
-    for f in files:
-        _run_single(adapter, f, result)
+    errors: list[ChangeguardError] = []
+    try:
+        found = tuple(check_schema_files(base, schema, files, errors))
+    except ChangeguardError as e:
+        errors.append(e)
+        found = ()
+    result.findings.extend(found)
+    result.errors.extend(errors)
+    if memo is not None and not errors:
+        memo.schema_checked[key] = found
 
 
 def load(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping],
          read: Reader | None = None, *, explicit: bool = False,
          complete_groups: bool = False,
-         siblings: Callable[[str], list[str]] | None = None) -> CheckResult:
+         siblings: Callable[[str], list[str]] | None = None,
+         memo: LoadMemo | None = None) -> CheckResult:
     """Parse and schema-check files; topologies are collected but not judged yet.
 
     With `complete_groups` (implied by `explicit`: a file list named on the command line
     is judged like a staged one, issue 16.1), each file of an adapter format brings the
     other files of its directory under the same `schemas:` entry (listed by
     `siblings(dir)`, default the work tree; `read` still supplies their content) — for
-    callers that hold one changed file of a group: the CLI, the hook, a plan.
+    callers that hold one changed file of a group: the CLI, the hook, a plan. `memo`:
+    what earlier loads of this run read and parsed (`LoadMemo`).
     """
     result = CheckResult()
     lister = (siblings or directory_lister(repo)) if complete_groups or explicit else None
-    plan = _bucket(files, mappings, read or working_tree_reader(repo), explicit, result,
-                   lister)
+    read = read or working_tree_reader(repo)
+    if memo is not None:
+        read = memo.reader(read)
+    plan = _bucket(files, mappings, read, explicit, result, lister, memo)
     for fmt, group in plan.by_format.items():
-        if fmt == "native":
-            _run_native(group, result)
-        else:
-            _run_adapter(fmt, group, result)
-    _scope_kustomize(result, read or working_tree_reader(repo))
+        _run_format(fmt, group, result, memo)
+    _scope_kustomize(result, read)
     for (schema, root), group in plan.by_schema.items():
-        from changeguard.replication.schema_check import check_schema_files
-
-        base = Path(root) if root is not None else repo
-        try:
-            result.findings.extend(check_schema_files(base, schema, group, result.errors))
-        except ChangeguardError as e:
-            result.errors.append(e)
+        _check_schema(Path(root) if root is not None else repo, schema, group, result, memo)
     result.files_checked = len(result.checked)
     return result
 
 
 def load_topologies(repo: Path, files: Sequence[str], mappings: Sequence[FileMapping],
-                    read: Reader | None = None, *, complete_groups: bool = False
-                    ) -> tuple[list[Topology], list[Finding]]:
+                    read: Reader | None = None, *, complete_groups: bool = False,
+                    memo: LoadMemo | None = None) -> tuple[list[Topology], list[Finding]]:
     """Parse only (for transitions and blast radius); unreadable input raises."""
-    result = load(repo, files, mappings, read, complete_groups=complete_groups)
+    result = load(repo, files, mappings, read, complete_groups=complete_groups, memo=memo)
     if result.errors:
         raise result.errors[0]
     return result.topologies, result.findings
@@ -386,5 +462,5 @@ def mapped_files(repo: Path, mappings: Sequence[FileMapping]) -> list[str]:
     return [p for p in all_repo_files(repo) if mapping_for(p, mappings) is not None]
 
 
-__all__ = ["NATIVE_SCHEMA", "CheckResult", "FileMapping", "Reader", "all_repo_files",
+__all__ = ["NATIVE_SCHEMA", "CheckResult", "FileMapping", "LoadMemo", "Reader", "all_repo_files",
            "directory_lister", "load", "load_topologies", "mapped_files", "working_tree_reader"]
