@@ -145,6 +145,7 @@ def _unchanged_topologies(ctx: EvalContext, mappings: Sequence[FileMapping], map
               if p not in mapped and any(m.matches(p) for m in mappings)]
     if not others:
         return []
-    topologies, _ = load_topologies(ctx.repo, others, mappings,
-                                    read=ctx.revs.reader(ctx.base), memo=ctx.load_memo())
+    read = ctx.revs.reader(ctx.base)
+    read.prefetch(others)  # one git process for all of them, not one each
+    topologies, _ = load_topologies(ctx.repo, others, mappings, read=read, memo=ctx.load_memo())
     return topologies

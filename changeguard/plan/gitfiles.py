@@ -43,23 +43,46 @@ def worktree_reader(repo: Path) -> Reader:
 
 
 def rev_reader(repo: Path, rev: str, tree: Callable[[], dict[str, str]] | None = None
-               ) -> Reader:
+               ) -> RevReader:
     """Read files as of a git revision (None when absent there); `tree`: its path → blob id
     map when the caller has it (`Revisions`)."""
-    cache: dict[str, bytes | None] = {}
-    ids: list[dict[str, str]] = []
+    return RevReader(repo, rev, tree)
 
-    def read(path: str) -> bytes | None:
+
+class RevReader:
+    """A `Reader` of one revision: each file read from git once; `prefetch` reads many in
+    one `cat-file --batch` (`validate` reads every topology at the base: one process per
+    file was 0.4 s of 0.6 s at 300 files)."""
+
+    def __init__(self, repo: Path, rev: str, tree: Callable[[], dict[str, str]] | None) -> None:
+        self.repo, self.rev, self._tree = repo, rev, tree
+        self._cache: dict[str, bytes | None] = {}
+        self._ids: dict[str, str] | None = None
+
+    def ids(self) -> dict[str, str]:
         # one ls-tree up front: a plan listing 20 000 paths must not cost 20 000 processes
-        if not ids:
-            ids.append(tree() if tree is not None else _blob_ids_at(repo, rev) or {})
-        if path not in cache:
-            oid = ids[0].get(path)
-            p = _git(repo, "cat-file", "blob", oid, check=False) if oid else None
-            cache[path] = p.stdout if p is not None and p.returncode == 0 else None
-        return cache[path]
+        if self._ids is None:
+            self._ids = self._tree() if self._tree is not None else \
+                _blob_ids_at(self.repo, self.rev) or {}
+        return self._ids
 
-    return read
+    def __call__(self, path: str) -> bytes | None:
+        if path not in self._cache:
+            oid = self.ids().get(path)
+            p = _git(self.repo, "cat-file", "blob", oid, check=False) if oid else None
+            self._cache[path] = p.stdout if p is not None and p.returncode == 0 else None
+        return self._cache[path]
+
+    def prefetch(self, paths: list[str]) -> None:
+        """Read those of `paths` not read yet, in one git process."""
+        ids = self.ids()
+        want = [p for p in dict.fromkeys(paths) if p not in self._cache and p in ids]
+        if len(want) < 2:
+            return
+        got = Git(self.repo).objects([ids[p] for p in want])
+        for path, obj in zip(want, got, strict=True):
+            if obj is not None and obj[1] == "blob":
+                self._cache[path] = obj[2]
 
 
 def _blob_ids_at(repo: Path, rev: str) -> dict[str, str] | None:
@@ -93,7 +116,7 @@ class Revisions:
         self.repo = repo
         self._exists: dict[str, bool] = {}
         self._trees: dict[str, dict[str, str]] = {}
-        self._readers: dict[str, Reader] = {}
+        self._readers: dict[str, RevReader] = {}
 
     def exists(self, rev: str) -> bool:
         """`has_revision`: `rev` names a commit."""
@@ -104,7 +127,7 @@ class Revisions:
         """All file paths in `rev`'s tree (`tracked_files`)."""
         return list(self._tree(rev))
 
-    def reader(self, rev: str) -> Reader:
+    def reader(self, rev: str) -> RevReader:
         """`rev_reader` of `rev`, one per run: each file is read from git once."""
         if rev not in self._readers:
             self._readers[rev] = rev_reader(self.repo, rev, lambda: self._tree(rev))

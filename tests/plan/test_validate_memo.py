@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from changeguard.config import load_config
 from changeguard.plan import EvalContext, evaluate_plan, load_plan
-from changeguard.plan.gitfiles import Reader, Revisions
+from changeguard.plan.gitfiles import Revisions, RevReader
 from tests.conftest import RunCli, git
 from tests.helpers.plans import NOW, config, plan, write_yaml
 
@@ -96,8 +97,9 @@ def _repo(repo: Path) -> Path:
 Found = dict[str, object]
 
 
-def _validate(repo: Path, run_cli: RunCli, *plans: str) -> tuple[int, list[Found]]:
-    r = run_cli("validate", *plans, "--now", NOW, "--format", "json", cwd=repo)
+def _validate(repo: Path, run_cli: RunCli, *plans: str, env: dict[str, str] | None = None
+              ) -> tuple[int, list[Found]]:
+    r = run_cli("validate", *plans, "--now", NOW, "--format", "json", cwd=repo, env=env)
     assert r.code in (0, 1), r.err
     findings: list[Found] = json.loads(r.out)["findings"]
     return r.code, findings
@@ -127,24 +129,31 @@ def test_many_plans_report_what_each_plan_reports_alone(repo: Path, run_cli: Run
                for f in got), got
 
 
+class _CountingReader(RevReader):
+    """A revision's reader counting each path it is asked for."""
+
+    def __init__(self, repo: Path, rev: str, tree: Callable[[], dict[str, str]],
+                 reads: Counter[tuple[str, str]]) -> None:
+        super().__init__(repo, rev, tree)
+        self.reads = reads
+
+    def __call__(self, path: str) -> bytes | None:
+        self.reads[self.rev, path] += 1
+        return super().__call__(path)
+
+
 class _CountingRevisions(Revisions):
     """Revisions whose readers count each path they are asked for."""
 
     def __init__(self, repo: Path) -> None:
         super().__init__(repo)
         self.reads: Counter[tuple[str, str]] = Counter()
-        self._counting: dict[str, Reader] = {}
 
-    def reader(self, rev: str) -> Reader:
-        if rev not in self._counting:  # one reader per revision, as Revisions promises
-            real = super().reader(rev)
-
-            def read(path: str) -> bytes | None:
-                self.reads[rev, path] += 1
-                return real(path)
-
-            self._counting[rev] = read
-        return self._counting[rev]
+    def reader(self, rev: str) -> RevReader:
+        if rev not in self._readers:  # one reader per revision, as Revisions promises
+            self._readers[rev] = _CountingReader(self.repo, rev, lambda: self._tree(rev),
+                                                 self.reads)
+        return self._readers[rev]
 
 
 def test_each_base_file_is_read_once_for_many_plans(repo: Path) -> None:
@@ -157,3 +166,15 @@ def test_each_base_file_is_read_once_for_many_plans(repo: Path) -> None:
     base = {p: n for (rev, p), n in revs.reads.items() if rev == "HEAD"}
     assert set(base) >= set(_files()), sorted(base)
     assert max(base.values()) == 1, base
+
+
+def test_the_base_files_are_read_by_one_git_process(repo: Path, run_cli: RunCli,
+                                                    tmp_path: Path) -> None:
+    """Not one `git cat-file` per file (300 topologies: 0.4 s of a 0.6 s validate)."""
+    _repo(repo)
+    trace = tmp_path / "trace.json"
+    _validate(repo, run_cli, "changes/p4.yaml", env={"GIT_TRACE2_EVENT": str(trace)})
+    starts = [e["argv"] for e in map(json.loads, trace.read_text().splitlines())
+              if e["event"] == "start" and "cat-file" in e["argv"]]
+    assert len(_files()) > 10 and 1 <= len(starts) <= 3, starts
+
