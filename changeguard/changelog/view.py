@@ -392,7 +392,7 @@ def _topologies(s: Session, st: ChangeState, plan: ChangePlan,
     if not maps:
         return []
     tracked = tracked_files(s.repo, sha) if sha else []
-    base = rev_reader(s.repo, sha) if sha else (lambda _p: None)
+    base = rev_reader(s.repo, sha) if sha else None
     proposed = _contents(s, [b for b in st["paths"].values() if b])
     notes.extend(f"{p}: {NOT_STORED}; the timeline cannot use its proposed topology"
                  for p, b in sorted(st["paths"].items()) if b and b not in proposed
@@ -402,7 +402,7 @@ def _topologies(s: Session, st: ChangeState, plan: ChangePlan,
         if path in st["paths"]:
             blob = st["paths"][path]
             return proposed.get(blob) if blob else None
-        return base(path)
+        return base(path) if base is not None else None
 
     present = sorted({p for p in tracked if p not in st["paths"]}
                      | {p for p, b in st["paths"].items() if b})
@@ -420,6 +420,8 @@ def _topologies(s: Session, st: ChangeState, plan: ChangePlan,
     if _all_hit(plan, got):  # the unchanged topologies are read only when a step needs them
         return got
     others = [p for p in tracked if p not in st["paths"] and mapping_for(p, maps) is not None]
+    if base is not None:
+        base.prefetch(others)  # one git process for all of them, not one each
     return got + topologies(others)
 
 

@@ -15,7 +15,8 @@ from tests.helpers.plans import NOW, config, plan, write_yaml
 PLAN_ID = "CHG-2016-0403-storage"
 IN_WINDOW = "2016-04-03T02:00:00+08:00"
 __all__ = ["IN_WINDOW", "NOW", "PLAN_ID", "Cg", "approved_repo", "cg", "config", "local",
-           "make_repo", "plan", "plan_path", "repo_of", "spawn", "wait_group", "write_plan"]
+           "make_repo", "plan", "plan_path", "repo_of", "spawn", "wait_group", "write_plan",
+           "write_yaml"]
 
 Cg = Callable[..., Result]
 

@@ -246,3 +246,42 @@ def test_timeline_reads_topologies_the_plan_does_not_change(cg: Cg, r: Path) -> 
     data = _show(cg, r)
     assert data["steps"][0]["impact"] == [{"topology": "apac-gateway", "out": ["db2"],
                                            "primary": ["db1"], "primary_before": ["db1"]}]
+
+
+def _other(i: int) -> str:
+    return TOPOLOGY.replace("apac-gateway", f"other{i}").replace("db1", f"o{i}a").replace(
+        "db2", f"o{i}b")
+
+
+def test_unchanged_topologies_are_read_by_one_git_process(tmp_path: Path, cg: Cg,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """A step on a topology the plan leaves alone: the view reads the trusted ones in one
+    `cat-file --batch`, not one git process each, and times the step on that topology."""
+    steps = [{"id": "s1", "action": "restart o3b", "kind": "restart", "targets": ["o3b"],
+              "minutes": 5}]
+
+    def populate(root: Path) -> None:
+        schemas = [{"paths": ["db/**/*.topology.yaml"],
+                    "schema": "builtin:replication-topology"}]
+        write_yaml(root / ".changeguard.yaml", config(schemas=schemas))
+        (root / "db").mkdir()
+        (root / PATH).write_text(TOPOLOGY)
+        for i in range(8):
+            (root / f"db/other{i}.topology.yaml").write_text(_other(i))
+        write_yaml(root / PLAN_FILE, plan(steps=steps, changes=[
+            {"path": PATH, "summary": "db2 to zone c"}]))
+
+    repo = init_repo(tmp_path / "cfg", populate=populate)
+    _propose(repo, TOPOLOGY.replace("zone: b", "zone: c"), "notes\n")
+    _submit(cg, repo)
+    trace = tmp_path / "trace.json"
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+    res = cg(repo, "show", PLAN_ID, "--now", NOW)
+    monkeypatch.delenv("GIT_TRACE2_EVENT")
+    assert res.code == 0, res.err
+    assert "out: o3b (other3)" in res.out, res.out
+    blobs = [e["argv"] for e in map(json.loads, trace.read_text().splitlines())
+             if e["event"] == "start" and "cat-file" in e["argv"]
+             and "blob" in e["argv"]]
+    assert blobs == [], blobs
