@@ -145,6 +145,9 @@ class Revisions:
 
 def blob_ids(paths: list[str], read: Reader) -> dict[str, str | None]:
     """Blob id of each path's content as `read` sees it (None when deleted)."""
+    if isinstance(read, RevReader):  # the revision's tree names them: nothing to read
+        ids = read.ids()
+        return {path: ids.get(path) for path in paths}
     out: dict[str, str | None] = {}
     for path in paths:
         data = read(path)
