@@ -50,11 +50,7 @@ def r(tmp_path: Path, git_env: dict[str, str]) -> Path:
     proposes db2 in zone c, a new notes file, and deletes the old file."""
 
     def populate(root: Path) -> None:
-        schemas = [{"paths": ["db/**/*.topology.yaml"],
-                    "schema": "builtin:replication-topology"}]
-        write_yaml(root / ".changeguard.yaml", config(schemas=schemas))
-        (root / "db").mkdir()
-        (root / PATH).write_text(TOPOLOGY)
+        _trusted_topology(root)
         (root / OLD).write_text("retired\n")
         write_yaml(root / PLAN_FILE, _plan())
 
@@ -62,6 +58,14 @@ def r(tmp_path: Path, git_env: dict[str, str]) -> Path:
     _propose(repo, TOPOLOGY.replace("zone: b", "zone: c"), "step 1: fail over\n")
     (repo / OLD).unlink()
     return repo
+
+
+def _trusted_topology(root: Path) -> None:
+    """The config (topologies mapped to the builtin schema) and the topology at PATH."""
+    schemas = [{"paths": ["db/**/*.topology.yaml"], "schema": "builtin:replication-topology"}]
+    write_yaml(root / ".changeguard.yaml", config(schemas=schemas))
+    (root / "db").mkdir()
+    (root / PATH).write_text(TOPOLOGY)
 
 
 def _propose(repo: Path, topology: str, notes: str) -> None:
@@ -262,11 +266,7 @@ def test_unchanged_topologies_are_read_by_one_git_process(tmp_path: Path, cg: Cg
               "minutes": 5}]
 
     def populate(root: Path) -> None:
-        schemas = [{"paths": ["db/**/*.topology.yaml"],
-                    "schema": "builtin:replication-topology"}]
-        write_yaml(root / ".changeguard.yaml", config(schemas=schemas))
-        (root / "db").mkdir()
-        (root / PATH).write_text(TOPOLOGY)
+        _trusted_topology(root)
         for i in range(8):
             (root / f"db/other{i}.topology.yaml").write_text(_other(i))
         write_yaml(root / PLAN_FILE, plan(steps=steps, changes=[
