@@ -21,17 +21,9 @@ def _square_and_pid(x: int) -> tuple[int, int]:
     return x * x, os.getpid()
 
 
-def test_fork_map_keeps_order_and_uses_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pool, "workers", lambda: 2)
-    items = list(range(pool.MIN_ITEMS * 2))
-    got = pool.fork_map(_square_and_pid, items)
-    assert [v for v, _ in got] == [x * x for x in items]
-    assert len({pid for _, pid in got}) == 2  # the parent and one forked worker
-    assert {pid for _, pid in got[: len(items) // 2]} == {os.getpid()}
-
-
 def test_short_lists_stay_in_process() -> None:
-    got = pool.fork_map(_square_and_pid, [1, 2, 3])
+    with pool.fork_start(_square_and_pid, [1, 2, 3]) as pending:
+        got = pending.result()
     assert got == [(1, os.getpid()), (4, os.getpid()), (9, os.getpid())]
 
 
