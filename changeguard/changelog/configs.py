@@ -246,7 +246,7 @@ class _Walk:
     legacy: int = 0  # events of the legacy prefix
 
 
-def _resumed(git: Git, since: str, branch: Branch, shas: list[str]) -> _Walk:
+def _resumed(git: Git, since: str, shas: list[str], branch: Branch) -> _Walk:
     """The walk's state after `since`, a tip that verified, without reading its history.
 
     Verified means versions only moved forward and the legacy events form a prefix: so the
@@ -279,19 +279,19 @@ def _resumed(git: Git, since: str, branch: Branch, shas: list[str]) -> _Walk:
 
 
 def judge_events(git: Git, history: Sequence[Commit], config: GuardConfig,
-                 trusted: Trusted | None, since: str | None = None,
-                 earlier: list[str] | None = None) -> Judged:
+                 trusted: Trusted | None,
+                 resumed: tuple[str, list[str]] | None = None) -> Judged:
     """The config of every event of `history` (log order) and the problems of each choice.
 
-    `since`: the verified tip `history` continues from (None: history starts at the root),
-    and `earlier` its history, oldest first (changelog/ancestry.py).
+    `resumed`: the verified tip `history` continues from and that tip's history, oldest
+    first (changelog/ancestry.py); None: history starts at the root.
     """
     out = Judged()
+    since = resumed[0] if resumed is not None else None
     if trusted is None or trusted.sha is None or not (history or since):
         return out  # no trusted revision given: everything under `config` (library callers)
     branch = read_branch(git, trusted)
-    walk = _resumed(git, since, branch, earlier if earlier is not None else git.out(
-        "rev-list", "--reverse", since).split()) if since is not None else _Walk()
+    walk = _resumed(git, *resumed, branch) if resumed is not None else _Walk()
     out.legacy = walk.legacy
     if not history:
         return out

@@ -689,7 +689,8 @@ def _verify(git: Git, config: GuardConfig, tip: str | None, since: str | None,
         history = reading.commits
         refuse_shallow(git, history)
         earlier = ancestry.history(git, since, common_dir(git)) if since is not None else []
-        judged = judge_events(git, history, config, trusted, since, earlier)
+        judged = judge_events(git, history, config, trusted,
+                              (since, earlier) if since is not None else None)
         report.legacy_events = judged.legacy
         configs = [judged.config_of(c.sha, config) for c in history]
         events = [_event_of(c) for c in history]
