@@ -25,6 +25,30 @@ def enabled() -> bool:
     return os.environ.get("CI", "").lower() not in ("true", "1", "yes")
 
 
+def sealed(magic: bytes, parts: Iterable[bytes | memoryview]) -> list[bytes | memoryview]:
+    """`parts` framed as a cache file: `magic` (its format and version), a CRC-32 of what
+    follows, then the parts. The checksum catches a damaged file, which is all a checksum
+    anyone can recompute could catch (sha256 cost 3x as much over a 2.6 MB file)."""
+    import zlib
+
+    body = list(parts)
+    crc = 0
+    for part in body:
+        crc = zlib.crc32(part, crc)
+    return [magic, crc.to_bytes(4, "little"), *body]
+
+
+def unsealed(magic: bytes, raw: bytes | memoryview) -> memoryview | None:
+    """What `sealed` framed in `raw`, or None when the magic or the checksum differs."""
+    import zlib
+
+    view, at = memoryview(raw), len(magic) + 4
+    if view[:len(magic)] != magic or len(view) < at \
+            or zlib.crc32(view[at:]).to_bytes(4, "little") != view[len(magic):at]:
+        return None
+    return view[at:]
+
+
 def write_atomic(path: Path, data: bytes | Iterable[bytes | memoryview]) -> bool:
     """Write `data` (or its parts, one after the other) through a temp file and a rename, so
     a concurrent reader never sees half of it; False (and no temp file left) when the OS

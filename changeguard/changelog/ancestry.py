@@ -19,7 +19,6 @@ its own list or not an ancestor of the tip asked for, is ignored.
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 from changeguard import caches
@@ -45,21 +44,18 @@ def keep(git_dir: Path, tip: str, shas: list[str]) -> None:
     """Remember `shas`, the history of `tip` (which just verified), oldest first."""
     if not caches.enabled() or not shas or shas[-1] != tip:
         return
-    body = "\n".join(shas).encode("ascii")
-    caches.write_atomic(git_dir / FILE, [_MAGIC, zlib.crc32(body).to_bytes(4, "little"), body])
+    caches.write_atomic(git_dir / FILE, caches.sealed(_MAGIC, ["\n".join(shas).encode("ascii")]))
 
 
 def _load(git_dir: Path) -> tuple[str, list[str]] | None:
     try:
-        raw = (git_dir / FILE).read_bytes()
+        body = caches.unsealed(_MAGIC, (git_dir / FILE).read_bytes())
     except OSError:
         return None
-    at = len(_MAGIC) + 4
-    if not raw.startswith(_MAGIC) or zlib.crc32(raw[at:]).to_bytes(4, "little") != \
-            raw[len(_MAGIC):at]:
+    if body is None:
         return None
     try:
-        shas = raw[at:].decode("ascii").split("\n")
+        shas = str(body, "ascii").split("\n")
     except UnicodeDecodeError:
         return None
     return (shas[-1], shas) if shas and shas[-1] else None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import marshal
 import struct
-import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
@@ -32,6 +31,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
+from changeguard import caches
 from changeguard.caches import write_atomic
 from changeguard.changelog.state import STATES, ListRow, overdue
 from changeguard.changelog.store import Git, parse_tree, ref_tip
@@ -40,9 +40,6 @@ from changeguard.errors import InputError
 CACHE = "changeguard/list-cache.marshal"
 _VERSION = "changeguard-list-v6"
 _MAGIC = _VERSION.encode() + b"\n"
-# a CRC-32 of the rest follows the magic line: it catches a damaged file, which is all a
-# checksum anyone can recompute could catch (sha256 cost 3x as much over 2.6 MB at 10k rows)
-_SUM = 4
 _SIZES = struct.Struct("<QQ")  # lengths of the head and the index that follow the checksum
 _SEP = b", "
 Chunks = list[bytes | memoryview]  # parts of one text, to be written one after the other
@@ -341,15 +338,13 @@ def _pieces(skip: list[int], at: list[int], n: int) -> list[tuple[int, int] | in
 
 def _load(path: Path) -> Listed | None:
     try:
-        raw = memoryview(path.read_bytes())
+        raw = caches.unsealed(_MAGIC, path.read_bytes())
     except OSError:
         return None
-    start = len(_MAGIC) + _SUM
-    if raw[:len(_MAGIC)] != _MAGIC or len(raw) < start + _SIZES.size \
-            or raw[len(_MAGIC):start] != _crc(raw[start:]):
+    if raw is None or len(raw) < _SIZES.size:
         return None
-    head_len, index_len = _SIZES.unpack_from(raw, start)
-    head_at = start + _SIZES.size
+    head_len, index_len = _SIZES.unpack_from(raw)
+    head_at = _SIZES.size
     index_at = head_at + head_len
     try:
         return _checked(marshal.loads(raw[head_at:index_at]),
@@ -393,15 +388,7 @@ def _encode(got: Listed) -> Chunks:
     head = marshal.dumps((got.emergency, got.shards, got.names))
     index = marshal.dumps((bytes(got.keys), got.key_sizes.tobytes(), got.sizes.tobytes(),
                            got.shard_of.tobytes(), got.states))
-    sizes = _SIZES.pack(len(head), len(index))
-    crc = 0
-    for part in (sizes, head, index, *got.body):
-        crc = zlib.crc32(part, crc)
-    return [_MAGIC, crc.to_bytes(_SUM, "little"), sizes, head, index, *got.body]
-
-
-def _crc(data: memoryview) -> bytes:
-    return zlib.crc32(data).to_bytes(_SUM, "little")
+    return caches.sealed(_MAGIC, [_SIZES.pack(len(head), len(index)), head, index, *got.body])
 
 
 def listed(git: Git, tip: str | None, cache_dir: Path | None) -> Listed:

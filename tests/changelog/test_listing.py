@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from changeguard import caches
 from changeguard.changelog import listing
 from tests.conftest import git
 from tests.helpers.changelog import (
@@ -56,7 +57,7 @@ def _write(r: Path, head: Any, index: Any, body: bytes = b"[]\n") -> None:
     """A cache file with the right version and checksum holding these parts."""
     h, i = marshal.dumps(head), marshal.dumps(index)
     payload = listing._SIZES.pack(len(h), len(i)) + h + i + body
-    (r / CACHE).write_bytes(listing._MAGIC + listing._crc(memoryview(payload)) + payload)
+    (r / CACHE).write_bytes(b"".join(caches.sealed(listing._MAGIC, [payload])))
 
 
 def _forge(r: Path, row: dict[str, object]) -> None:

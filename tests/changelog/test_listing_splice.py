@@ -7,8 +7,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from changeguard import caches
 from changeguard.changelog import listing
-from changeguard.changelog.state import ListRow
+from changeguard.changelog.state import STATES, ListRow
 
 SHARDS = [f"list/{i:02x}.json" for i in range(5)]
 _row = st.fixed_dictionaries({
@@ -25,7 +26,7 @@ def _new(raw: dict[str, object], shard: str) -> listing._New:
     r: ListRow = {"id": raw["id"], "title": raw["title"], "state": raw["state"],  # type: ignore[typeddict-item]
                   "author": "a@example.org", "type": "emergency" if raw["emergency"] else "normal",
                   "window": {"start": raw["start"], "end": raw["start"]}}
-    code = listing.STATES.index(r["state"]) if r["state"] in listing.STATES else listing._OTHER
+    code = STATES.index(r["state"]) if r["state"] in STATES else listing._OTHER
     return listing._New(listing._key(r, shard), listing._json_row(r, False), code, shard, r)
 
 
@@ -74,10 +75,10 @@ def test_the_file_reads_back_as_written(rows: dict[str, list[dict[str, object]]]
 def _parts(raw: bytes) -> tuple[object, object, memoryview]:
     import marshal
 
-    at = len(listing._MAGIC) + listing._SUM
-    head_len, index_len = listing._SIZES.unpack_from(raw, at)
-    at += listing._SIZES.size
-    view = memoryview(raw)
+    view = caches.unsealed(listing._MAGIC, raw)
+    assert view is not None
+    head_len, index_len = listing._SIZES.unpack_from(view)
+    at = listing._SIZES.size
     return (marshal.loads(view[at:at + head_len]),
             marshal.loads(view[at + head_len:at + head_len + index_len]),
             view[at + head_len + index_len:])
