@@ -24,7 +24,7 @@ import marshal
 import struct
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
@@ -200,10 +200,8 @@ def _update(got: Listed, git: Git, shards: dict[str, str]) -> tuple[Listed, bool
 
 def _kept(got: Listed, gone: set[str]) -> Sequence[int]:
     """Row numbers of `got` whose shard is not in `gone`."""
-    codes = {i for i, n in enumerate(got.names) if n in gone}
-    if not codes:
-        return range(len(got))
-    return [i for i, s in enumerate(got.shard_of) if s not in codes]
+    skip = set(_gone_rows(got, gone))
+    return [i for i in range(len(got)) if i not in skip] if skip else range(len(got))
 
 
 def _built(got: Listed, gone: set[str], new: list[_New]) -> Listed:
@@ -211,9 +209,16 @@ def _built(got: Listed, gone: set[str], new: list[_New]) -> Listed:
     starts, keys = got.starts(), got.key_at()
     old = [_New(keys[i], bytes(got.row(i, starts)), got.states[i], got.names[got.shard_of[i]],
                 cast("ListRow", None)) for i in _kept(got, gone)]
-    rows = sorted([*old, *new], key=lambda x: x.key)
-    out = Listed(names=got.names.copy())
-    _append_new(out, rows)
+    return _of_rows(sorted([*old, *new], key=lambda x: x.key), got.names.copy())
+
+
+def _of_rows(rows: list[_New], names: list[str]) -> Listed:
+    """The listing of `rows`, in list order already (`names`: the shard names table)."""
+    out = Listed(names=names)
+    cols = _Columns(out)
+    for x in rows:
+        cols.add(x)
+    cols.done()
     out.body = [b"".join((b"[", _SEP.join(x.row for x in rows), b"]\n"))]
     return out
 
@@ -251,13 +256,6 @@ class _Columns:
 
     def done(self) -> None:
         self.out.keys, self.out.states = b"".join(self.keys), bytes(self.states)
-
-
-def _append_new(out: Listed, rows: Iterable[_New]) -> None:
-    cols = _Columns(out)
-    for x in rows:
-        cols.add(x)
-    cols.done()
 
 
 def _gone_rows(got: Listed, gone: set[str]) -> list[int]:
@@ -324,13 +322,10 @@ def _pieces(skip: list[int], at: list[int], n: int) -> list[tuple[int, int] | in
         elif k < len(at) and at[k] == a:
             out.append(k)
             k += 1
-        elif s < len(skip) and skip[s] == a:
+        else:  # nxt == a < n and no new row goes here: old row a is skip[s]
             out.append(-a - 1)
             s += 1
             a += 1
-        else:  # a == n: only new rows are left
-            out.extend(range(k, len(at)))
-            break
     return out
 
 
@@ -416,12 +411,10 @@ def _plain(git: Git, shards: dict[str, str]) -> Listed:
         rows.extend(((r["window"]["start"], r["id"], name), _json_row(r, False),
                      _state_code(r), name, r) for r in _shard_rows(blob))
     rows.sort(key=lambda t: t[0])
-    out = Listed()
-    _append_new(out, (_New(str(i).zfill(12).encode(), row, st, name, r)
-                      for i, (_, row, st, name, r) in enumerate(rows)))
-    out.body = [b"".join((b"[", _SEP.join(t[1] for t in rows), b"]\n"))]
-    out.emergency = {str(i).zfill(12).encode(): t[4] for i, t in enumerate(rows)
-                     if t[4]["type"] == "emergency"}
+    ordered = [_New(str(i).zfill(12).encode(), row, st, name, r)
+               for i, (_, row, st, name, r) in enumerate(rows)]
+    out = _of_rows(ordered, [])
+    out.emergency = {x.key: x.data for x in ordered if x.data["type"] == "emergency"}
     return out
 
 

@@ -62,12 +62,11 @@ def _write(r: Path, head: Any, index: Any, body: bytes = b"[]\n") -> None:
 
 def _forge(r: Path, row: dict[str, object]) -> None:
     """A well-formed cache file (right checksum) listing `row` for every shard of the tip."""
-    got = listing.Listed(shards=_named_shards(r))
     new = listing._New(listing._key(row, "list/00.json"),  # type: ignore[arg-type]
                        json.dumps(row, ensure_ascii=False).encode(), 1, "list/00.json",
                        row)  # type: ignore[arg-type]
-    listing._append_new(got, [new])
-    got.body = [b"[" + new.row + b"]\n"]
+    got = listing._of_rows([new], [])
+    got.shards = _named_shards(r)
     (r / CACHE).write_bytes(b"".join(listing._encode(got)))
 
 
