@@ -305,12 +305,16 @@ def active_freeze(world: World, now: datetime) -> str | None:
 
 def _record(st: ChangeState, ev: Event) -> ChangeState:
     new = marshal.loads(marshal.dumps(st))  # type: ignore[arg-type]  # deep copy (plain JSON data) keeps the input as is
-    new["events"].append({"event": ev.kind, "actor": ev.actor, "at": ev.at})
+    new["events"].append(_entry(ev))
     return new  # type: ignore[no-any-return]
 
 
+def _entry(ev: Event) -> EventRecord:
+    return {"event": ev.kind, "actor": ev.actor, "at": ev.at}
+
+
 def _note(ev: Event, text: str | None) -> Note:
-    return {"event": ev.kind, "actor": ev.actor, "at": ev.at, "text": text or ""}
+    return {**_entry(ev), "text": text or ""}
 
 
 def _submit(ev: Event, cur: ChangeState | None, world: World) -> ChangeState:
@@ -352,7 +356,7 @@ def _submit(ev: Event, cur: ChangeState | None, world: World) -> ChangeState:
     _check_conflicts(st, world)
     # `st` is new and its lists are its own, so no deep copy (`_record`): what it shares
     # with `cur` or the event is never changed in place (every transition copies first)
-    st["events"].append({"event": ev.kind, "actor": ev.actor, "at": ev.at})
+    st["events"].append(_entry(ev))
     return st
 
 

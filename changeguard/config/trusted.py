@@ -229,11 +229,6 @@ def set_root(config: GuardConfig, root: Path) -> None:
     config._root = root
 
 
-def root_of(config: GuardConfig, repo: Path) -> Path:
-    """Where the config's repo-relative packs and schemas live: its revision, or `repo`."""
-    return config.files_root(repo)
-
-
 def governance_root(git: Git, sha: str, packs: list[str], schemas: list[str]) -> Path:
     """A private copy of the governance files of `sha` (packs, schema folders), cached.
 
@@ -342,4 +337,4 @@ def working_tree_differs(repo: Path, t: Trusted) -> bool:
 
 __all__ = ["ENV_REV", "Trusted", "config_rel", "find_trusted", "full_config",
            "governance_refs", "governance_root", "head_branch", "light_config", "located",
-           "reader_config", "root_of", "set_root", "untrusted_branch", "working_tree_differs"]
+           "reader_config", "set_root", "untrusted_branch", "working_tree_differs"]

@@ -87,7 +87,7 @@ def resolve_pack(ref: str, repo: Path) -> tuple[Path, str]:
 
 def load_packs(config: GuardConfig, repo: Path) -> list[PolicyPack]:
     """Every pack named by the config, in order (inside its revision when it has one)."""
-    root = config.files_root(repo)  # trusted.root_of, without importing config.trusted
+    root = config.files_root(repo)
     return [load_pack(*resolve_pack(ref, root)) for ref in config.policies]
 
 
