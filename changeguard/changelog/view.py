@@ -383,7 +383,7 @@ def _steps(s: Session, st: ChangeState, plan: ChangePlan | None,
 def _topologies(s: Session, st: ChangeState, plan: ChangePlan,
                 notes: list[str]) -> list[Topology]:
     """The proposed topologies (SPEC §11: the plan's files as proposed, others as trusted)."""
-    from changeguard.plan.gitfiles import rev_reader, tracked_files
+    from changeguard.plan.gitfiles import RevReader, tracked_files
     from changeguard.replication.load import load
     from changeguard.replication.mapping import FileMapping, mapping_for
 
@@ -392,7 +392,7 @@ def _topologies(s: Session, st: ChangeState, plan: ChangePlan,
     if not maps:
         return []
     tracked = tracked_files(s.repo, sha) if sha else []
-    base = rev_reader(s.repo, sha) if sha else None
+    base = RevReader(s.repo, sha) if sha else None
     proposed = _contents(s, [b for b in st["paths"].values() if b])
     notes.extend(f"{p}: {NOT_STORED}; the timeline cannot use its proposed topology"
                  for p, b in sorted(st["paths"].items()) if b and b not in proposed

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from changeguard.findings import Finding, Severity, sort_key
 from changeguard.model import DISRUPTIVE_KINDS, ChangePlan
 from changeguard.plan.checks import PLAN_CHECKS, EvalContext, check_step_targets
-from changeguard.plan.gitfiles import Reader, blob_ids, rev_reader, worktree_reader
+from changeguard.plan.gitfiles import Reader, RevReader, blob_ids, worktree_reader
 from changeguard.plan.load import LoadedPlan
 from changeguard.rules import RULES
 
@@ -26,7 +26,7 @@ def proposed_reader(ctx: EvalContext) -> Reader:
 
 def proposed_blobs(repo: Path, plan: ChangePlan, rev: str | None = None) -> dict[str, str | None]:
     """Blob id of each `changes[].path` as proposed (work tree or `rev`); None = deleted."""
-    read = rev_reader(repo, rev) if rev else worktree_reader(repo)
+    read = RevReader(repo, rev) if rev else worktree_reader(repo)
     return blob_ids(plan.paths, read)
 
 

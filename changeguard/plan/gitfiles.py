@@ -42,19 +42,14 @@ def worktree_reader(repo: Path) -> Reader:
     return read
 
 
-def rev_reader(repo: Path, rev: str, tree: Callable[[], dict[str, str]] | None = None
-               ) -> RevReader:
-    """Read files as of a git revision (None when absent there); `tree`: its path → blob id
-    map when the caller has it (`Revisions`)."""
-    return RevReader(repo, rev, tree)
-
-
 class RevReader:
-    """A `Reader` of one revision: each file read from git once; `prefetch` reads many in
-    one `cat-file --batch` (`validate` reads every topology at the base: one process per
-    file was 0.4 s of 0.6 s at 300 files)."""
+    """A `Reader` of files as of a git revision (None when absent there): each file read
+    from git once; `prefetch` reads many in one `cat-file --batch` (`validate` reads every
+    topology at the base: one process per file was 0.4 s of 0.6 s at 300 files). `tree`:
+    the revision's path → blob id map when the caller has it (`Revisions`)."""
 
-    def __init__(self, repo: Path, rev: str, tree: Callable[[], dict[str, str]] | None) -> None:
+    def __init__(self, repo: Path, rev: str,
+                 tree: Callable[[], dict[str, str]] | None = None) -> None:
         self.repo, self.rev, self._tree = repo, rev, tree
         self._cache: dict[str, bytes | None] = {}
         self._ids: dict[str, str] | None = None
@@ -68,19 +63,17 @@ class RevReader:
 
     def __call__(self, path: str) -> bytes | None:
         if path not in self._cache:
-            oid = self.ids().get(path)
-            p = _git(self.repo, "cat-file", "blob", oid, check=False) if oid else None
-            self._cache[path] = p.stdout if p is not None and p.returncode == 0 else None
+            self.prefetch([path])
         return self._cache[path]
 
     def prefetch(self, paths: list[str]) -> None:
         """Read those of `paths` not read yet, in one git process."""
         ids = self.ids()
-        want = [p for p in dict.fromkeys(paths) if p not in self._cache and p in ids]
-        if len(want) < 2:
-            return
-        got = Git(self.repo).objects([ids[p] for p in want])
-        for path, obj in zip(want, got, strict=True):
+        want = [p for p in dict.fromkeys(paths) if p not in self._cache]
+        held = [p for p in want if p in ids]
+        got = Git(self.repo).objects([ids[p] for p in held]) if held else []
+        self._cache.update(dict.fromkeys(want))
+        for path, obj in zip(held, got, strict=True):
             if obj is not None and obj[1] == "blob":
                 self._cache[path] = obj[2]
 
@@ -128,9 +121,9 @@ class Revisions:
         return list(self._tree(rev))
 
     def reader(self, rev: str) -> RevReader:
-        """`rev_reader` of `rev`, one per run: each file is read from git once."""
+        """A `RevReader` of `rev`, one per run: each file is read from git once."""
         if rev not in self._readers:
-            self._readers[rev] = rev_reader(self.repo, rev, lambda: self._tree(rev))
+            self._readers[rev] = RevReader(self.repo, rev, lambda: self._tree(rev))
         return self._readers[rev]
 
     def _tree(self, rev: str) -> dict[str, str]:

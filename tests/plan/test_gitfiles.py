@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from changeguard.plan.digest import blob_id
-from changeguard.plan.gitfiles import RevReader, blob_ids, rev_reader
+from changeguard.plan.gitfiles import RevReader, blob_ids
 from tests.helpers import git, init_repo
 
 _NAMES = st.sampled_from(["a.yaml", "db/b.yaml", "db/c d.yaml", "é.yaml", "x/y/z.txt"])
@@ -38,8 +38,8 @@ def test_tree_ids_are_the_ids_of_the_bytes_read(tmp_path_factory: pytest.TempPat
     root = tmp_path_factory.mktemp("rev")
     repo = _repo(root / "cfg", files, link)
     paths = [*files, "link.yaml", "run.sh", "missing.yaml", "db"]
-    by_tree = blob_ids(paths, rev_reader(repo, "HEAD"))
-    reader = rev_reader(repo, "HEAD")
+    by_tree = blob_ids(paths, RevReader(repo, "HEAD"))
+    reader = RevReader(repo, "HEAD")
     by_bytes = {p: None if (d := reader(p)) is None else blob_id(d) for p in paths}
     assert by_tree == by_bytes
     assert by_tree["missing.yaml"] is None and by_tree["db"] is None
@@ -50,7 +50,7 @@ def test_prefetch_reads_what_the_reader_reads(tmp_path: Path) -> None:
     repo = _repo(tmp_path / "cfg", files, link=True)
     git(repo, "rm", "-q", "db/t4.yaml")
     git(repo, "commit", "-qm", "drop t4")
-    one, many = rev_reader(repo, "HEAD"), rev_reader(repo, "HEAD")
+    one, many = RevReader(repo, "HEAD"), RevReader(repo, "HEAD")
     paths = [*files, "link.yaml", "nowhere.yaml"]
     many.prefetch(paths)
     assert isinstance(many, RevReader)
