@@ -37,6 +37,8 @@ import hook as hook_bench  # noqa: E402
 import log_scale  # noqa: E402
 import validate as validate_bench  # noqa: E402
 
+from changeguard.changelog import ancestry, verified  # noqa: E402
+
 BIN = Path(sys.executable).parent
 SCHEMA = HERE.parent / "schemas" / "replication-topology.schema.json"
 PEER = [str(BIN / "check-jsonschema"), "--schemafile", str(SCHEMA)]
@@ -243,8 +245,8 @@ def log_figures(tmp: Path, env: dict[str, str], runs: int, size: int) -> dict[st
     return {**full_verify, **after_10, **series(cases, runs, aenv), "changes": size}
 
 
-# what a clone remembers of the tips it verified (changelog/verified.py, ancestry.py)
-_VERIFIED = ("changeguard-verified", "changeguard-history")
+# what a clone remembers of the tips it verified
+_VERIFIED = (verified.CACHE, ancestry.FILE)
 
 
 def _ten_new(repo: Path, approve: Callable[[], list[str]], verify: list[str],
